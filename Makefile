@@ -1,0 +1,46 @@
+# MI Admin: the two commands are `make run` (the whole demo) and `make test` (lint, types, suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck check pytest deps services bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+deps: $(STAMP)
+
+## make run: fleet simulator, local OIDC provider, web, Celery worker and beat on 127.0.0.1
+run: $(STAMP)
+	$(PY) scripts/devstack.py
+
+## make test: installs and starts what the tests need, then lint, type checks and the suite
+test: $(STAMP) services lint typecheck check pytest
+
+services:
+	@bash scripts/ensure-test-services.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy .
+
+check: $(STAMP)
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check --fail-level WARNING
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+
+pytest: $(STAMP)
+	$(VENV)/bin/pytest -p no:randomly
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf var artifacts staticfiles .mypy_cache .ruff_cache

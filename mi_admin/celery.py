@@ -1,0 +1,11 @@
+"""The Celery app. Settings come from Django's (``CELERY_*``); tasks live in each app."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mi_admin.settings")
+
+app = Celery("mi_admin")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

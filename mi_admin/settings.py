@@ -1,0 +1,317 @@
+"""MI Admin settings: one env-driven module.
+
+Embedded defaults (SQLite, Celery's filesystem broker under ``var/``) make ``make run`` work
+on a fresh machine; production sets ``DATABASE_URL``, ``REDIS_URL`` and the OIDC variables.
+With ``DEBUG`` off, a missing secret or OIDC setting stops start-up with a message naming it.
+Every variable is listed in README.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MI_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, *, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_required(name: str, dev_default: str) -> str:
+    """A value production must set; the development default only applies with DEBUG on."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set when DEBUG is off (see README.md).")
+
+
+DEBUG = env_bool("DEBUG")
+TESTING = env_bool("MI_TESTING")
+
+SECRET_KEY = env_required("SECRET_KEY", "dev-only-insecure-key-change-me-0123456789abcdefghij")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "mozilla_django_oidc",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_celery_beat",
+    "django_filters",
+    "django_htmx",
+    "mi_admin.accounts",
+    "mi_admin.audit",
+    "mi_admin.ui",
+    "instances",
+    "mi_requests",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mi_admin.audit.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "mi_admin.accounts.oidc.SessionRefreshMiddleware",
+    "mi_admin.accounts.middleware.AuthorizationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mi_admin.urls"
+WSGI_APPLICATION = "mi_admin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mi_admin.ui.context_processors.shell",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / "mi_admin.sqlite3"),
+            # The web process, the worker and beat all write: WAL lets readers go on, and
+            # IMMEDIATE transactions take the write lock up front, which keeps the audit
+            # hash chain serial without PostgreSQL's advisory lock.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and Celery -------------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 660)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Task state lives in our own Operation rows; a result backend would be a second truth.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Authentication: Okta through OIDC, break-glass local accounts --------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/?logged_out=1"
+
+BREAK_GLASS_ENABLED = env_bool("BREAK_GLASS_ENABLED")
+AUTHENTICATION_BACKENDS = [
+    "mi_admin.accounts.oidc.OktaAuthenticationBackend",
+    "mi_admin.accounts.backends.RolePermissionBackend",
+]
+if BREAK_GLASS_ENABLED:
+    AUTHENTICATION_BACKENDS.append("allauth.account.auth_backends.AuthenticationBackend")
+
+OIDC_ISSUER = env_required("OIDC_ISSUER", "http://127.0.0.1:8001/o")
+OIDC_RP_CLIENT_ID = env_required("OIDC_RP_CLIENT_ID", "mi-admin")
+OIDC_RP_CLIENT_SECRET = env_required("OIDC_RP_CLIENT_SECRET", "mi-admin-dev-secret")
+# Okta's endpoints hang off the issuer: the org authorization server (issuer = the org URL)
+# under /oauth2/v1, a custom authorization server (issuer .../oauth2/<id>) under /v1. Each one
+# can be set on its own, which is how the local provider of `make run` and the tests is wired.
+_okta_base = OIDC_ISSUER.rstrip("/") + ("/v1" if "/oauth2/" in OIDC_ISSUER else "/oauth2/v1")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str(
+    "OIDC_OP_AUTHORIZATION_ENDPOINT", f"{_okta_base}/authorize"
+)
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", f"{_okta_base}/token")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", f"{_okta_base}/userinfo")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", f"{_okta_base}/keys")
+OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", f"{_okta_base}/logout")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_RP_SCOPES = "openid email profile groups"
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", 15 * 60)
+OIDC_OP_LOGOUT_URL_METHOD = "mi_admin.accounts.oidc.provider_logout_url"
+OIDC_CALLBACK_CLASS = "mi_admin.accounts.oidc.OktaCallbackView"
+OIDC_AUTHENTICATE_CLASS = "mi_admin.accounts.oidc.OktaAuthenticationRequestView"
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# Okta group name → Django group (role). Okta names differ per org, so each is configurable.
+OIDC_ROLE_GROUPS = {
+    "mi-devops": env_str("OKTA_GROUP_DEVOPS", "mi-devops"),
+    "mi-managers": env_str("OKTA_GROUP_MANAGERS", "mi-managers"),
+    "mi-ce": env_str("OKTA_GROUP_CE", "mi-ce"),
+    "mi-admins": env_str("OKTA_GROUP_ADMINS", "mi-admins"),
+}
+ACCESS_HELP_CONTACT = env_str(
+    "ACCESS_HELP_CONTACT", "your manager, who can request the Okta group in #it-tech-ops"
+)
+
+# django-allauth: break-glass only. No sign-up, username login, TOTP mandatory (enforced in
+# mi_admin.accounts.breakglass).
+ACCOUNT_ADAPTER = "mi_admin.accounts.breakglass.BreakGlassAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+MFA_SUPPORTED_TYPES = ["totp"]
+MFA_TOTP_ISSUER = "MI Admin break-glass"
+
+SESSION_COOKIE_NAME = "mi_admin_sessionid"
+CSRF_COOKIE_NAME = "mi_admin_csrftoken"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 14},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- Production hardening (manage.py check --deploy is clean with DEBUG off) ----------------
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("SECURE_PROXY_SSL_HEADER"):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- i18n, static ----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Served by WhiteNoise in production from collectstatic's output; straight from the
+# source folders while developing and testing.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG or TESTING
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- GCP --------------------------------------------------------------------------------------
+# Empty endpoint: Google's API with Application Default Credentials.
+GCP_COMPUTE_ENDPOINT = env_str("GCP_COMPUTE_ENDPOINT", "http://127.0.0.1:8790" if DEBUG else "")
+GCP_ANONYMOUS_CREDENTIALS = env_bool("GCP_ANONYMOUS_CREDENTIALS", default=DEBUG)
+GCP_OPERATION_TIMEOUT = env_int("GCP_OPERATION_TIMEOUT", 300)
+GCP_READ_RETRIES = env_int("GCP_READ_RETRIES", 3)
+GCP_RETRY_BASE_DELAY = float(env_str("GCP_RETRY_BASE_DELAY", "0.5"))
+FLEETSIM_URL = env_str("FLEETSIM_URL", "http://127.0.0.1:8790" if DEBUG else "")
+
+# --- SLAs and alerts --------------------------------------------------------------------------
+SLA_TIMEZONE = env_str("SLA_TIMEZONE", "UTC")
+SLA_HOLIDAY_COUNTRY = env_str("SLA_HOLIDAY_COUNTRY", "US")
+SLA_HOLIDAY_SUBDIV = env_str("SLA_HOLIDAY_SUBDIV") or None
+SLA_EXTRA_HOLIDAYS = env_list("SLA_EXTRA_HOLIDAYS")
+PAGERDUTY_ROUTING_KEY = env_str("PAGERDUTY_ROUTING_KEY")
+PAGERDUTY_EVENTS_URL = env_str("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
+OPSGENIE_API_KEY = env_str("OPSGENIE_API_KEY")
+OPSGENIE_API_URL = env_str("OPSGENIE_API_URL", "https://api.opsgenie.com")
+SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
+ALERT_HTTP_TIMEOUT = float(env_str("ALERT_HTTP_TIMEOUT", "10"))
+
+# --- Logging ----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}

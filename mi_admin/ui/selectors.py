@@ -1,0 +1,22 @@
+"""Reads for the dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from mi_admin.accounts.roles import Perm, user_can
+from mi_admin.audit.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    recent_events: list[AuditEvent]
+
+
+def dashboard_summary(*, user: AbstractBaseUser | AnonymousUser) -> DashboardSummary:
+    recent: list[AuditEvent] = []
+    if user_can(user, Perm.VIEW_AUDIT):
+        recent = list(AuditEvent.objects.order_by("-id")[:10])
+    return DashboardSummary(recent_events=recent)

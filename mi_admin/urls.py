@@ -1,0 +1,14 @@
+"""Root URLconf. Every view here carries an authorization rule (mi_admin.accounts.rules)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "MI Admin settings"
+admin.site.site_title = "MI Admin"
+
+urlpatterns = [
+    path("", include("mi_admin.ui.urls")),
+    path("", include("mi_admin.accounts.urls")),
+    path("audit/", include("mi_admin.audit.urls")),
+    path("admin/", admin.site.urls),
+]

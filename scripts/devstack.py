@@ -1,0 +1,198 @@
+"""`make run`: the whole MI Admin demo on 127.0.0.1, on embedded defaults.
+
+Starts the fleet simulator (:8790), the local OIDC provider standing in for Okta (:8001),
+the web app (:8000), a Celery worker and Celery beat; prefixes their output; stops them all
+on Ctrl-C or when one of them dies. SQLite and the filesystem broker under var/ unless
+DATABASE_URL / REDIS_URL say otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+PY = sys.executable
+WEB_PORT = int(os.environ.get("MI_WEB_PORT", "8000"))
+IDP_PORT = int(os.environ.get("MI_IDP_PORT", "8001"))
+SIM_PORT = int(os.environ.get("MI_FLEETSIM_PORT", "8790"))
+COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
+RESET = "\033[0m"
+
+
+def demo_env() -> dict[str, str]:
+    sys.path.insert(0, str(ROOT))
+    from idp import rp_env  # the local provider knows its own endpoints
+
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "1")
+    env.setdefault("MI_VAR_DIR", str(VAR))
+    env.setdefault("GCP_COMPUTE_ENDPOINT", f"http://127.0.0.1:{SIM_PORT}")
+    env.setdefault("GCP_ANONYMOUS_CREDENTIALS", "1")
+    env.setdefault("FLEETSIM_URL", f"http://127.0.0.1:{SIM_PORT}")
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{WEB_PORT}")
+    for key, value in rp_env(f"http://127.0.0.1:{IDP_PORT}").items():
+        env.setdefault(key, value)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def pump(name: str, color: str, proc: subprocess.Popen[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(f"{color}{name:>8}{RESET} | {line}")
+        sys.stdout.flush()
+
+
+def wait_http(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.3)
+        else:
+            return
+    raise SystemExit(f"{url} did not answer within {seconds:.0f} s")
+
+
+def main() -> int:
+    VAR.mkdir(exist_ok=True)
+    env = demo_env()
+    manage = [PY, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
+
+    procs: list[tuple[str, subprocess.Popen[str]]] = []
+
+    def start(name: str, argv: list[str]) -> None:
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        color = COLORS[len(procs) % len(COLORS)]
+        threading.Thread(target=pump, args=(name, color, proc), daemon=True).start()
+        procs.append((name, proc))
+
+    start(
+        "fleetsim",
+        [
+            PY,
+            "-m",
+            "fleetsim",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(SIM_PORT),
+            "--state-file",
+            str(VAR / "fleetsim.json"),
+        ],
+    )
+    start(
+        "idp",
+        [
+            PY,
+            "-m",
+            "idp",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(IDP_PORT),
+            "--data-dir",
+            str(VAR / "idp"),
+            "--redirect-uri",
+            f"http://127.0.0.1:{WEB_PORT}/oidc/callback/",
+            "--redirect-uri",
+            f"http://localhost:{WEB_PORT}/oidc/callback/",
+            "--post-logout-redirect-uri",
+            f"http://127.0.0.1:{WEB_PORT}/login/?logged_out=1",
+            "--post-logout-redirect-uri",
+            f"http://localhost:{WEB_PORT}/login/?logged_out=1",
+        ],
+    )
+    wait_http(f"http://127.0.0.1:{SIM_PORT}/__control/instances")
+    subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
+    start("web", [*manage, "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"])
+    start(
+        "worker",
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "mi_admin",
+            "worker",
+            "-l",
+            "INFO",
+            "--concurrency",
+            "4",
+            "-n",
+            "demo@%h",
+        ],
+    )
+    start(
+        "beat",
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "mi_admin",
+            "beat",
+            "-l",
+            "INFO",
+            "--schedule",
+            str(VAR / "celerybeat-schedule"),
+        ],
+    )
+    wait_http(f"http://127.0.0.1:{IDP_PORT}/")
+    wait_http(f"http://127.0.0.1:{WEB_PORT}/healthz")
+    print(
+        f"\nMI Admin is up: http://127.0.0.1:{WEB_PORT}  (personas: devops, manager, ce, "
+        f"admin, stranger; password: demo)\n",
+        flush=True,
+    )
+
+    def stop(*_: object) -> None:
+        for _name, proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _name, proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def on_sigterm(*_: object) -> None:
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        while True:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping the demo", flush=True)
+                    stop()
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Test settings: the real settings module, fed the environment the test suite runs in.
+
+Only environment defaults live here (real PostgreSQL and Redis on this machine); values
+from the caller's environment win, so CI or a developer can point elsewhere.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mi_admin")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("MI_TESTING", "1")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# The local provider's real endpoints are set per test session by tests/fixtures/idp.py;
+# these placeholders only satisfy start-up.
+os.environ.setdefault("OIDC_ISSUER", "http://127.0.0.1:1/o")
+os.environ.setdefault("OIDC_RP_CLIENT_ID", "mi-admin")
+os.environ.setdefault("OIDC_RP_CLIENT_SECRET", "mi-admin-test-secret")
+# Playwright runs an event loop in the test thread; Django's ORM is still used synchronously.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from mi_admin.settings import *  # noqa: F403
+
+# Cookies marked Secure would not be sent over http:// to the live test server.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,162 @@
+"""Every URL of the URLconf, for every persona, against a table of expected outcomes.
+
+A view added without a row here fails ``test_every_url_has_an_expectation``; a view without
+an authorization rule fails ``manage.py check`` (mi_admin.E002) and answers 403 to everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import reverse
+
+from mi_admin.accounts.checks import iter_patterns
+from mi_admin.accounts.rules import is_delegated
+from tests.fixtures.personas import PERSONAS
+
+LOGIN = 302  # anonymous: sent to the login page
+DENY = 403
+
+
+@dataclass(frozen=True)
+class Row:
+    expect: dict[str, int]
+    method: str = "get"
+    kwargs: dict[str, str] = field(default_factory=dict)
+    query: str = ""
+
+
+def everyone(code: int, *, anonymous: int = LOGIN, stranger: int = DENY) -> dict[str, int]:
+    return {
+        "anonymous": anonymous,
+        "stranger": stranger,
+        "ce": code,
+        "devops": code,
+        "manager": code,
+        "admin": code,
+    }
+
+
+def only(code: int, *allowed: str) -> dict[str, int]:
+    expect = {
+        "anonymous": LOGIN,
+        "stranger": DENY,
+        "ce": DENY,
+        "devops": DENY,
+        "manager": DENY,
+        "admin": DENY,
+    }
+    expect.update(dict.fromkeys(allowed, code))
+    return expect
+
+
+MATRIX: dict[str, Row] = {
+    "ui:dashboard": Row(everyone(200)),
+    "ui:healthz": Row(everyone(200, anonymous=200, stranger=200)),
+    "accounts:login": Row(everyone(200, anonymous=200, stranger=200)),
+    # Logging out is open to anyone signed in (even without a role); it ends at the provider.
+    "accounts:logout": Row(everyone(302, anonymous=302, stranger=302), method="post"),
+    "audit:event_list": Row(only(200, "devops", "admin")),
+    "audit:event_export": Row(only(200, "devops", "admin"), kwargs={"fmt": "csv"}),
+}
+
+
+def _our_patterns() -> list[tuple[str, str]]:
+    return [
+        (route, name)
+        for route, name, pattern in iter_patterns()
+        if not is_delegated(pattern.callback)
+    ]
+
+
+def test_every_url_has_an_expectation():
+    # given every URL pattern of ours (third-party login and admin views excepted)
+    patterns = _our_patterns()
+    # then each has a name and a row in the matrix
+    unnamed = [route for route, name in patterns if not name]
+    missing = [name for _route, name in patterns if name and name not in MATRIX]
+    assert unnamed == []
+    assert missing == [], f"add rows to MATRIX for: {missing}"
+
+
+@pytest.mark.parametrize("persona_name", PERSONAS)
+@pytest.mark.parametrize("url_name", sorted(MATRIX))
+def test_url_by_persona(client_for, persona_name, url_name):
+    # given a persona and a URL
+    row = MATRIX[url_name]
+    client = client_for(persona_name)
+    url = reverse(url_name, kwargs=row.kwargs) + row.query
+    # when they open it
+    response = getattr(client, row.method)(url)
+    # then the outcome is the one the table says
+    assert response.status_code == row.expect[persona_name], (
+        f"{persona_name} {row.method.upper()} {url}"
+    )
+    if response.status_code == LOGIN and persona_name == "anonymous" and row.method == "get":
+        assert response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize(
+    ("persona_name", "expected"),
+    [("anonymous", 302), ("stranger", 302), ("ce", 302), ("devops", 302), ("admin", 200)],
+)
+def test_django_admin_only_for_admins(client_for, persona_name, expected):
+    # given a persona; when they open Django admin; then only Admins get in
+    response = client_for(persona_name).get("/admin/")
+    assert response.status_code == expected
+
+
+def test_stranger_403_says_why_and_whom_to_ask(client_for):
+    # given a signed-in person in no MI Admin group
+    client = client_for("stranger")
+    # when they open the dashboard
+    response = client.get("/")
+    # then the page explains the missing groups and names whom to ask
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "not in any MI Admin group" in body
+    assert "mi-devops" in body
+    assert "mi-admins" in body
+    assert "ask" in body
+
+
+def test_missing_permission_names_the_role_to_ask_for(client_for):
+    # given CE, who may not read the audit trail; when they try
+    response = client_for("ce").get(reverse("audit:event_list"))
+    # then the 403 names the permission and the roles that carry it
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "Browse and export the audit trail" in body
+    assert "DevOps or Admin" in body
+
+
+def test_view_without_rule_is_refused_and_reported(rf, devops):
+    # given a view nobody gave a rule to
+    from django.http import HttpResponse
+
+    from mi_admin.accounts.middleware import AuthorizationMiddleware
+
+    def unruled(request):
+        return HttpResponse("secret")
+
+    request = rf.get("/x")
+    request.user = devops
+    # when the middleware sees it
+    response = AuthorizationMiddleware(lambda r: HttpResponse())
+    result = response.process_view(request, unruled, (), {})
+    # then it is refused even for a role holder
+    assert result is not None
+    assert result.status_code == 403
+
+
+def test_system_check_lists_unruled_views(settings):
+    # given a URLconf with an unruled view
+    from django.core.checks import run_checks
+
+    settings.ROOT_URLCONF = "tests.ui.unruled_urls"
+    # when Django's checks run
+    errors = [e for e in run_checks(tags=["security"]) if e.id == "mi_admin.E002"]
+    # then the unruled view is named
+    assert len(errors) == 1
+    assert "unruled" in errors[0].msg
