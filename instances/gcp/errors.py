@@ -1,0 +1,113 @@
+"""Errors of the GCP adapter, and the translation of google-api-core / HTTP errors into them.
+
+``GcpTransientError`` means "try again later" (429, 5xx, timeouts, connection failures,
+403 rate-limit reasons); ``GcpPermanentError`` means retrying the same call cannot help
+(400, 401, 403, 404, 409, 412...). Callers branch on the class, never on Google's types.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import requests
+import urllib3.exceptions
+from google.api_core import exceptions as core_exceptions
+from google.auth import exceptions as auth_exceptions
+
+# Compute has answered quota throttling with 403 and these reasons.
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+
+
+class GcpError(Exception):
+    """Base of every error the adapter raises."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        return isinstance(self, GcpTransientError)
+
+
+class GcpTransientError(GcpError):
+    """Worth retrying later: throttling, server errors, timeouts, network failures."""
+
+
+class GcpTimeout(GcpTransientError):
+    """A request or an operation did not finish in time (it may still finish).
+
+    For an operation, ``operation`` and ``zone`` name it so a later attempt can
+    ``operation_wait`` on it instead of starting the change again.
+    """
+
+    def __init__(self, message: str, *, operation: str = "", zone: str | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.zone = zone
+
+
+class GcpPermanentError(GcpError):
+    """Retrying the same call will fail the same way."""
+
+
+class GcpNotFound(GcpPermanentError):
+    """The resource does not exist (404)."""
+
+
+class GcpConflict(GcpPermanentError):
+    """A precondition failed: stale fingerprint or etag (412, 409), or already exists."""
+
+
+class GcpPermissionDenied(GcpPermanentError):
+    """Missing permission, or bad credentials (401, 403)."""
+
+
+def error_for_status(status: int | None, message: str, reason: str = "") -> GcpError:
+    """The adapter error for an HTTP status, as an API answer or a failed operation gives it."""
+    cls: type[GcpError]
+    if status is None:
+        cls = GcpPermanentError
+    elif status in (408, 429) or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS):
+        cls = GcpTransientError
+    elif status == 404:
+        cls = GcpNotFound
+    elif status in (409, 412):
+        cls = GcpConflict
+    elif status in (401, 403):
+        cls = GcpPermissionDenied
+    else:
+        cls = GcpPermanentError
+    text = f"{status} {reason}: {message}" if reason else f"{status}: {message}"
+    return cls(text, status=status, reason=reason)
+
+
+def _reason(exc: core_exceptions.GoogleAPICallError) -> str:
+    if exc.reason:
+        return str(exc.reason)
+    for item in exc.errors:
+        if isinstance(item, dict) and item.get("reason"):
+            return str(item["reason"])
+    return ""
+
+
+def translate(exc: BaseException) -> GcpError | None:
+    """The adapter error for ``exc``, or None when it is not a GCP or transport error."""
+    if isinstance(exc, GcpError):
+        return exc
+    if isinstance(exc, core_exceptions.RetryError):
+        return GcpTransientError(f"retries exhausted: {exc.message}")
+    if isinstance(exc, core_exceptions.GoogleAPICallError):
+        status = exc.code if isinstance(exc.code, int) else None
+        return error_for_status(status, exc.message or str(exc), _reason(exc))
+    if isinstance(exc, concurrent.futures.TimeoutError | TimeoutError | requests.Timeout):
+        return GcpTimeout(f"timed out: {exc}")
+    if isinstance(exc, requests.RequestException | urllib3.exceptions.HTTPError):
+        return GcpTransientError(f"connection error: {exc}")
+    if isinstance(exc, auth_exceptions.TransportError):
+        return GcpTransientError(f"auth transport error: {exc}")
+    if isinstance(exc, auth_exceptions.RefreshError | auth_exceptions.DefaultCredentialsError):
+        return GcpPermissionDenied(f"credentials: {exc}")
+    return None
