@@ -12,7 +12,11 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+# Lets generic Django classes be subscripted at run time (ModelAdmin[Instance]) for mypy.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MI_VAR_DIR", BASE_DIR / "var"))
@@ -170,6 +174,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat's schedule; django-celery-beat copies it into the database, where Admins can change it.
+CELERY_BEAT_SCHEDULE = {
+    "inventory-sync": {
+        "task": "instances.tasks.inventory_sync_fleet",
+        "schedule": float(env_int("INVENTORY_SYNC_SECONDS", 300)),
+    },
+}
+INVENTORY_SYNC_CONCURRENCY = env_int("INVENTORY_SYNC_CONCURRENCY", 8)
 
 # --- Authentication: Okta through OIDC, break-glass local accounts --------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -205,6 +217,8 @@ OIDC_USE_PKCE = True
 OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
 OIDC_STORE_ID_TOKEN = True
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env_int("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", 15 * 60)
+# Seconds for each call to Okta (token, userinfo, JWKS); mozilla's default is to wait forever.
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
 OIDC_OP_LOGOUT_URL_METHOD = "mi_admin.accounts.oidc.provider_logout_url"
 OIDC_CALLBACK_CLASS = "mi_admin.accounts.oidc.OktaCallbackView"
 OIDC_AUTHENTICATE_CLASS = "mi_admin.accounts.oidc.OktaAuthenticationRequestView"
@@ -286,6 +300,7 @@ GCP_COMPUTE_ENDPOINT = env_str("GCP_COMPUTE_ENDPOINT", "http://127.0.0.1:8790" i
 GCP_ANONYMOUS_CREDENTIALS = env_bool("GCP_ANONYMOUS_CREDENTIALS", default=DEBUG)
 GCP_OPERATION_TIMEOUT = env_int("GCP_OPERATION_TIMEOUT", 300)
 GCP_READ_RETRIES = env_int("GCP_READ_RETRIES", 3)
+GCP_REQUEST_TIMEOUT = float(env_str("GCP_REQUEST_TIMEOUT", "60"))
 GCP_RETRY_BASE_DELAY = float(env_str("GCP_RETRY_BASE_DELAY", "0.5"))
 FLEETSIM_URL = env_str("FLEETSIM_URL", "http://127.0.0.1:8790" if DEBUG else "")
 

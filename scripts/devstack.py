@@ -86,78 +86,22 @@ def main() -> int:
         threading.Thread(target=pump, args=(name, color, proc), daemon=True).start()
         procs.append((name, proc))
 
+    web = f"127.0.0.1:{WEB_PORT}"
     start(
         "fleetsim",
-        [
-            PY,
-            "-m",
-            "fleetsim",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(SIM_PORT),
-            "--state-file",
-            str(VAR / "fleetsim.json"),
-        ],
+        f"{PY} -m fleetsim --host 127.0.0.1 --port {SIM_PORT}"
+        f" --state-file {VAR / 'fleetsim.json'}".split(),
     )
     start(
         "idp",
-        [
-            PY,
-            "-m",
-            "idp",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(IDP_PORT),
-            "--data-dir",
-            str(VAR / "idp"),
-            "--redirect-uri",
-            f"http://127.0.0.1:{WEB_PORT}/oidc/callback/",
-            "--redirect-uri",
-            f"http://localhost:{WEB_PORT}/oidc/callback/",
-            "--post-logout-redirect-uri",
-            f"http://127.0.0.1:{WEB_PORT}/login/?logged_out=1",
-            "--post-logout-redirect-uri",
-            f"http://localhost:{WEB_PORT}/login/?logged_out=1",
-        ],
+        f"{PY} -m idp --data-dir {VAR / 'idp'} serve --host 127.0.0.1 --port {IDP_PORT}"
+        f" --post-logout-redirect-uri http://{web}/login/?logged_out=1".split(),
     )
-    wait_http(f"http://127.0.0.1:{SIM_PORT}/__control/instances")
+    wait_http(f"http://127.0.0.1:{SIM_PORT}/__control/ping")
     subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
-    start("web", [*manage, "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"])
-    start(
-        "worker",
-        [
-            PY,
-            "-m",
-            "celery",
-            "-A",
-            "mi_admin",
-            "worker",
-            "-l",
-            "INFO",
-            "--concurrency",
-            "4",
-            "-n",
-            "demo@%h",
-        ],
-    )
-    start(
-        "beat",
-        [
-            PY,
-            "-m",
-            "celery",
-            "-A",
-            "mi_admin",
-            "beat",
-            "-l",
-            "INFO",
-            "--schedule",
-            str(VAR / "celerybeat-schedule"),
-        ],
-    )
+    start("web", [*manage, "runserver", web, "--noreload"])
+    start("worker", f"{PY} -m celery -A mi_admin worker -l INFO --concurrency 4 -n demo@%h".split())
+    start("beat", f"{PY} -m celery -A mi_admin beat -l INFO".split())
     wait_http(f"http://127.0.0.1:{IDP_PORT}/")
     wait_http(f"http://127.0.0.1:{WEB_PORT}/healthz")
     print(

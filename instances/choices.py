@@ -1,0 +1,86 @@
+"""Choice sets of the instances app."""
+
+from django.db import models
+
+
+class InstanceKind(models.TextChoices):
+    INTERNAL = "internal", "Internal (test)"
+    TRIAL = "trial", "Trial"
+    PRODUCTION = "production", "Production"
+
+
+class Architecture(models.TextChoices):
+    V1_0 = "v1.0", "v1.0 (VM + data disk)"
+    V1_1 = "v1.1", "v1.1 (VM + Cloud SQL)"
+
+
+class LifecycleState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    PROVISIONING = "provisioning", "Provisioning"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    TORN_DOWN = "torn_down", "Torn down"
+
+
+class NetworkAccess(models.TextChoices):
+    PUBLIC_SSO = "public_sso", "Public, behind the customer's SSO"
+    ALLOWLIST = "allowlist", "IP allowlist"
+
+
+class UpgradeRing(models.TextChoices):
+    TEST = "test", "Test"
+    CANARY = "canary", "Canary"
+    GENERAL = "general", "General"
+
+
+class Size(models.TextChoices):
+    SMALL = "small", "Small"
+    MEDIUM = "medium", "Medium"
+    LARGE = "large", "Large"
+
+
+class ReleaseKind(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    PATCH = "patch", "Patch"
+    EMERGENCY = "emergency", "Emergency"
+
+
+class Drift(models.TextChoices):
+    """How the VM GCP reports differs from what the inventory says it should be."""
+
+    NONE = "", "None"
+    VM_MISSING = "vm_missing", "VM missing"
+    VM_STOPPED = "vm_stopped", "VM stopped while the instance is active"
+    VM_RUNNING = "vm_running", "VM running while the instance is suspended"
+    SYNC_FAILED = "sync_failed", "Could not read the VM"
+
+
+class OperationKind(models.TextChoices):
+    UPGRADE = "upgrade", "Upgrade"
+    SUSPEND = "suspend", "Suspend"
+    RESUME = "resume", "Resume"
+    TEARDOWN = "teardown", "Teardown"
+    GRANT = "grant", "Grant access"
+    REVOKE = "revoke", "Revoke access"
+    SYNC = "sync", "Inventory sync"
+    PROBE = "probe", "Health probe"
+
+
+class OperationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_OPERATION_STATES = frozenset(
+    {OperationState.SUCCEEDED, OperationState.FAILED, OperationState.CANCELLED}
+)
+
+
+class StepState(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"

@@ -1,0 +1,179 @@
+"""The fleet: customers, their managed instances, releases, and background operations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from instances.choices import (
+    Architecture,
+    Drift,
+    InstanceKind,
+    LifecycleState,
+    NetworkAccess,
+    OperationKind,
+    OperationState,
+    ReleaseKind,
+    Size,
+    StepState,
+    UpgradeRing,
+)
+
+
+class Customer(models.Model):
+    """A customer or prospect; each has one isolated GCP project per instance."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=63, unique=True)
+    owner_ce = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+        verbose_name="owning CE",
+    )
+    region = models.CharField(max_length=32, blank=True, help_text="Sales region, e.g. AMER.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Instance(models.Model):
+    """One managed instance: a single-tenant deployment in its own GCP project.
+
+    The first block is what we intend (kind, architecture, where it lives, its lifecycle
+    state); the ``vm_*`` block is what the last inventory sync read from GCP, and ``drift``
+    is the difference between the two.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="instances")
+    slug = models.SlugField(max_length=63, unique=True)
+    url = models.URLField(max_length=255)
+    kind = models.CharField(max_length=16, choices=InstanceKind.choices, db_index=True)
+    architecture = models.CharField(max_length=8, choices=Architecture.choices, db_index=True)
+    size = models.CharField(max_length=8, choices=Size.choices, default=Size.SMALL)
+    state = models.CharField(
+        max_length=16,
+        choices=LifecycleState.choices,
+        default=LifecycleState.REQUESTED,
+        db_index=True,
+    )
+    network_access = models.CharField(
+        max_length=16, choices=NetworkAccess.choices, default=NetworkAccess.PUBLIC_SSO
+    )
+    allowed_cidrs = models.JSONField(default=list, blank=True)
+    gcp_project = models.CharField(max_length=63)
+    gcp_zone = models.CharField(max_length=63, default="us-central1-f")
+    vm_name = models.CharField(max_length=63, default="default-red-instance")
+    data_disk = models.CharField(max_length=63, blank=True)
+    machine_type = models.CharField(max_length=63, default="n2-standard-8")
+    upgrade_ring = models.CharField(
+        max_length=8, choices=UpgradeRing.choices, default=UpgradeRing.GENERAL
+    )
+    desired_version = models.CharField(max_length=32, blank=True)
+    observed_version = models.CharField(max_length=32, blank=True, db_index=True)
+
+    vm_status = models.CharField(max_length=16, blank=True)
+    vm_machine_type = models.CharField(max_length=63, blank=True)
+    vm_internal_ip = models.GenericIPAddressField(null=True, blank=True)
+    vm_external_ip = models.GenericIPAddressField(null=True, blank=True)
+    vm_version = models.CharField(
+        max_length=32, blank=True, help_text="The `sourcegraph-version` metadata on the VM."
+    )
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    drift = models.CharField(max_length=16, choices=Drift.choices, blank=True, db_index=True)
+    drift_detail = models.CharField(max_length=255, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer__name", "slug"]
+        indexes = [models.Index(fields=["customer", "slug"])]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Release(models.Model):
+    """A product release. The newest one sets every instance's upgrade deadline."""
+
+    version = models.CharField(max_length=32, unique=True)
+    kind = models.CharField(max_length=16, choices=ReleaseKind.choices, default=ReleaseKind.MONTHLY)
+    released_at = models.DateTimeField(db_index=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-released_at"]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class Operation(models.Model):
+    """One background action on one instance (or the whole fleet, for a fleet sync).
+
+    Created by a service in the request's transaction, run by a Celery task that takes a
+    row lock and checks the state first, so a redelivered task never repeats finished work.
+    """
+
+    instance = models.ForeignKey(
+        Instance, null=True, blank=True, on_delete=models.PROTECT, related_name="operations"
+    )
+    kind = models.CharField(max_length=16, choices=OperationKind.choices)
+    state = models.CharField(
+        max_length=16,
+        choices=OperationState.choices,
+        default=OperationState.PENDING,
+        db_index=True,
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="operations",
+    )
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["instance", "-created_at"])]
+
+    def __str__(self) -> str:
+        target = self.instance.slug if self.instance_id and self.instance else "fleet"
+        return f"{self.get_kind_display()} of {target} #{self.pk}"
+
+
+class OperationStep(models.Model):
+    """One line of an operation's step log, shown live on the operation page."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=100)
+    state = models.CharField(max_length=16, choices=StepState.choices, default=StepState.RUNNING)
+    detail = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["operation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["operation", "position"], name="unique_step_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name}"

@@ -1,0 +1,17 @@
+"""What each kind of operation does, step by step. A runner gets a claimed (running)
+operation, records its steps, and returns a result dict; errors propagate to the task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from instances.choices import OperationKind
+from instances.models import Operation
+from instances.runners.sync import run_sync
+
+Runner = Callable[[Operation], dict[str, Any]]
+
+RUNNERS: dict[str, Runner] = {
+    OperationKind.SYNC: run_sync,
+}

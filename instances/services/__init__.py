@@ -1,0 +1,1 @@
+"""Writes of the instances app, one module per concern."""

@@ -1,0 +1,196 @@
+"""Inventory sync: the real adapter against the simulator, run by a real Celery worker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from instances.choices import Drift, LifecycleState, OperationKind, OperationState
+from instances.models import Customer, Instance, Operation
+from instances.services.inventory import fleet_sync
+from instances.services.operations import operation_create
+from instances.tasks import operation_run
+from mi_admin.audit.models import AuditEvent
+
+
+def _instance(slug: str, *, state: str = LifecycleState.ACTIVE) -> Instance:
+    customer, _ = Customer.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
+    return Instance.objects.create(
+        customer=customer,
+        slug=slug,
+        url=f"http://127.0.0.1:1/i/{slug}",
+        kind="production",
+        architecture="v1.1",
+        state=state,
+        gcp_project=f"sourcegraph-managed-{slug}",
+        vm_name="default-red-instance",
+    )
+
+
+def _sim_vm(sim, instance: Instance, *, status: str = "RUNNING", version: str = "6.9.1") -> None:
+    sim.upsert_instances(
+        [
+            {
+                "slug": instance.slug,
+                "project": instance.gcp_project,
+                "zone": instance.gcp_zone,
+                "name": instance.vm_name,
+                "status": status,
+                "version": version,
+            }
+        ]
+    )
+
+
+def _wait_finished(operation: Operation, seconds: float = 30) -> Operation:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        operation.refresh_from_db()
+        if operation.finished_at is not None:
+            return operation
+        time.sleep(0.1)
+    raise AssertionError(f"operation {operation.pk} still {operation.state} after {seconds} s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sync_requested_runs_on_the_worker(celery_worker, fleetsim, devops):
+    # given an active instance whose VM runs 6.9.1
+    instance = _instance("acme-prod")
+    _sim_vm(fleetsim, instance)
+    # when devops asks for a sync (the task is queued on commit, the worker runs it)
+    operation, created = operation_create(kind=OperationKind.SYNC, actor=devops, instance=instance)
+    operation = _wait_finished(operation)
+    # then the inventory has what GCP reports, and the steps were logged
+    instance.refresh_from_db()
+    assert created
+    assert operation.state == OperationState.SUCCEEDED
+    assert instance.vm_status == "RUNNING"
+    assert instance.vm_version == "6.9.1"
+    assert instance.drift == Drift.NONE
+    assert instance.last_synced_at is not None
+    assert [s.name for s in operation.steps.all()] == [
+        "Read VM default-red-instance in sourcegraph-managed-acme-prod",
+        "Update the inventory",
+    ]
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {
+        "operation.sync.requested",
+        "operation.sync.succeeded",
+        "instance.inventory_changed",
+    } <= actions
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transient_errors_are_retried_by_the_task(celery_worker, fleetsim, devops):
+    # given GCP answering 503 to the next 6 reads (more than the adapter's own 3 retries)
+    instance = _instance("acme-trial")
+    _sim_vm(fleetsim, instance)
+    fleetsim.set_fault("compute.instances.get", status=503, count=6)
+    # when a sync runs on the worker
+    operation, _ = operation_create(kind=OperationKind.SYNC, actor=devops, instance=instance)
+    operation = _wait_finished(operation, seconds=45)
+    # then the task retried with backoff and succeeded
+    assert operation.state == OperationState.SUCCEEDED
+    assert operation.attempts >= 2
+    assert fleetsim.calls("compute.instances.get") >= 7
+
+
+@pytest.mark.parametrize(
+    ("state", "vm_status", "drift"),
+    [
+        (LifecycleState.ACTIVE, "TERMINATED", Drift.VM_STOPPED),
+        (LifecycleState.ACTIVE, None, Drift.VM_MISSING),
+        (LifecycleState.SUSPENDED, "RUNNING", Drift.VM_RUNNING),
+        (LifecycleState.SUSPENDED, "TERMINATED", Drift.NONE),
+        (LifecycleState.SUSPENDED, None, Drift.NONE),
+    ],
+    ids=[
+        "active-stopped",
+        "active-missing",
+        "suspended-running",
+        "suspended-stopped",
+        "suspended-removed",
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_drift_is_flagged(fleetsim, state, vm_status, drift):
+    # given an instance in some lifecycle state and its VM in GCP (or no VM at all)
+    instance = _instance("acme-prod", state=state)
+    if vm_status is not None:
+        _sim_vm(fleetsim, instance, status=vm_status)
+    # when the fleet is synced
+    report = fleet_sync()
+    # then the drift is what the two disagree on
+    instance.refresh_from_db()
+    assert report.checked == 1
+    assert instance.drift == drift
+    assert bool(instance.drift_detail) == (drift != Drift.NONE)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_permanent_error_fails_the_operation_and_flags_the_instance(fleetsim, devops):
+    # given GCP refusing to read the VM (403)
+    instance = _instance("acme-prod")
+    _sim_vm(fleetsim, instance)
+    fleetsim.set_fault("compute.instances.get", status=403, count=1)
+    operation, _ = operation_create(
+        kind=OperationKind.SYNC, actor=devops, instance=instance, enqueue=lambda *_: None
+    )
+    # when the task runs
+    operation_run.apply(args=(operation.pk,))
+    # then the operation failed with the reason and the instance shows it
+    operation.refresh_from_db()
+    instance.refresh_from_db()
+    assert operation.state == OperationState.FAILED
+    assert "403" in operation.error or "denied" in operation.error.lower()
+    assert instance.drift == Drift.SYNC_FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_run_twice_does_the_work_once(fleetsim, devops):
+    # given a sync operation that already ran
+    instance = _instance("acme-prod")
+    _sim_vm(fleetsim, instance)
+    operation, _ = operation_create(
+        kind=OperationKind.SYNC, actor=devops, instance=instance, enqueue=lambda *_: None
+    )
+    operation_run.apply(args=(operation.pk,))
+    calls = fleetsim.calls("compute.instances.get")
+    # when the same task is delivered again (acks_late redelivery)
+    second = operation_run.apply(args=(operation.pk,))
+    # then it does nothing: no new GCP call, no new step, same outcome
+    operation.refresh_from_db()
+    assert second.result == "skipped"
+    assert fleetsim.calls("compute.instances.get") == calls
+    assert operation.steps.count() == 2
+    assert operation.attempts == 1
+
+
+def test_same_idempotency_key_gives_one_operation(db, devops):
+    # given a sync requested with a form's key
+    instance = _instance("acme-prod")
+    first, created = operation_create(
+        kind=OperationKind.SYNC,
+        actor=devops,
+        instance=instance,
+        idempotency_key="form-123",
+        enqueue=lambda *_: None,
+    )
+    # when the form is posted again, and when another sync is asked while one is pending
+    again, created_again = operation_create(
+        kind=OperationKind.SYNC,
+        actor=devops,
+        instance=instance,
+        idempotency_key="form-123",
+        enqueue=lambda *_: None,
+    )
+    other, created_other = operation_create(
+        kind=OperationKind.SYNC, actor=devops, instance=instance, enqueue=lambda *_: None
+    )
+    # then there is still one operation
+    assert created
+    assert not created_again
+    assert not created_other
+    assert again.pk == first.pk == other.pk
+    assert Operation.objects.count() == 1
