@@ -161,6 +161,7 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -195,7 +196,9 @@ AUTHENTICATION_BACKENDS = [
     "mi_admin.accounts.backends.RolePermissionBackend",
 ]
 if BREAK_GLASS_ENABLED:
-    AUTHENTICATION_BACKENDS.append("allauth.account.auth_backends.AuthenticationBackend")
+    # allauth's password check, answering only inside the break-glass sign-in (which then
+    # demands TOTP), never to Django admin's login form or other authenticate() callers.
+    AUTHENTICATION_BACKENDS.append("mi_admin.accounts.breakglass.BreakGlassAuthenticationBackend")
 
 OIDC_ISSUER = env_required("OIDC_ISSUER", "http://127.0.0.1:8001/o")
 OIDC_RP_CLIENT_ID = env_required("OIDC_RP_CLIENT_ID", "mi-admin")

@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("mi_admin.ui.urls")),
     path("", include("mi_admin.accounts.urls")),
     path("audit/", include("mi_admin.audit.urls")),
+    path("", include("instances.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,11 +5,15 @@ from the caller's environment win, so CI or a developer can point elsewhere.
 """
 
 import os
+import uuid
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mi_admin")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("MI_TESTING", "1")
+# A queue of this run's own: the worker the tests start inherits it, and two runs sharing
+# the Redis database never take each other's tasks.
+os.environ.setdefault("CELERY_QUEUE", f"mi-admin-tests-{uuid.uuid4().hex[:12]}")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 # The local provider's real endpoints are set per test session by tests/fixtures/idp.py;

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from instances.selectors import FleetSummary, fleet_summary
 from mi_admin.accounts.roles import Perm, user_can
 from mi_admin.audit.models import AuditEvent
 
@@ -13,10 +14,12 @@ from mi_admin.audit.models import AuditEvent
 @dataclass(frozen=True)
 class DashboardSummary:
     recent_events: list[AuditEvent]
+    fleet: FleetSummary | None = None
 
 
 def dashboard_summary(*, user: AbstractBaseUser | AnonymousUser) -> DashboardSummary:
     recent: list[AuditEvent] = []
     if user_can(user, Perm.VIEW_AUDIT):
         recent = list(AuditEvent.objects.order_by("-id")[:10])
-    return DashboardSummary(recent_events=recent)
+    fleet = fleet_summary() if user_can(user, Perm.VIEW_FLEET) else None
+    return DashboardSummary(recent_events=recent, fleet=fleet)

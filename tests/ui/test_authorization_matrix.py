@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import reverse
 
+from instances.choices import OperationState
 from mi_admin.accounts.checks import iter_patterns
 from mi_admin.accounts.rules import is_delegated
 from tests.fixtures.personas import PERSONAS
+from tests.instances.factories import make_instance, make_operation
 
 LOGIN = 302  # anonymous: sent to the login page
 DENY = 403
@@ -59,7 +61,24 @@ MATRIX: dict[str, Row] = {
     "accounts:logout": Row(everyone(302, anonymous=302, stranger=302), method="post"),
     "audit:event_list": Row(only(200, "devops", "admin")),
     "audit:event_export": Row(only(200, "devops", "admin"), kwargs={"fmt": "csv"}),
+    # The fleet; the objects named here come from the matrix_objects fixture.
+    "instances:instance_list": Row(everyone(200)),
+    "instances:instance_export": Row(everyone(200)),
+    "instances:instance_detail": Row(everyone(200), kwargs={"slug": "acme-prod"}),
+    "instances:instance_sync": Row(
+        only(302, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:fleet_sync": Row(only(302, "devops", "admin"), method="post"),
+    "instances:operation_list": Row(everyone(200)),
+    "instances:operation_detail": Row(everyone(200), kwargs={"pk": "900001"}),
 }
+
+
+@pytest.fixture
+def matrix_objects(db):
+    """The objects the rows' kwargs name: instance acme-prod and operation #900001."""
+    instance = make_instance("acme-prod")
+    make_operation(instance, state=OperationState.SUCCEEDED, pk=900001)
 
 
 def _our_patterns() -> list[tuple[str, str]]:
@@ -80,6 +99,7 @@ def test_every_url_has_an_expectation():
     assert missing == [], f"add rows to MATRIX for: {missing}"
 
 
+@pytest.mark.usefixtures("matrix_objects")
 @pytest.mark.parametrize("persona_name", PERSONAS)
 @pytest.mark.parametrize("url_name", sorted(MATRIX))
 def test_url_by_persona(client_for, persona_name, url_name):

@@ -1,0 +1,77 @@
+"""Streaming CSV export of the (filtered) fleet list, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+
+from instances.models import Instance
+
+COLUMNS = [
+    "slug", "customer", "customer_slug", "url", "kind", "architecture", "size", "state",
+    "version", "releases_behind", "latest_release", "desired_version", "observed_version",
+    "vm_version", "upgrade_ring", "drift", "drift_detail", "network_access", "allowed_cidrs",
+    "gcp_project", "gcp_zone", "vm_name", "data_disk", "machine_type", "vm_status",
+    "last_synced_at",
+]  # fmt: skip
+
+# A cell starting with one of these runs as a formula in spreadsheets (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value) if isinstance(value, dict | list) else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def _row(instance: Instance, release_order: dict[str, int], latest: str) -> dict[str, Any]:
+    version: str = instance.version  # type: ignore[attr-defined]  # instance_list() annotation
+    return {
+        "slug": instance.slug,
+        "customer": instance.customer.name,
+        "customer_slug": instance.customer.slug,
+        "url": instance.url,
+        "kind": instance.kind,
+        "architecture": instance.architecture,
+        "size": instance.size,
+        "state": instance.state,
+        "version": version,
+        "releases_behind": release_order.get(version),
+        "latest_release": latest,
+        "desired_version": instance.desired_version,
+        "observed_version": instance.observed_version,
+        "vm_version": instance.vm_version,
+        "upgrade_ring": instance.upgrade_ring,
+        "drift": instance.drift,
+        "drift_detail": instance.drift_detail,
+        "network_access": instance.network_access,
+        "allowed_cidrs": " ".join(instance.allowed_cidrs or []),
+        "gcp_project": instance.gcp_project,
+        "gcp_zone": instance.gcp_zone,
+        "vm_name": instance.vm_name,
+        "data_disk": instance.data_disk,
+        "machine_type": instance.machine_type,
+        "vm_status": instance.vm_status,
+        "last_synced_at": instance.last_synced_at.isoformat() if instance.last_synced_at else "",
+    }
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_rows(instances: QuerySet[Instance], release_order: dict[str, int]) -> Iterator[str]:
+    """The header, then one line per instance, read from the database in chunks."""
+    latest = next(iter(release_order), "")
+    writer = csv.writer(_Echo())
+    yield writer.writerow(COLUMNS)
+    for instance in instances.iterator(chunk_size=1000):
+        row = _row(instance, release_order, latest)
+        yield writer.writerow([csv_safe(row[column]) for column in COLUMNS])

@@ -1,0 +1,158 @@
+"""One FilterSet for the fleet list: the HTML list, its auto-refresh and the CSV export use it.
+
+It filters the queryset of :func:`instances.selectors.instance_list`, whose ``version``
+annotation the version, ``behind`` and sort filters rely on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import OrderBy
+from django_filters.constants import EMPTY_VALUES
+
+from instances.choices import (
+    Architecture,
+    Drift,
+    InstanceKind,
+    LifecycleState,
+    OperationKind,
+    OperationState,
+)
+from instances.models import Instance, Operation, Release
+from instances.selectors import release_latest
+
+DRIFT_ANY = "any"
+DRIFT_NONE = "none"
+DRIFT_CHOICES = [
+    (DRIFT_ANY, "Any drift"),
+    (DRIFT_NONE, "No drift"),
+    *((value, label) for value, label in Drift.choices if value),
+]
+
+
+class AnyYesNo(forms.NullBooleanSelect):
+    """A yes/no select whose empty choice means "do not filter"."""
+
+    def __init__(self, yes: str, no: str) -> None:
+        super().__init__()
+        self.choices = [("", "All"), ("true", yes), ("false", no)]
+
+
+class FleetOrderingFilter(django_filters.OrderingFilter):
+    """Sorts on the chosen column with rows lacking a value last, then by customer and slug
+    so that pages stay stable. Versions sort by release date, not as text (5.10 > 5.9)."""
+
+    tiebreak = ("customer__name", "slug")
+
+    def _order(self, param: str) -> list[OrderBy]:
+        name = self.get_ordering_value(param)
+        descending = name.startswith("-")
+        name = name.lstrip("-")
+        columns: list[Any] = [F(name)]
+        if name == "version":
+            released = Release.objects.filter(version=OuterRef("version")).values("released_at")
+            columns.insert(0, Subquery(released[:1]))
+        if descending:
+            return [column.desc(nulls_last=True) for column in columns]
+        return [column.asc(nulls_last=True) for column in columns]
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value in EMPTY_VALUES:
+            return qs
+        ordering = [order for p in value if p not in EMPTY_VALUES for order in self._order(p)]
+        return qs.order_by(*ordering, *self.tiebreak)
+
+
+class InstanceFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
+    customer = django_filters.CharFilter(method="by_customer", label="Customer")
+    kind = django_filters.ChoiceFilter(choices=InstanceKind.choices, empty_label="All")
+    architecture = django_filters.ChoiceFilter(choices=Architecture.choices, empty_label="All")
+    state = django_filters.MultipleChoiceFilter(choices=LifecycleState.choices)
+    version = django_filters.CharFilter(field_name="version", lookup_expr="exact")
+    behind = django_filters.BooleanFilter(
+        method="by_behind",
+        label="Behind latest",
+        widget=AnyYesNo("Behind the latest release", "On the latest release"),
+    )
+    drift = django_filters.ChoiceFilter(method="by_drift", choices=DRIFT_CHOICES, empty_label="All")
+    sort = FleetOrderingFilter(
+        fields=(
+            ("customer__name", "customer"),
+            ("slug", "slug"),
+            ("kind", "kind"),
+            ("architecture", "architecture"),
+            ("state", "state"),
+            ("version", "version"),
+            ("last_synced_at", "last_synced_at"),
+        ),
+        field_labels={"customer__name": "Customer", "last_synced_at": "Last sync"},
+        empty_label="Customer, then slug",
+        label="Sort",
+    )
+
+    class Meta:
+        model = Instance
+        fields = ["q", "customer", "kind", "architecture", "state", "version", "behind",
+                  "drift"]  # fmt: skip
+
+    def search(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
+        return queryset.filter(
+            Q(slug__icontains=value)
+            | Q(customer__name__icontains=value)
+            | Q(customer__slug__icontains=value)
+            | Q(url__icontains=value)
+            | Q(gcp_project__icontains=value)
+        )
+
+    def by_customer(
+        self, queryset: QuerySet[Instance], name: str, value: str
+    ) -> QuerySet[Instance]:
+        return queryset.filter(
+            Q(customer__slug__icontains=value) | Q(customer__name__icontains=value)
+        )
+
+    def by_behind(
+        self, queryset: QuerySet[Instance], name: str, value: bool | None
+    ) -> QuerySet[Instance]:
+        """Behind: a known version other than the latest release. Not behind: on the latest.
+
+        An instance whose version is not known yet (never probed nor synced) is neither.
+        """
+        if value is None:
+            return queryset
+        latest = release_latest()
+        if latest is None:  # no release registered: nobody is behind, nor on the latest
+            return queryset.none()
+        on_latest = Q(version=latest.version)  # Q: ``version`` is an annotation
+        if value:
+            return queryset.exclude(Q(version="") | on_latest)
+        return queryset.filter(on_latest)
+
+    def by_drift(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
+        if value == DRIFT_ANY:
+            return queryset.exclude(drift="")
+        if value == DRIFT_NONE:
+            return queryset.filter(drift="")
+        return queryset.filter(drift=value)
+
+
+class OperationFilterSet(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=OperationKind.choices, empty_label="All")
+    state = django_filters.ChoiceFilter(choices=OperationState.choices, empty_label="All")
+    instance = django_filters.CharFilter(method="by_instance", label="Instance")
+
+    class Meta:
+        model = Operation
+        fields = ["kind", "state", "instance"]
+
+    def by_instance(
+        self, queryset: QuerySet[Operation], name: str, value: str
+    ) -> QuerySet[Operation]:
+        if value.lower() == "fleet":  # fleet-wide operations have no instance
+            return queryset.filter(instance__isnull=True)
+        return queryset.filter(instance__slug__icontains=value)

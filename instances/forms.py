@@ -1,0 +1,24 @@
+"""Forms of the fleet UI."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+
+
+class OperationRequestForm(forms.Form):
+    """The button that asks for an operation. The page renders a fresh key; a double
+    submit or a browser retry posts it again and gets the first operation back."""
+
+    idempotency_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    @classmethod
+    def fresh(cls) -> OperationRequestForm:
+        return cls(initial={"idempotency_key": uuid.uuid4()})
+
+    def key_for(self, scope: str) -> str:
+        """The operation's idempotency key, scoped so a key cannot reach another target;
+        empty when the form carried none (the service then makes one up)."""
+        key: uuid.UUID | None = self.cleaned_data["idempotency_key"]
+        return f"ui:{scope}:{key.hex}" if key else ""

@@ -1,0 +1,89 @@
+"""Template helpers of the fleet pages: coloured pills, the version column, sortable headers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.http import QueryDict
+
+from instances.choices import Drift, LifecycleState, OperationState, StepState
+
+register = template.Library()
+
+_PILLS: dict[str, dict[str, str]] = {
+    "state": {
+        LifecycleState.ACTIVE: "ok",
+        LifecycleState.PROVISIONING: "warn",
+        LifecycleState.REQUESTED: "idle",
+        LifecycleState.SUSPENDED: "idle",
+        LifecycleState.TORN_DOWN: "idle",
+    },
+    "drift": {Drift.NONE: "ok", Drift.SYNC_FAILED: "warn"},  # any other drift is bad
+    "operation": {
+        OperationState.PENDING: "idle",
+        OperationState.RUNNING: "warn",
+        OperationState.SUCCEEDED: "ok",
+        OperationState.FAILED: "bad",
+        OperationState.CANCELLED: "idle",
+    },
+    "step": {
+        StepState.RUNNING: "warn",
+        StepState.DONE: "ok",
+        StepState.FAILED: "bad",
+        StepState.SKIPPED: "idle",
+    },
+}
+
+
+@register.filter
+def pill(value: str, family: str) -> str:
+    """The pill class for a state value: ``{{ instance.state|pill:"state" }}``."""
+    default = "bad" if family == "drift" else "idle"
+    return "pill pill-" + _PILLS.get(family, {}).get(value, default)
+
+
+@register.inclusion_tag("instances/_version.html")
+def version_status(version: str, release_order: dict[str, int]) -> dict[str, Any]:
+    """ "current", "behind by N (latest X)", or why we cannot tell."""
+    latest = next(iter(release_order), "")
+    return {
+        "version": version,
+        "latest": latest,
+        "behind": release_order.get(version) if version else None,
+        "known": bool(version) and version in release_order,
+    }
+
+
+@register.simple_tag
+def sort_query(params: QueryDict, column: str) -> str:
+    """The query string that sorts by ``column``, or reverses it if already sorted so."""
+    query = params.copy()
+    query.pop("page", None)
+    query["sort"] = "-" + column if params.get("sort") == column else column
+    return query.urlencode()
+
+
+@register.simple_tag
+def sort_mark(params: QueryDict, column: str) -> str:
+    current = params.get("sort", "")
+    if current == column:
+        return "▲"
+    if current == "-" + column:
+        return "▼"
+    return ""
+
+
+@register.simple_tag
+def duration(started: datetime | None, finished: datetime | None) -> str:
+    """How long a step or an operation took: "0.4 s", "12 s", "3 min 5 s"."""
+    if started is None or finished is None:
+        return ""
+    seconds = max((finished - started).total_seconds(), 0.0)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s"

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from instances import views
+
+app_name = "instances"
+
+urlpatterns = [
+    path("instances/", views.instance_list, name="instance_list"),
+    path("instances/export.csv", views.instance_export, name="instance_export"),
+    path("instances/sync/", views.fleet_sync, name="fleet_sync"),
+    path("instances/<slug:slug>/", views.instance_detail, name="instance_detail"),
+    path("instances/<slug:slug>/sync/", views.instance_sync, name="instance_sync"),
+    path("operations/", views.operation_list, name="operation_list"),
+    path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
+]
