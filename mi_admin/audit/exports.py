@@ -12,9 +12,21 @@ from django.db.models import QuerySet
 from mi_admin.audit.models import AuditEvent
 
 COLUMNS = [
-    "id", "created_at", "actor_label", "action", "object_type", "object_id", "object_repr",
-    "before", "after", "ip", "user_agent", "request_id", "prev_hash", "hash",
-]  # fmt: skip
+    "id",
+    "created_at",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "before",
+    "after",
+    "ip",
+    "user_agent",
+    "request_id",
+    "prev_hash",
+    "hash",
+]
 
 
 def _row(event: AuditEvent) -> dict[str, Any]:
