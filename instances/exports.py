@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
 
 from instances.models import Instance
+from mi_admin.ui.csv_export import csv_lines
 
 COLUMNS = [
     "slug", "customer", "customer_slug", "url", "kind", "architecture", "size", "state",
@@ -18,16 +17,6 @@ COLUMNS = [
     "gcp_project", "gcp_zone", "vm_name", "data_disk", "machine_type", "vm_status",
     "last_synced_at",
 ]  # fmt: skip
-
-# A cell starting with one of these runs as a formula in spreadsheets (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> str:
-    if value is None:
-        return ""
-    text = json.dumps(value) if isinstance(value, dict | list) else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _row(instance: Instance, release_order: dict[str, int], latest: str) -> dict[str, Any]:
@@ -62,16 +51,8 @@ def _row(instance: Instance, release_order: dict[str, int], latest: str) -> dict
     }
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_rows(instances: QuerySet[Instance], release_order: dict[str, int]) -> Iterator[str]:
     """The header, then one line per instance, read from the database in chunks."""
     latest = next(iter(release_order), "")
-    writer = csv.writer(_Echo())
-    yield writer.writerow(COLUMNS)
-    for instance in instances.iterator(chunk_size=1000):
-        row = _row(instance, release_order, latest)
-        yield writer.writerow([csv_safe(row[column]) for column in COLUMNS])
+    rows = (_row(i, release_order, latest) for i in instances.iterator(chunk_size=1000))
+    return csv_lines(COLUMNS, rows)

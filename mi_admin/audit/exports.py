@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from mi_admin.audit.models import AuditEvent
+from mi_admin.ui.csv_export import csv_lines
 
 COLUMNS = [
     "id",
@@ -48,23 +48,8 @@ def _row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
-    # A cell starting with = + - @ runs as a formula in spreadsheets (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 def csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(COLUMNS)
-    for event in events.iterator(chunk_size=1000):
-        row = _row(event)
-        yield writer.writerow(["" if row[c] is None else _csv_safe(row[c]) for c in COLUMNS])
+    return csv_lines(COLUMNS, (_row(event) for event in events.iterator(chunk_size=1000)))
 
 
 def json_chunks(events: QuerySet[AuditEvent]) -> Iterable[str]:
