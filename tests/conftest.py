@@ -10,3 +10,9 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.breakglass",
 ]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright keeps an event loop running in the main thread for the
+    rest of the session, which code calling asyncio.run() in-process cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -17,8 +17,7 @@ _SAFE_CREDENTIAL_KEYS = ("username", "login", "sub", "email", "reason")
 
 @receiver(user_logged_in, dispatch_uid="audit_login")
 def audit_login(sender: Any, request: HttpRequest | None, user: User, **_: Any) -> None:
-    backend = getattr(user, "backend", "") or ""
-    method = "break_glass" if "allauth" in backend else "okta"
+    method = "break_glass" if user.is_break_glass else "okta"
     audit_record(action="auth.login", actor=user, obj=user, after={"method": method})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from instances.choices import OperationState
@@ -27,6 +28,7 @@ class Row:
     method: str = "get"
     kwargs: dict[str, str] = field(default_factory=dict)
     query: str = ""
+    anonymous_redirect: str = "/login/"
 
 
 def everyone(code: int, *, anonymous: int = LOGIN, stranger: int = DENY) -> dict[str, int]:
@@ -57,6 +59,11 @@ MATRIX: dict[str, Row] = {
     "ui:dashboard": Row(everyone(200)),
     "ui:healthz": Row(everyone(200, anonymous=200, stranger=200)),
     "accounts:login": Row(everyone(200, anonymous=200, stranger=200)),
+    # The OIDC handshake: init sends anyone to the provider, a bare callback back to login.
+    "oidc_authentication_init": Row(
+        everyone(302, anonymous=302, stranger=302), anonymous_redirect=settings.OIDC_ISSUER
+    ),
+    "oidc_authentication_callback": Row(everyone(302, anonymous=302, stranger=302)),
     # Logging out is open to anyone signed in (even without a role); it ends at the provider.
     "accounts:logout": Row(everyone(302, anonymous=302, stranger=302), method="post"),
     "audit:event_list": Row(only(200, "devops", "admin")),
@@ -114,7 +121,7 @@ def test_url_by_persona(client_for, persona_name, url_name):
         f"{persona_name} {row.method.upper()} {url}"
     )
     if response.status_code == LOGIN and persona_name == "anonymous" and row.method == "get":
-        assert response["Location"].startswith("/login/")
+        assert response["Location"].startswith(row.anonymous_redirect)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,34 @@
+"""URLs of the local IdP.
+
+django-oauth-toolkit is mounted at ``/o/`` (the issuer, with discovery and JWKS under it),
+and its endpoints are mounted again under Okta's org-server names
+(``/o/oauth2/v1/authorize``, ``token``, ``userinfo``, ``keys``, ``logout``) so the relying
+party's Okta-shaped defaults work unchanged.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.views import LogoutView
+from django.urls import include, path
+from oauth2_provider import views as oauth_views
+
+from idp import views
+
+okta_org_server = [
+    path("authorize", oauth_views.AuthorizationView.as_view(), name="okta-authorize"),
+    path("token", oauth_views.TokenView.as_view(), name="okta-token"),
+    path("userinfo", oauth_views.UserInfoView.as_view(), name="okta-userinfo"),
+    path("keys", oauth_views.JwksInfoView.as_view(), name="okta-keys"),
+    path("logout", oauth_views.RPInitiatedLogoutView.as_view(), name="okta-logout"),
+    path("revoke", oauth_views.RevokeTokenView.as_view(), name="okta-revoke"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.IdpLoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("o/oauth2/v1/", include(okta_org_server)),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+]
