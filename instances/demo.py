@@ -235,7 +235,11 @@ def demo_fleet_load_simulator(*, sim: FleetSimClient) -> int:
     instances = Instance.objects.exclude(
         state__in=[LifecycleState.TORN_DOWN, LifecycleState.REQUESTED]
     ).order_by("pk")
-    active_customer_prods = [i.slug for i in instances if i.kind == InstanceKind.PRODUCTION]
+    active_customer_prods = [
+        i.slug
+        for i in instances
+        if i.kind == InstanceKind.PRODUCTION and i.state == LifecycleState.ACTIVE
+    ]
     stopped = set(active_customer_prods[3:4])
     missing = set(active_customer_prods[7:8])
     for instance in instances:

@@ -34,6 +34,8 @@ class NavLink:
 
 def nav_links(request: HttpRequest) -> list[NavLink]:
     perms = user_perms(request.user)
+    if not perms:
+        return []  # no role: nothing here is theirs to open
     links = []
     for item in NAV:
         if item.perm is not None and item.perm not in perms:
