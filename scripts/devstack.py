@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -72,6 +73,23 @@ def main() -> int:
 
     procs: list[tuple[str, subprocess.Popen[str]]] = []
 
+    def stop(*_: object) -> None:
+        for _name, proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _name, proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def on_sigterm(*_: object) -> None:
+        sys.exit(0)  # the finally below stops the processes
+
+    # Both explicitly: a shell starting us in the background makes Python ignore SIGINT.
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, on_sigterm)
+
     def start(name: str, argv: list[str]) -> None:
         proc = subprocess.Popen(
             argv,
@@ -86,6 +104,25 @@ def main() -> int:
         threading.Thread(target=pump, args=(name, color, proc), daemon=True).start()
         procs.append((name, proc))
 
+    try:
+        launch(start, manage, env)
+        print(
+            f"\nMI Admin is up: http://127.0.0.1:{WEB_PORT}  (personas: devops, manager, ce, "
+            f"admin, stranger; password: demo)\n",
+            flush=True,
+        )
+        while True:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; stopping the demo", flush=True)
+                    return 1
+            time.sleep(0.5)
+    finally:
+        stop()
+
+
+def launch(start: Callable[[str, list[str]], None], manage: list[str], env: dict[str, str]) -> None:
+    """Start the five processes in order, seeding the demo fleet once the simulator answers."""
     web = f"127.0.0.1:{WEB_PORT}"
     start(
         "fleetsim",
@@ -104,38 +141,6 @@ def main() -> int:
     start("beat", f"{PY} -m celery -A mi_admin beat -l INFO".split())
     wait_http(f"http://127.0.0.1:{IDP_PORT}/")
     wait_http(f"http://127.0.0.1:{WEB_PORT}/healthz")
-    print(
-        f"\nMI Admin is up: http://127.0.0.1:{WEB_PORT}  (personas: devops, manager, ce, "
-        f"admin, stranger; password: demo)\n",
-        flush=True,
-    )
-
-    def stop(*_: object) -> None:
-        for _name, proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for _name, proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-
-    def on_sigterm(*_: object) -> None:
-        stop()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        while True:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; stopping the demo", flush=True)
-                    stop()
-                    return 1
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        stop()
-        return 0
 
 
 if __name__ == "__main__":
