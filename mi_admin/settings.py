@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "mi_admin.ui",
     "instances",
     "mi_requests",
+    "health",
 ]
 
 MIDDLEWARE = [
@@ -181,8 +182,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "instances.tasks.inventory_sync_fleet",
         "schedule": float(env_int("INVENTORY_SYNC_SECONDS", 300)),
     },
+    "health-sweep": {
+        "task": "health.tasks.health_sweep",
+        "schedule": float(env_int("HEALTH_SWEEP_SECONDS", 60)),
+    },
+    "health-version-sla": {"task": "health.tasks.health_version_sla_check", "schedule": 3600.0},
+    "health-prune-samples": {"task": "health.tasks.health_prune_samples", "schedule": 86400.0},
 }
 INVENTORY_SYNC_CONCURRENCY = env_int("INVENTORY_SYNC_CONCURRENCY", 8)
+# Health probes (the health app): see health/conf.py.
+HEALTH_SWEEP_SECONDS = env_int("HEALTH_SWEEP_SECONDS", 60)
+HEALTH_PROBE_CONCURRENCY = env_int("HEALTH_PROBE_CONCURRENCY", 100)
+HEALTH_PROBE_TIMEOUT = float(env_str("HEALTH_PROBE_TIMEOUT", "5"))
+HEALTH_SLOW_MS = env_int("HEALTH_SLOW_MS", 2000)
+HEALTH_DOWN_AFTER = env_int("HEALTH_DOWN_AFTER", 3)
+HEALTH_UP_AFTER = env_int("HEALTH_UP_AFTER", 2)
+HEALTH_FLAP_FLIPS = env_int("HEALTH_FLAP_FLIPS", 3)
+HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 300)
+HEALTH_SAMPLE_RETENTION_DAYS = env_int("HEALTH_SAMPLE_RETENTION_DAYS", 35)
 
 # --- Authentication: Okta through OIDC, break-glass local accounts --------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("mi_admin.accounts.urls")),
     path("audit/", include("mi_admin.audit.urls")),
     path("", include("instances.urls")),
+    path("", include("health.urls")),
     path("admin/", admin.site.urls),
 ]

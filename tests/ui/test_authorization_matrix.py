@@ -78,6 +78,14 @@ MATRIX: dict[str, Row] = {
     "instances:fleet_sync": Row(only(302, "devops", "admin"), method="post"),
     "instances:operation_list": Row(everyone(200)),
     "instances:operation_detail": Row(everyone(200), kwargs={"pk": "900001"}),
+    # Health: the page for everyone, windows for devops/admin, marking downtime Admin-only.
+    "health:instance_health": Row(everyone(200), kwargs={"slug": "acme-prod"}),
+    "health:window_add": Row(only(200, "devops", "admin"), kwargs={"slug": "acme-prod"}),
+    # No window #900001: who may delete reaches the view (404), the others are refused.
+    "health:window_delete": Row(
+        only(404, "devops", "admin"), method="post", kwargs={"slug": "acme-prod", "pk": "900001"}
+    ),
+    "health:mark_maintenance": Row(only(200, "admin"), kwargs={"slug": "acme-prod"}),
 }
 
 

@@ -1,0 +1,106 @@
+"""Forms of the health pages. Times are entered and shown in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from health.choices import WindowKind
+from health.models import MAX_WINDOW_MINUTES, WEEKDAYS
+
+_DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Form datetimes without an offset are UTC (the pages say so), whatever TIME_ZONE is."""
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UtcDateTimeField(forms.DateTimeField):
+    widget = _DATETIME_WIDGET
+
+    def to_python(self, value: Any) -> datetime | None:
+        if isinstance(value, str) and value.strip():
+            try:
+                return _utc(datetime.fromisoformat(value.strip()))
+            except ValueError:
+                pass
+        parsed = super().to_python(value)
+        return _utc(parsed)
+
+
+class MaintenanceWindowForm(forms.Form):
+    """A weekly window (weekday, start time, duration) or a one-off window (start, end)."""
+
+    kind = forms.ChoiceField(choices=WindowKind.choices, initial=WindowKind.WEEKLY)
+    weekday = forms.TypedChoiceField(choices=WEEKDAYS, coerce=int, required=False)
+    start_time = forms.TimeField(
+        required=False, label="Start time (UTC)", widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    duration_minutes = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_WINDOW_MINUTES, label="Duration (minutes)"
+    )
+    starts_at = UtcDateTimeField(required=False, label="Starts (UTC)")
+    ends_at = UtcDateTimeField(required=False, label="Ends (UTC)")
+    reason = forms.CharField(max_length=255)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == WindowKind.WEEKLY:
+            for name in ("weekday", "start_time", "duration_minutes"):
+                if data.get(name) in (None, ""):
+                    self.add_error(name, "Required for a weekly window.")
+        elif data.get("kind") == WindowKind.ONE_OFF:
+            starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+            for name in ("starts_at", "ends_at"):
+                if data.get(name) is None and name not in self.errors:
+                    self.add_error(name, "Required for a one-off window.")
+            if starts_at and ends_at:
+                if ends_at <= starts_at:
+                    self.add_error("ends_at", "The window must end after it starts.")
+                elif ends_at <= timezone.now():
+                    self.add_error(
+                        "ends_at",
+                        "This window is entirely in the past. To exclude past downtime from "
+                        "uptime, an Admin can mark it as maintenance.",
+                    )
+        return data
+
+
+class MarkMaintenanceForm(forms.Form):
+    """A past time range to count as maintenance, and why."""
+
+    starts_at = UtcDateTimeField(label="From (UTC)")
+    ends_at = UtcDateTimeField(label="Until (UTC)")
+    reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, retention_days: int = 35, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retention_days = retention_days
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+        if not starts_at or not ends_at:
+            return data
+        now = timezone.now()
+        if ends_at <= starts_at:
+            self.add_error("ends_at", "The end must be after the start.")
+        elif ends_at > now:
+            self.add_error(
+                "ends_at",
+                "The range must be in the past; for upcoming work add a maintenance window.",
+            )
+        elif now - starts_at >= timedelta(days=self.retention_days):
+            self.add_error(
+                "starts_at",
+                f"Samples are kept {self.retention_days} days; the range must start within them.",
+            )
+        return data

@@ -1,0 +1,209 @@
+"""Maintenance windows: which moments they cover, adding and removing them, and marking
+past downtime as maintenance (which re-flags samples and rebuilds the affected rollups)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from health import rollups
+from health.choices import WindowKind
+from health.models import HealthSample, MaintenanceWindow
+from instances.models import Instance
+from mi_admin.accounts.models import User
+from mi_admin.audit.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+
+class MaintenanceError(ValueError):
+    """A request the maintenance rules refuse; the message is meant for the person."""
+
+
+def windows_by_instance(
+    instance_ids: Iterable[int], start: datetime, end: datetime
+) -> dict[int, list[MaintenanceWindow]]:
+    """Windows of these instances that may cover a moment in ``[start, end]`` (one query)."""
+    found: dict[int, list[MaintenanceWindow]] = defaultdict(list)
+    relevant = Q(kind=WindowKind.WEEKLY) | Q(
+        kind=WindowKind.ONE_OFF, starts_at__lte=end, ends_at__gt=start
+    )
+    for window in MaintenanceWindow.objects.filter(relevant, instance_id__in=list(instance_ids)):
+        found[window.instance_id].append(window)
+    return found
+
+
+def covered(windows: Iterable[MaintenanceWindow], moment: datetime) -> bool:
+    return any(window.covers(moment) for window in windows)
+
+
+def in_maintenance(instance_id: int, moment: datetime | None = None) -> bool:
+    """Whether the instance is inside one of its maintenance windows at ``moment`` (now)."""
+    moment = moment or timezone.now()
+    windows = windows_by_instance([instance_id], moment, moment).get(instance_id, [])
+    return covered(windows, moment)
+
+
+def _snapshot(window: MaintenanceWindow) -> dict[str, object]:
+    return {
+        "kind": window.kind,
+        "window": str(window),
+        "reason": window.reason,
+        "retroactive": window.retroactive,
+    }
+
+
+def window_create_weekly(
+    *,
+    instance: Instance,
+    weekday: int,
+    start_time: time,
+    duration_minutes: int,
+    reason: str,
+    actor: User,
+) -> MaintenanceWindow:
+    """A weekly window (UTC), effective for probes from now on."""
+    return _create(
+        MaintenanceWindow(
+            instance=instance,
+            kind=WindowKind.WEEKLY,
+            weekday=weekday,
+            start_time=start_time,
+            duration_minutes=duration_minutes,
+            reason=reason,
+            created_by=actor,
+        )
+    )
+
+
+def window_create_one_off(
+    *, instance: Instance, starts_at: datetime, ends_at: datetime, reason: str, actor: User
+) -> MaintenanceWindow:
+    """A one-off window, effective for probes from now on; it must end in the future."""
+    if ends_at <= starts_at:
+        raise MaintenanceError("The window must end after it starts.")
+    if ends_at <= timezone.now():
+        raise MaintenanceError(
+            "This window is entirely in the past. To exclude past downtime from uptime, "
+            "an Admin can mark it as maintenance."
+        )
+    return _create(
+        MaintenanceWindow(
+            instance=instance,
+            kind=WindowKind.ONE_OFF,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=reason,
+            created_by=actor,
+        )
+    )
+
+
+def _create(window: MaintenanceWindow) -> MaintenanceWindow:
+    with transaction.atomic():
+        window.full_clean()
+        window.save()
+        audit_record(
+            action="health.maintenance_window.created",
+            actor=window.created_by,
+            obj=window.instance,
+            after=_snapshot(window),
+        )
+    logger.info("maintenance window %s added to %s", window, window.instance)
+    return window
+
+
+def window_delete(*, window: MaintenanceWindow, actor: User) -> None:
+    """Remove a planned window. Past downtime marked as maintenance stays: it is history."""
+    if window.retroactive:
+        raise MaintenanceError("Past downtime marked as maintenance cannot be removed.")
+    with transaction.atomic():
+        before = _snapshot(window)
+        instance = window.instance
+        window.delete()
+        audit_record(
+            action="health.maintenance_window.deleted", actor=actor, obj=instance, before=before
+        )
+    logger.info("maintenance window removed from %s", instance)
+
+
+@dataclass(frozen=True)
+class MarkedMaintenance:
+    window: MaintenanceWindow
+    samples_flagged: int
+    days_rebuilt: int
+    before: dict[str, float | None]
+    after: dict[str, float | None]
+
+
+def mark_past_maintenance(
+    *,
+    instance: Instance,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    actor: User,
+    retention_days: int,
+) -> MarkedMaintenance:
+    """Declare ``[starts_at, ends_at)`` maintenance after the fact (Admins only).
+
+    Flags the samples in the range, rebuilds the rollups of the days it touches and
+    records the uptime figures before and after in the audit trail.
+    """
+    from health.selectors import uptime_for_instances  # selectors read what this writes
+
+    now = timezone.now()
+    if ends_at <= starts_at:
+        raise MaintenanceError("The end must be after the start.")
+    if ends_at > now:
+        raise MaintenanceError(
+            "The range must be in the past; for upcoming work add a maintenance window."
+        )
+    if now - starts_at >= timedelta(days=retention_days):
+        raise MaintenanceError(
+            f"Samples are kept {retention_days} days; the range must start within them."
+        )
+    with transaction.atomic():
+        before = uptime_for_instances([instance.pk], now=now)[instance.pk].as_dict()
+        window = MaintenanceWindow(
+            instance=instance,
+            kind=WindowKind.ONE_OFF,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            reason=reason,
+            retroactive=True,
+            created_by=actor,
+        )
+        window.full_clean()
+        window.save()
+        flagged = HealthSample.objects.filter(
+            instance=instance,
+            probed_at__gte=starts_at,
+            probed_at__lt=ends_at,
+            in_maintenance=False,
+        ).update(in_maintenance=True)
+        days = rollups.days_between(starts_at, ends_at)
+        rollups.rebuild(instance.pk, days)
+        after = uptime_for_instances([instance.pk], now=now)[instance.pk].as_dict()
+        audit_record(
+            action="health.downtime_marked_as_maintenance",
+            actor=actor,
+            obj=instance,
+            before={"uptime": before},
+            after={
+                "uptime": after,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "reason": reason,
+                "samples_flagged": flagged,
+            },
+        )
+    logger.info("%s: %s samples marked as maintenance", instance, flagged)
+    return MarkedMaintenance(window, flagged, len(days), before, after)
