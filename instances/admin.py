@@ -23,15 +23,32 @@ class CustomerAdmin(admin.ModelAdmin[Customer]):
 
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin[Instance]):
-    list_display = ["slug", "customer", "kind", "architecture", "state", "observed_version",
-                    "drift", "last_synced_at"]  # fmt: skip
+    list_display = [
+        "slug",
+        "customer",
+        "kind",
+        "architecture",
+        "state",
+        "observed_version",
+        "drift",
+        "last_synced_at",
+    ]
     list_select_related = ["customer"]
     list_filter = ["kind", "architecture", "state", "upgrade_ring", "drift"]
     search_fields = ["slug", "customer__name", "customer__slug", "url", "gcp_project"]
     autocomplete_fields = ["customer"]
-    readonly_fields = ["vm_status", "vm_machine_type", "vm_internal_ip", "vm_external_ip",
-                       "vm_version", "last_synced_at", "drift", "drift_detail", "created_at",
-                       "updated_at"]  # fmt: skip
+    readonly_fields = [
+        "vm_status",
+        "vm_machine_type",
+        "vm_internal_ip",
+        "vm_external_ip",
+        "vm_version",
+        "last_synced_at",
+        "drift",
+        "drift_detail",
+        "created_at",
+        "updated_at",
+    ]
 
 
 @admin.register(Release)

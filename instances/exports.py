@@ -11,12 +11,33 @@ from instances.models import Instance
 from mi_admin.ui.csv_export import csv_lines
 
 COLUMNS = [
-    "slug", "customer", "customer_slug", "url", "kind", "architecture", "size", "state",
-    "version", "releases_behind", "latest_release", "desired_version", "observed_version",
-    "vm_version", "upgrade_ring", "drift", "drift_detail", "network_access", "allowed_cidrs",
-    "gcp_project", "gcp_zone", "vm_name", "data_disk", "machine_type", "vm_status",
+    "slug",
+    "customer",
+    "customer_slug",
+    "url",
+    "kind",
+    "architecture",
+    "size",
+    "state",
+    "version",
+    "releases_behind",
+    "latest_release",
+    "desired_version",
+    "observed_version",
+    "vm_version",
+    "upgrade_ring",
+    "drift",
+    "drift_detail",
+    "network_access",
+    "allowed_cidrs",
+    "gcp_project",
+    "gcp_zone",
+    "vm_name",
+    "data_disk",
+    "machine_type",
+    "vm_status",
     "last_synced_at",
-]  # fmt: skip
+]
 
 
 def _row(instance: Instance, release_order: dict[str, int], latest: str) -> dict[str, Any]:

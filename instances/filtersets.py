@@ -14,6 +14,12 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import OrderBy
 from django_filters.constants import EMPTY_VALUES
 
+from health.selectors import (
+    HEALTH_FILTER_CHOICES,
+    VERSION_SLA_FILTER_CHOICES,
+    filter_health,
+    filter_version_sla,
+)
 from instances.choices import (
     Architecture,
     Drift,
@@ -80,6 +86,15 @@ class InstanceFilterSet(django_filters.FilterSet):
         widget=AnyYesNo("Behind the latest release", "On the latest release"),
     )
     drift = django_filters.ChoiceFilter(method="by_drift", choices=DRIFT_CHOICES, empty_label="All")
+    health = django_filters.ChoiceFilter(
+        method="by_health", choices=HEALTH_FILTER_CHOICES, empty_label="All"
+    )
+    version_sla = django_filters.ChoiceFilter(
+        method="by_version_sla",
+        choices=VERSION_SLA_FILTER_CHOICES,
+        empty_label="All",
+        label="Version SLA",
+    )
     sort = FleetOrderingFilter(
         fields=(
             ("customer__name", "customer"),
@@ -97,8 +112,18 @@ class InstanceFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Instance
-        fields = ["q", "customer", "kind", "architecture", "state", "version", "behind",
-                  "drift"]  # fmt: skip
+        fields = [
+            "q",
+            "customer",
+            "kind",
+            "architecture",
+            "state",
+            "version",
+            "behind",
+            "drift",
+            "health",
+            "version_sla",
+        ]
 
     def search(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
         return queryset.filter(
@@ -132,6 +157,14 @@ class InstanceFilterSet(django_filters.FilterSet):
         if value:
             return queryset.exclude(Q(version="") | on_latest)
         return queryset.filter(on_latest)
+
+    def by_health(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
+        return filter_health(queryset, value)
+
+    def by_version_sla(
+        self, queryset: QuerySet[Instance], name: str, value: str
+    ) -> QuerySet[Instance]:
+        return filter_version_sla(queryset, value)
 
     def by_drift(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
         if value == DRIFT_ANY:

@@ -6,6 +6,7 @@ partial alone when htmx asks (a filter changed, the 30-second refresh, a page li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from health.selectors import health_for_instances
 from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
@@ -36,9 +38,13 @@ def _wants_partial(request: HttpRequest) -> bool:
 
 
 def _render_list(
-    request: HttpRequest, filterset: Any, page_template: str, partial_template: str,
+    request: HttpRequest,
+    filterset: Any,
+    page_template: str,
+    partial_template: str,
     extra: dict[str, Any] | None = None,
-) -> HttpResponse:  # fmt: skip
+    for_page: Callable[[list[Any]], dict[str, Any]] | None = None,
+) -> HttpResponse:
     """The filtered, paginated list; invalid filters show why instead of a wrong list."""
     valid = filterset.is_valid()
     rows: QuerySet[Any] = filterset.qs if valid else filterset.queryset.none()
@@ -46,11 +52,14 @@ def _render_list(
     query = request.GET.copy()
     query.pop("page", None)
     context = {"filterset": filterset, "page": page, "query": query.urlencode(), **(extra or {})}
+    if for_page is not None:
+        context.update(for_page(list(page.object_list)))
     partial = _wants_partial(request)
     # htmx does not swap 4xx answers, so a partial carries its error message with a 200.
     status = 400 if not valid and not partial else 200
-    response = render(request, partial_template if partial else page_template, context,
-                      status=status)  # fmt: skip
+    response = render(
+        request, partial_template if partial else page_template, context, status=status
+    )
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -61,9 +70,18 @@ def instance_list(request: HttpRequest) -> HttpResponse:
     filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list())
     extra = {"release_order": selectors.release_order(), "sync_form": OperationRequestForm.fresh()}
     return _render_list(
-        request, filterset, "instances/instance_list.html", "instances/_instance_results.html",
+        request,
+        filterset,
+        "instances/instance_list.html",
+        "instances/_instance_results.html",
         extra,
-    )  # fmt: skip
+        for_page=_health_of_page,
+    )
+
+
+def _health_of_page(rows: list[Instance]) -> dict[str, Any]:
+    # Two queries for the whole page, however many rows it has.
+    return {"health_rows": health_for_instances([row.pk for row in rows])}
 
 
 @requires(Perm.VIEW_FLEET)
@@ -88,8 +106,12 @@ def instance_detail(request: HttpRequest, slug: str) -> HttpResponse:
     detail = selectors.instance_detail(slug=slug)
     if detail is None:
         raise Http404(f"No instance {slug}.")
-    context = {"detail": detail, "instance": detail.instance,
-               "sync_form": OperationRequestForm.fresh()}  # fmt: skip
+    context = {
+        "detail": detail,
+        "instance": detail.instance,
+        "sync_form": OperationRequestForm.fresh(),
+        "health_row": health_for_instances([detail.instance.pk])[detail.instance.pk],
+    }
     return render(request, "instances/instance_detail.html", context)
 
 
@@ -146,9 +168,10 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"operation": operation, "live": operation.state not in TERMINAL_OPERATION_STATES}
     # The live block polls this URL every second until the operation is over.
     template = (
-        "instances/_operation_live.html" if _wants_partial(request)
+        "instances/_operation_live.html"
+        if _wants_partial(request)
         else "instances/operation_detail.html"
-    )  # fmt: skip
+    )
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response

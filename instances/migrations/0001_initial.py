@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,116 +14,324 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Release',
+            name="Release",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=32, unique=True)),
-                ('kind', models.CharField(choices=[('monthly', 'Monthly'), ('patch', 'Patch'), ('emergency', 'Emergency')], default='monthly', max_length=16)),
-                ('released_at', models.DateTimeField(db_index=True)),
-                ('notes', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=32, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("monthly", "Monthly"),
+                            ("patch", "Patch"),
+                            ("emergency", "Emergency"),
+                        ],
+                        default="monthly",
+                        max_length=16,
+                    ),
+                ),
+                ("released_at", models.DateTimeField(db_index=True)),
+                ("notes", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-released_at'],
+                "ordering": ["-released_at"],
             },
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=63, unique=True)),
-                ('region', models.CharField(blank=True, help_text='Sales region, e.g. AMER.', max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner_ce', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customers', to=settings.AUTH_USER_MODEL, verbose_name='owning CE')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=63, unique=True)),
+                (
+                    "region",
+                    models.CharField(
+                        blank=True, help_text="Sales region, e.g. AMER.", max_length=32
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner_ce",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customers",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="owning CE",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Instance',
+            name="Instance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=63, unique=True)),
-                ('url', models.URLField(max_length=255)),
-                ('kind', models.CharField(choices=[('internal', 'Internal (test)'), ('trial', 'Trial'), ('production', 'Production')], db_index=True, max_length=16)),
-                ('architecture', models.CharField(choices=[('v1.0', 'v1.0 (VM + data disk)'), ('v1.1', 'v1.1 (VM + Cloud SQL)')], db_index=True, max_length=8)),
-                ('size', models.CharField(choices=[('small', 'Small'), ('medium', 'Medium'), ('large', 'Large')], default='small', max_length=8)),
-                ('state', models.CharField(choices=[('requested', 'Requested'), ('provisioning', 'Provisioning'), ('active', 'Active'), ('suspended', 'Suspended'), ('torn_down', 'Torn down')], db_index=True, default='requested', max_length=16)),
-                ('network_access', models.CharField(choices=[('public_sso', "Public, behind the customer's SSO"), ('allowlist', 'IP allowlist')], default='public_sso', max_length=16)),
-                ('allowed_cidrs', models.JSONField(blank=True, default=list)),
-                ('gcp_project', models.CharField(max_length=63)),
-                ('gcp_zone', models.CharField(default='us-central1-f', max_length=63)),
-                ('vm_name', models.CharField(default='default-red-instance', max_length=63)),
-                ('data_disk', models.CharField(blank=True, max_length=63)),
-                ('machine_type', models.CharField(default='n2-standard-8', max_length=63)),
-                ('upgrade_ring', models.CharField(choices=[('test', 'Test'), ('canary', 'Canary'), ('general', 'General')], default='general', max_length=8)),
-                ('desired_version', models.CharField(blank=True, max_length=32)),
-                ('observed_version', models.CharField(blank=True, db_index=True, max_length=32)),
-                ('vm_status', models.CharField(blank=True, max_length=16)),
-                ('vm_machine_type', models.CharField(blank=True, max_length=63)),
-                ('vm_internal_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('vm_external_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('vm_version', models.CharField(blank=True, help_text='The `sourcegraph-version` metadata on the VM.', max_length=32)),
-                ('last_synced_at', models.DateTimeField(blank=True, null=True)),
-                ('drift', models.CharField(blank=True, choices=[('', 'None'), ('vm_missing', 'VM missing'), ('vm_stopped', 'VM stopped while the instance is active'), ('vm_running', 'VM running while the instance is suspended'), ('sync_failed', 'Could not read the VM')], db_index=True, max_length=16)),
-                ('drift_detail', models.CharField(blank=True, max_length=255)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='instances', to='instances.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=63, unique=True)),
+                ("url", models.URLField(max_length=255)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("internal", "Internal (test)"),
+                            ("trial", "Trial"),
+                            ("production", "Production"),
+                        ],
+                        db_index=True,
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "architecture",
+                    models.CharField(
+                        choices=[
+                            ("v1.0", "v1.0 (VM + data disk)"),
+                            ("v1.1", "v1.1 (VM + Cloud SQL)"),
+                        ],
+                        db_index=True,
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "size",
+                    models.CharField(
+                        choices=[("small", "Small"), ("medium", "Medium"), ("large", "Large")],
+                        default="small",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("provisioning", "Provisioning"),
+                            ("active", "Active"),
+                            ("suspended", "Suspended"),
+                            ("torn_down", "Torn down"),
+                        ],
+                        db_index=True,
+                        default="requested",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "network_access",
+                    models.CharField(
+                        choices=[
+                            ("public_sso", "Public, behind the customer's SSO"),
+                            ("allowlist", "IP allowlist"),
+                        ],
+                        default="public_sso",
+                        max_length=16,
+                    ),
+                ),
+                ("allowed_cidrs", models.JSONField(blank=True, default=list)),
+                ("gcp_project", models.CharField(max_length=63)),
+                ("gcp_zone", models.CharField(default="us-central1-f", max_length=63)),
+                ("vm_name", models.CharField(default="default-red-instance", max_length=63)),
+                ("data_disk", models.CharField(blank=True, max_length=63)),
+                ("machine_type", models.CharField(default="n2-standard-8", max_length=63)),
+                (
+                    "upgrade_ring",
+                    models.CharField(
+                        choices=[("test", "Test"), ("canary", "Canary"), ("general", "General")],
+                        default="general",
+                        max_length=8,
+                    ),
+                ),
+                ("desired_version", models.CharField(blank=True, max_length=32)),
+                ("observed_version", models.CharField(blank=True, db_index=True, max_length=32)),
+                ("vm_status", models.CharField(blank=True, max_length=16)),
+                ("vm_machine_type", models.CharField(blank=True, max_length=63)),
+                ("vm_internal_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("vm_external_ip", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "vm_version",
+                    models.CharField(
+                        blank=True,
+                        help_text="The `sourcegraph-version` metadata on the VM.",
+                        max_length=32,
+                    ),
+                ),
+                ("last_synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "drift",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "None"),
+                            ("vm_missing", "VM missing"),
+                            ("vm_stopped", "VM stopped while the instance is active"),
+                            ("vm_running", "VM running while the instance is suspended"),
+                            ("sync_failed", "Could not read the VM"),
+                        ],
+                        db_index=True,
+                        max_length=16,
+                    ),
+                ),
+                ("drift_detail", models.CharField(blank=True, max_length=255)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="instances",
+                        to="instances.customer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['customer__name', 'slug'],
+                "ordering": ["customer__name", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='Operation',
+            name="Operation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('upgrade', 'Upgrade'), ('suspend', 'Suspend'), ('resume', 'Resume'), ('teardown', 'Teardown'), ('grant', 'Grant access'), ('revoke', 'Revoke access'), ('sync', 'Inventory sync'), ('probe', 'Health probe')], max_length=16)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], db_index=True, default='pending', max_length=16)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('celery_task_id', models.CharField(blank=True, max_length=64)),
-                ('idempotency_key', models.CharField(max_length=128, unique=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='operations', to=settings.AUTH_USER_MODEL)),
-                ('instance', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='operations', to='instances.instance')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("upgrade", "Upgrade"),
+                            ("suspend", "Suspend"),
+                            ("resume", "Resume"),
+                            ("teardown", "Teardown"),
+                            ("grant", "Grant access"),
+                            ("revoke", "Revoke access"),
+                            ("sync", "Inventory sync"),
+                            ("probe", "Health probe"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("celery_task_id", models.CharField(blank=True, max_length=64)),
+                ("idempotency_key", models.CharField(max_length=128, unique=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="operations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="operations",
+                        to="instances.instance",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='OperationStep',
+            name="OperationStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('name', models.CharField(max_length=100)),
-                ('state', models.CharField(choices=[('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='running', max_length=16)),
-                ('detail', models.TextField(blank=True)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('operation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='instances.operation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "operation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="instances.operation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['operation', 'position'],
+                "ordering": ["operation", "position"],
             },
         ),
         migrations.AddIndex(
-            model_name='instance',
-            index=models.Index(fields=['customer', 'slug'], name='instances_i_custome_a2c62c_idx'),
+            model_name="instance",
+            index=models.Index(fields=["customer", "slug"], name="instances_i_custome_a2c62c_idx"),
         ),
         migrations.AddIndex(
-            model_name='operation',
-            index=models.Index(fields=['instance', '-created_at'], name='instances_o_instanc_00d65f_idx'),
+            model_name="operation",
+            index=models.Index(
+                fields=["instance", "-created_at"], name="instances_o_instanc_00d65f_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='operationstep',
-            constraint=models.UniqueConstraint(fields=('operation', 'position'), name='unique_step_position'),
+            model_name="operationstep",
+            constraint=models.UniqueConstraint(
+                fields=("operation", "position"), name="unique_step_position"
+            ),
         ),
     ]

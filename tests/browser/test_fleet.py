@@ -46,9 +46,17 @@ def test_devops_filters_the_fleet_syncs_an_instance_and_watches_it_finish(
     make_fleet(60)
     acme = make_instance("acme-prod", observed_version="5.8.0", vm_name="default-red-instance")
     fleetsim.upsert_instances(
-        [{"slug": acme.slug, "project": acme.gcp_project, "zone": acme.gcp_zone,
-          "name": acme.vm_name, "status": "TERMINATED", "version": "5.8.0"}]
-    )  # fmt: skip
+        [
+            {
+                "slug": acme.slug,
+                "project": acme.gcp_project,
+                "zone": acme.gcp_zone,
+                "name": acme.vm_name,
+                "status": "TERMINATED",
+                "version": "5.8.0",
+            }
+        ]
+    )
     sign_in_as(page, live_server, oidc_settings, "devops")
     expect(page.get_by_test_id("fleet-summary")).to_contain_text("61 instances")
     screenshot("dashboard")

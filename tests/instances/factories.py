@@ -37,8 +37,9 @@ def make_customer(slug: str = "acme", **fields: Any) -> Customer:
     return customer
 
 
-def make_instance(slug: str = "acme-prod", *, customer: Customer | None = None,
-                  **fields: Any) -> Instance:  # fmt: skip
+def make_instance(
+    slug: str = "acme-prod", *, customer: Customer | None = None, **fields: Any
+) -> Instance:
     """An active production v1.1 instance on the latest release, unless told otherwise."""
     if customer is None:
         customer = make_customer(slug.rsplit("-", 1)[0] if "-" in slug else slug)
@@ -50,8 +51,7 @@ def make_instance(slug: str = "acme-prod", *, customer: Customer | None = None,
     return Instance.objects.create(customer=customer, slug=slug, **fields)
 
 
-def make_release(version: str, *, released_at: dt.datetime | None = None,
-                 **fields: Any) -> Release:  # fmt: skip
+def make_release(version: str, *, released_at: dt.datetime | None = None, **fields: Any) -> Release:
     if released_at is None:
         released_at = _EPOCH + dt.timedelta(days=30 * Release.objects.count())
     release, _ = Release.objects.get_or_create(
@@ -74,10 +74,15 @@ def make_releases(versions: list[str] | None = None) -> list[Release]:
     )
 
 
-def make_operation(instance: Instance | None = None, *, kind: OperationKind = OperationKind.SYNC,
-                   state: OperationState = OperationState.PENDING, actor: User | None = None,
-                   steps: list[tuple[str, StepState]] | None = None,
-                   **fields: Any) -> Operation:  # fmt: skip
+def make_operation(
+    instance: Instance | None = None,
+    *,
+    kind: OperationKind = OperationKind.SYNC,
+    state: OperationState = OperationState.PENDING,
+    actor: User | None = None,
+    steps: list[tuple[str, StepState]] | None = None,
+    **fields: Any,
+) -> Operation:
     """An operation row as a runner leaves it (no task is queued)."""
     now = timezone.now()
     terminal = state in (OperationState.SUCCEEDED, OperationState.FAILED, OperationState.CANCELLED)
@@ -91,21 +96,28 @@ def make_operation(instance: Instance | None = None, *, kind: OperationKind = Op
     )
     OperationStep.objects.bulk_create(
         [
-            OperationStep(operation=operation, position=i, name=name, state=step_state,
-                          started_at=now,
-                          finished_at=None if step_state == StepState.RUNNING else now)
+            OperationStep(
+                operation=operation,
+                position=i,
+                name=name,
+                state=step_state,
+                started_at=now,
+                finished_at=None if step_state == StepState.RUNNING else now,
+            )
             for i, (name, step_state) in enumerate(steps or [], start=1)
         ]
-    )  # fmt: skip
+    )
     return operation
 
 
 _KINDS = list(InstanceKind)
 _ARCHES = list(Architecture)
 _STATES = [LifecycleState.ACTIVE] * 6 + [
-    LifecycleState.SUSPENDED, LifecycleState.PROVISIONING, LifecycleState.REQUESTED,
+    LifecycleState.SUSPENDED,
+    LifecycleState.PROVISIONING,
+    LifecycleState.REQUESTED,
     LifecycleState.TORN_DOWN,
-]  # fmt: skip
+]
 _SUFFIX = {
     InstanceKind.INTERNAL: "test",
     InstanceKind.TRIAL: "trial",
@@ -123,11 +135,14 @@ def make_fleet(n: int, *, with_history: bool = True, prefix: str = "cust") -> li
     now = timezone.now()
     customers = Customer.objects.bulk_create(
         [
-            Customer(name=f"Customer {prefix} {i:05d}", slug=f"{prefix}-{i:05d}",
-                     region=("AMER", "EMEA", "APAC")[i % 3])
+            Customer(
+                name=f"Customer {prefix} {i:05d}",
+                slug=f"{prefix}-{i:05d}",
+                region=("AMER", "EMEA", "APAC")[i % 3],
+            )
             for i in range((n + 2) // 3)
         ]
-    )  # fmt: skip
+    )
     instances = []
     for i in range(n):
         customer = customers[i // 3]
@@ -169,18 +184,30 @@ def make_fleet(n: int, *, with_history: bool = True, prefix: str = "cust") -> li
 def _make_history(instances: list[Instance], now: dt.datetime) -> None:
     operations = Operation.objects.bulk_create(
         [
-            Operation(instance=instance, kind=OperationKind.SYNC, state=OperationState.SUCCEEDED,
-                      idempotency_key=f"history-sync-{instance.slug}", started_at=now,
-                      finished_at=now, attempts=1)
+            Operation(
+                instance=instance,
+                kind=OperationKind.SYNC,
+                state=OperationState.SUCCEEDED,
+                idempotency_key=f"history-sync-{instance.slug}",
+                started_at=now,
+                finished_at=now,
+                attempts=1,
+            )
             for instance in instances
         ]
-    )  # fmt: skip
+    )
     OperationStep.objects.bulk_create(
         [
-            OperationStep(operation=operation, position=position, name=name,
-                          state=StepState.DONE, started_at=now, finished_at=now)
+            OperationStep(
+                operation=operation,
+                position=position,
+                name=name,
+                state=StepState.DONE,
+                started_at=now,
+                finished_at=now,
+            )
             for operation in operations
             for position, name in ((1, "Read the VM"), (2, "Record the inventory"))
         ],
         batch_size=2000,
-    )  # fmt: skip
+    )

@@ -64,13 +64,29 @@ def test_detail_page_shows_every_fact(client_for, acme):
     # then it shows what we intend, what GCP said, and the versions in words
     assert response.status_code == 200
     for fact in (
-        "Acme", "Production", "v1.1 (VM + Cloud SQL)", "Small", "Active", "General",
-        "IP allowlist", "203.0.113.0/24", "198.51.100.7/32",
-        "mi-acme-prod", "europe-west1-b", "acme-vm", "acme-data", "n2-standard-16",
-        "TERMINATED", "10.0.0.5", "differs from n2-standard-16",
-        "VM stopped while the instance is active", "VM is TERMINATED while the instance is active.",
-        "behind by 1", "(latest 5.9.0)", "never synced",
-    ):  # fmt: skip
+        "Acme",
+        "Production",
+        "v1.1 (VM + Cloud SQL)",
+        "Small",
+        "Active",
+        "General",
+        "IP allowlist",
+        "203.0.113.0/24",
+        "198.51.100.7/32",
+        "mi-acme-prod",
+        "europe-west1-b",
+        "acme-vm",
+        "acme-data",
+        "n2-standard-16",
+        "TERMINATED",
+        "10.0.0.5",
+        "differs from n2-standard-16",
+        "VM stopped while the instance is active",
+        "VM is TERMINATED while the instance is active.",
+        "behind by 1",
+        "(latest 5.9.0)",
+        "never synced",
+    ):
         assert fact in body, fact
     assert 'data-testid="gcp-state"' in body
 
@@ -172,9 +188,11 @@ def test_fleet_sync_is_one_operation_without_instance(client_for, db):
 def test_operation_page_shows_the_step_log(client_for, acme, devops):
     # given a running sync with one finished and one running step
     operation = make_operation(
-        acme, state=OperationState.RUNNING, actor=devops,
+        acme,
+        state=OperationState.RUNNING,
+        actor=devops,
         steps=[("Read the VM", StepState.DONE), ("Record the inventory", StepState.RUNNING)],
-    )  # fmt: skip
+    )
     # when CE opens the operation page
     response = client_for("ce").get(reverse("instances:operation_detail", args=[operation.pk]))
     body = response.content.decode()

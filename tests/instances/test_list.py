@@ -38,17 +38,27 @@ def small_fleet(db):
     globex = make_customer("globex", name="Globex Corporation")
     make_instance("acme-prod", observed_version=LATEST, gcp_project="mi-acme-prod-7")
     make_instance(
-        "acme-trial", kind=InstanceKind.TRIAL, architecture=Architecture.V1_0,
-        observed_version="", vm_version="5.7.0",
-    )  # fmt: skip
+        "acme-trial",
+        kind=InstanceKind.TRIAL,
+        architecture=Architecture.V1_0,
+        observed_version="",
+        vm_version="5.7.0",
+    )
     make_instance(
-        "globex-prod", customer=globex, observed_version="5.8.0",
-        drift=Drift.VM_STOPPED, drift_detail="VM is TERMINATED while the instance is active.",
-    )  # fmt: skip
+        "globex-prod",
+        customer=globex,
+        observed_version="5.8.0",
+        drift=Drift.VM_STOPPED,
+        drift_detail="VM is TERMINATED while the instance is active.",
+    )
     make_instance(
-        "initech-test", kind=InstanceKind.INTERNAL, state=LifecycleState.SUSPENDED,
-        observed_version="5.4.0", drift=Drift.VM_RUNNING, url="https://sg.initech.example",
-    )  # fmt: skip
+        "initech-test",
+        kind=InstanceKind.INTERNAL,
+        state=LifecycleState.SUSPENDED,
+        observed_version="5.4.0",
+        drift=Drift.VM_RUNNING,
+        url="https://sg.initech.example",
+    )
     make_instance("umbrella-prod", state=LifecycleState.REQUESTED)  # no version yet
 
 
@@ -63,8 +73,12 @@ def test_default_order_is_customer_then_slug(client_for, small_fleet):
     assert response.status_code == 200
     assert "<html" in response.content.decode()
     assert _slugs(response) == [
-        "acme-prod", "acme-trial", "globex-prod", "initech-test", "umbrella-prod",
-    ]  # fmt: skip
+        "acme-prod",
+        "acme-trial",
+        "globex-prod",
+        "initech-test",
+        "umbrella-prod",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -185,8 +199,9 @@ def test_full_page_has_filters_that_push_the_url(client_for, small_fleet):
     assert 'hx-push-url="true"' in body
     assert 'hx-target="#results"' in body
     assert '<option value="trial" selected>' in body
-    # and the health and SLA columns are placeholders until their data exists
-    assert 'data-testid="health-cell">—' in body
+    # and the health columns are there (instances never probed show as unknown)
+    assert '<th scope="col">Health</th>' in body
+    assert 'data-col="health"' in body
 
 
 def test_history_restore_gets_the_full_page(client_for, small_fleet):
@@ -258,7 +273,8 @@ def test_csv_export_refuses_bad_filters(client_for, small_fleet):
     assert "state" in response.content.decode()
 
 
-LIST_QUERIES = 6  # session, user, roles; release order, count, one page of rows
+# session, user, roles; release order, count, one page of rows; health rows, status bars
+LIST_QUERIES = 8
 
 
 def _list_queries(client, django_assert_num_queries, params) -> int:

@@ -60,7 +60,10 @@ def test_requests_is_the_http_library_from_the_project_root():
     # given the project root on sys.path; when `import requests` runs there
     result = subprocess.run(
         [sys.executable, "-c", "import requests; print(requests.__file__)"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     # then it is the HTTP library, not an app of ours
     assert "site-packages" in result.stdout
