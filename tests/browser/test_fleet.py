@@ -12,25 +12,15 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from fleetsim.client import FleetSimClient
-from idp import DEMO_PASSWORD
 from idp.process import IdpProcess
 from instances.choices import OperationKind, OperationState
 from instances.models import Instance, Operation
+from tests.browser.signin import sign_in_as
 from tests.instances.factories import make_fleet, make_instance, make_releases
 
 pytestmark = pytest.mark.browser
 
 Screenshot = Callable[[str], Path]
-
-
-def sign_in_as(page: Page, live_server: LiveServer, idp: IdpProcess, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_test_id("okta-login").click()
-    page.wait_for_url(re.compile(re.escape(idp.base_url) + r"/login/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def test_devops_filters_the_fleet_syncs_an_instance_and_watches_it_finish(
