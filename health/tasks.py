@@ -75,3 +75,13 @@ def incident_deliver(self: Task, incident_id: int, action: str) -> dict[str, obj
         logger.warning("incident %s %s: retrying %s", incident_id, action, sorted(report.failed))
         raise self.retry(countdown=_backoff(self.request.retries))
     return {"sent": report.sent, "skipped": report.skipped, "failed": report.failed}
+
+
+@shared_task(acks_late=True)
+def incident_redeliver() -> int:
+    """Every few minutes: queue again the alert deliveries that failed or never went out
+    (a broker outage when the incident opened, a channel down past the task's retries)."""
+    pending = incidents.undelivered(now=timezone.now())
+    for incident_id, action in pending:
+        incident_deliver.delay(incident_id, action)
+    return len(pending)

@@ -188,6 +188,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "health-version-sla": {"task": "health.tasks.health_version_sla_check", "schedule": 3600.0},
     "health-prune-samples": {"task": "health.tasks.health_prune_samples", "schedule": 86400.0},
+    "health-redeliver-alerts": {"task": "health.tasks.incident_redeliver", "schedule": 300.0},
 }
 INVENTORY_SYNC_CONCURRENCY = env_int("INVENTORY_SYNC_CONCURRENCY", 8)
 # Health probes (the health app): see health/conf.py.

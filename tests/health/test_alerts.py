@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from django.utils import timezone
 
 from health.choices import DeliveryAction, DeliveryState, HealthState, IncidentState
 from health.models import AlertDelivery, Incident
-from health.tasks import incident_deliver
+from health.tasks import incident_deliver, incident_redeliver
 from mi_admin.audit.models import AuditEvent
 from tests.fixtures.http_receiver import Reply
 from tests.health.conftest import OG_KEY, PD_KEY, SLACK_PATH, health_of
@@ -155,3 +157,24 @@ def test_suspending_a_down_instance_resolves_its_incident(
     assert Incident.objects.get().state == IncidentState.RESOLVED
     pagerduty, _, _ = by_channel(alert_channels)
     assert [p["event_action"] for p in pagerduty] == ["trigger", "resolve"]
+
+
+def test_failed_delivery_is_queued_again_after_the_grace_period(
+    fleetsim, sim_instance, run_sweep, alert_channels
+):
+    # given PagerDuty refusing the trigger when the instance went down
+    alert_channels.script(Reply(400, b'{"status":"invalid event"}'))
+    sim_instance("acme-prod", health_mode="error")
+    for _ in range(3):
+        run_sweep()
+    incident = Incident.objects.get()
+    # when the redelivery sweep runs within the grace period, then nothing is queued
+    assert incident_redeliver.apply().get() == 0
+    # when it runs once the grace period has passed
+    Incident.objects.filter(pk=incident.pk).update(opened_at=timezone.now() - timedelta(minutes=10))
+    queued = incident_redeliver.apply().get()
+    # then the failed channel alone is sent again, and is now recorded as sent
+    assert queued == 1
+    assert [r.route for r in alert_channels.requests[3:]] == ["/v2/enqueue"]
+    assert AlertDelivery.objects.get(channel="pagerduty").state == DeliveryState.SENT
+    assert incident_redeliver.apply().get() == 0
