@@ -51,6 +51,7 @@ from instances.models import Instance, Release
 from mi_admin.sla import version_clock, work_calendar_from_settings
 
 BAR_DAYS = 90
+COMPACT_BAR_DAYS = 30  # the fleet list row's bar
 OK_PCT, WARN_PCT = 99.9, 99.0
 NOT_MONITORED = "not_monitored"
 STATE_LEVELS = {
@@ -109,9 +110,9 @@ class DayCell:
     @property
     def title(self) -> str:
         if self.pct is None:
-            return f"{self.day:%Y-%m-%d}: " + ("maintenance only" if self.samples else "no data")
+            return f"{self.day.isoformat()}: " + ("maintenance only" if self.samples else "no data")
         note = f", {self.excluded} samples in maintenance" if self.excluded else ""
-        return f"{self.day:%Y-%m-%d}: {self.pct:.2f} % up{note}"
+        return f"{self.day.isoformat()}: {self.pct:.2f} % up{note}"
 
 
 @dataclass(frozen=True)

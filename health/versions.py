@@ -7,6 +7,7 @@ says whether an instance of a given kind should already run the release.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -138,6 +139,12 @@ def _plural(count: int) -> str:
     return f"{count} day" if count == 1 else f"{count} days"
 
 
+@functools.lru_cache(maxsize=64)
+def _stage(kind: str, released_at: datetime, now: datetime, calendar: WorkCalendar) -> RolloutStage:
+    # Every row of a page asks with the same release and the same "now".
+    return rollout_stage(release_kind=kind, released_at=released_at, now=now, calendar=calendar)
+
+
 def version_status(
     *,
     observed: str,
@@ -152,9 +159,7 @@ def version_status(
     stage = None
     target = None
     if now >= release.released_at:
-        stage = rollout_stage(
-            release_kind=release.kind, released_at=release.released_at, now=now, calendar=calendar
-        )
+        stage = _stage(release.kind, release.released_at, now, calendar)
         try:
             target = stage.target_pct(kind)
         except ValueError:

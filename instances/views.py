@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from health.selectors import health_for_instances
+from health.selectors import COMPACT_BAR_DAYS, health_for_instances
 from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
@@ -81,7 +81,8 @@ def instance_list(request: HttpRequest) -> HttpResponse:
 
 def _health_of_page(rows: list[Instance]) -> dict[str, Any]:
     # Two queries for the whole page, however many rows it has.
-    return {"health_rows": health_for_instances([row.pk for row in rows])}
+    ids = [row.pk for row in rows]
+    return {"health_rows": health_for_instances(ids, bar_days=COMPACT_BAR_DAYS)}
 
 
 @requires(Perm.VIEW_FLEET)

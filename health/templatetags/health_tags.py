@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from health.selectors import COMPACT_BAR_DAYS
 
 register = template.Library()
 
@@ -26,3 +30,22 @@ def uptime_pct(value: float | None) -> str:
     if value >= 99.995 and value < 100:
         return "99.99 %"  # never round a real outage up to a perfect 100
     return f"{value:.2f} %"
+
+
+@register.inclusion_tag("health/_status_bar.html")
+def status_bar(cells: list[Any], *, compact: bool = False) -> dict[str, Any]:
+    """The daily uptime bar: 90 days on the instance page, the last 30 in a fleet-list row."""
+    shown = cells[-COMPACT_BAR_DAYS:] if compact else cells
+    return {"cells": shown, "compact": compact, "cells_html": _cells_html(shown)}
+
+
+def _cells_html(cells: list[Any]) -> SafeString:
+    # Built here, not by a template loop: the fleet list renders 50 bars a page, and a loop
+    # (or format_html) per cell cost milliseconds per row. ``level`` is one of our own CSS
+    # class suffixes; the title is escaped.
+    return mark_safe(  # noqa: S308 (the only variable text is escaped just here)
+        "".join(
+            f'<span class="hbar-cell hbar-{cell.level}" title="{escape(cell.title)}"></span>'
+            for cell in cells
+        )
+    )
