@@ -176,7 +176,8 @@ def record_results(
     report.ok = sum(r.ok for r in results)
     report.failed = report.probed - report.ok
     for health in healths:
-        report.states[health.state] = report.states.get(health.state, 0) + 1
+        state = str(health.state)  # a plain string in logs and task results, not the enum
+        report.states[state] = report.states.get(state, 0) + 1
     return report
 
 

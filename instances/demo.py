@@ -114,6 +114,7 @@ def _instance(
     base_url: str,
 ) -> Instance:
     deployment = "red"
+    allowlisted = slug.endswith("-prod") and len(slug) % 3 == 0
     return Instance(
         customer=customer,
         slug=slug,
@@ -129,9 +130,9 @@ def _instance(
         vm_name=f"default-{deployment}-instance",
         data_disk=f"default-{deployment}-data-disk" if arch == Architecture.V1_0 else "",
         machine_type=MACHINE_TYPES[Size(size)],
-        network_access=NetworkAccess.ALLOWLIST
-        if slug.endswith("-prod") and len(slug) % 3 == 0
-        else NetworkAccess.PUBLIC_SSO,
+        network_access=NetworkAccess.ALLOWLIST if allowlisted else NetworkAccess.PUBLIC_SSO,
+        # Documentation ranges (RFC 5737): a corporate VPN egress and an office.
+        allowed_cidrs=["198.51.100.0/24", "203.0.113.16/28"] if allowlisted else [],
     )
 
 
