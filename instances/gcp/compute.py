@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from google.cloud.compute_v1.types import compute
 
@@ -65,30 +66,28 @@ def vm_list(*, project: str, zone: str, filter_expr: str = "") -> list[Vm]:
     return read(f"instances.list {project}/{zone}", call)
 
 
+def _vm_lifecycle(verb: str, request: Any, project: str, zone: str, name: str) -> Operation:
+    """Send one stop/start/delete request and wait for its operation."""
+    method = getattr(compute_clients().instances, f"{verb}_unary")
+    return mutate(
+        f"instances.{verb} {project}/{zone}/{name}",
+        project,
+        lambda: method(request=request, retry=None, timeout=request_timeout()),
+    )
+
+
 def vm_stop(*, project: str, zone: str, name: str, request_id: str | None = None) -> Operation:
     request = compute.StopInstanceRequest(
         project=project, zone=zone, instance=name, **_optional(request_id=request_id)
     )
-    return mutate(
-        f"instances.stop {project}/{zone}/{name}",
-        project,
-        lambda: compute_clients().instances.stop_unary(
-            request=request, retry=None, timeout=request_timeout()
-        ),
-    )
+    return _vm_lifecycle("stop", request, project, zone, name)
 
 
 def vm_start(*, project: str, zone: str, name: str, request_id: str | None = None) -> Operation:
     request = compute.StartInstanceRequest(
         project=project, zone=zone, instance=name, **_optional(request_id=request_id)
     )
-    return mutate(
-        f"instances.start {project}/{zone}/{name}",
-        project,
-        lambda: compute_clients().instances.start_unary(
-            request=request, retry=None, timeout=request_timeout()
-        ),
-    )
+    return _vm_lifecycle("start", request, project, zone, name)
 
 
 def vm_delete(*, project: str, zone: str, name: str, request_id: str | None = None) -> Operation:
@@ -96,13 +95,7 @@ def vm_delete(*, project: str, zone: str, name: str, request_id: str | None = No
     request = compute.DeleteInstanceRequest(
         project=project, zone=zone, instance=name, **_optional(request_id=request_id)
     )
-    return mutate(
-        f"instances.delete {project}/{zone}/{name}",
-        project,
-        lambda: compute_clients().instances.delete_unary(
-            request=request, retry=None, timeout=request_timeout()
-        ),
-    )
+    return _vm_lifecycle("delete", request, project, zone, name)
 
 
 def vm_set_metadata(

@@ -118,15 +118,20 @@ def test_delivery_run_twice_sends_nothing_twice(fleetsim, sim_instance, run_swee
     assert sorted(result["skipped"]) == ["opsgenie", "pagerduty", "slack"]
 
 
-def test_rerun_sends_only_the_channel_that_failed(
-    fleetsim, sim_instance, run_sweep, alert_channels
-):
-    # given PagerDuty refusing the first trigger (a 400 is permanent: no retry)
+def down_with_pagerduty_refusing(alert_channels, sim_instance, run_sweep) -> Incident:
+    """acme-prod down after three sweeps, its PagerDuty trigger refused (a permanent 400)."""
     alert_channels.script(Reply(400, b'{"status":"invalid event"}'))
     sim_instance("acme-prod", health_mode="error")
     for _ in range(3):
         run_sweep()
-    incident = Incident.objects.get()
+    return Incident.objects.get()
+
+
+def test_rerun_sends_only_the_channel_that_failed(
+    fleetsim, sim_instance, run_sweep, alert_channels
+):
+    # given PagerDuty refusing the first trigger (a 400 is permanent: no retry)
+    incident = down_with_pagerduty_refusing(alert_channels, sim_instance, run_sweep)
     failed = AlertDelivery.objects.get(channel="pagerduty")
     assert failed.state == DeliveryState.FAILED
     assert "HTTP 400" in failed.error
@@ -163,11 +168,7 @@ def test_failed_delivery_is_queued_again_after_the_grace_period(
     fleetsim, sim_instance, run_sweep, alert_channels
 ):
     # given PagerDuty refusing the trigger when the instance went down
-    alert_channels.script(Reply(400, b'{"status":"invalid event"}'))
-    sim_instance("acme-prod", health_mode="error")
-    for _ in range(3):
-        run_sweep()
-    incident = Incident.objects.get()
+    incident = down_with_pagerduty_refusing(alert_channels, sim_instance, run_sweep)
     # when the redelivery sweep runs within the grace period, then nothing is queued
     assert incident_redeliver.apply().get() == 0
     # when it runs once the grace period has passed
