@@ -1,7 +1,7 @@
 """Fleet list page vs Django admin's Instance changelist at 50, 500 and 5,000 instances.
 
-Builds each fleet with history (operations with steps, audit events) in a dedicated
-PostgreSQL database, then measures the server time (median of repeated requests through
+Builds each fleet with history (operations with steps, audit events, 90 days of health
+rollups per instance) in a dedicated PostgreSQL database, then measures the server time (median of repeated requests through
 Django's test client, so no network) and the SQL query count of the first page of each.
 Prints one table. Run: `.venv/bin/python bench/fleet_list.py`.
 """
@@ -29,11 +29,42 @@ class QueryCounter:
 REPEAT = 15
 
 
+def add_health_history(instances: list) -> None:
+    """90 days of daily uptime rollups and a current health state per instance: what the
+    list's health columns read, at its real size (one row per instance per day)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from health.models import HealthDaily, InstanceHealth
+
+    now = timezone.now()
+    today = now.date()
+    InstanceHealth.objects.bulk_create(
+        [InstanceHealth(instance=i, state="healthy", last_probe_at=now) for i in instances]
+    )
+    for start in range(0, len(instances), 500):
+        HealthDaily.objects.bulk_create(
+            [
+                HealthDaily(
+                    instance=instance,
+                    day=today - timedelta(days=d),
+                    samples=1440,
+                    ok_samples=1440 - (d + instance.pk) % 7,
+                )
+                for instance in instances[start : start + 500]
+                for d in range(90)
+            ],
+            batch_size=5000,
+        )
+
+
 def main() -> None:
     setup_django()
     from django.db import connection
     from django.test import Client
 
+    from health.models import HealthDaily, InstanceHealth
     from instances.models import Customer, Instance, Operation, OperationStep
     from tests.fixtures.personas import make_persona
     from tests.instances.factories import make_fleet
@@ -49,11 +80,14 @@ def main() -> None:
 
     rows = []
     for size in SIZES:
+        HealthDaily.objects.all().delete()
+        InstanceHealth.objects.all().delete()
         OperationStep.objects.all().delete()
         Operation.objects.all().delete()
         Instance.objects.all().delete()
         Customer.objects.all().delete()
-        make_fleet(size, with_history=True)
+        fleet = make_fleet(size, with_history=True)
+        add_health_history(fleet)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         for label, (client, url) in pages.items():

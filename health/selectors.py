@@ -7,7 +7,6 @@ computed by the database, for a whole page of instances in one query.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -51,7 +50,7 @@ from instances.models import Instance, Release
 from mi_admin.sla import version_clock, work_calendar_from_settings
 
 BAR_DAYS = 90
-COMPACT_BAR_DAYS = 30  # the fleet list row's bar
+COMPACT_BAR_DAYS = 30  # a fleet-list row: the last 30 days (the instance page shows 90)
 OK_PCT, WARN_PCT = 99.9, 99.0
 NOT_MONITORED = "not_monitored"
 STATE_LEVELS = {
@@ -94,7 +93,7 @@ def _round(pct: float | None) -> float | None:
     return None if pct is None else round(pct, 3)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen (a page builds thousands; frozen __init__ is slow)
 class DayCell:
     """One day of the status bar."""
 
@@ -303,16 +302,18 @@ def status_bars(
     today = day_of(now or timezone.now())
     first = today - timedelta(days=days - 1)
     ids = list(instance_ids)
-    found: dict[int, dict[date, DayCell]] = defaultdict(dict)
+    span = [first + timedelta(days=n) for n in range(days)]
+    position = {day: n for n, day in enumerate(span)}
+    no_data = [DayCell(day, None) for day in span]  # shared: cells are never changed
+    bars = {iid: list(no_data) for iid in ids}
     rows = HealthDaily.objects.filter(instance_id__in=ids, day__gte=first, day__lte=today)
     for iid, day, samples, ok, excluded in rows.values_list(
         "instance_id", "day", "samples", "ok_samples", "excluded_samples"
     ):
         counted = samples - excluded
         pct = ok * 100.0 / counted if counted > 0 else None
-        found[iid][day] = DayCell(day, pct, samples, excluded)
-    span = [first + timedelta(days=n) for n in range(days)]
-    return {iid: [found[iid].get(day, DayCell(day, None)) for day in span] for iid in ids}
+        bars[iid][position[day]] = DayCell(day, pct, samples, excluded)
+    return bars
 
 
 # --- rows for a page ---------------------------------------------------------------------------

@@ -34,16 +34,30 @@ def uptime_pct(value: float | None) -> str:
 
 @register.inclusion_tag("health/_status_bar.html")
 def status_bar(cells: list[Any], *, compact: bool = False) -> dict[str, Any]:
-    """The daily uptime bar: 90 days on the instance page, the last 30 in a fleet-list row."""
+    """The daily uptime bar. On the instance page every day has its own tooltip; a fleet-list
+    row (``compact``) has one tooltip for the whole bar, which keeps a 50-row page light."""
     shown = cells[-COMPACT_BAR_DAYS:] if compact else cells
-    return {"cells": shown, "compact": compact, "cells_html": _cells_html(shown)}
+    summary = ""
+    if compact:
+        below = sum(1 for cell in shown if cell.level in ("warn", "bad"))
+        summary = f"{len(shown)} days: {below} below 99.9 % uptime" if below else ""
+    return {
+        "cells": shown,
+        "compact": compact,
+        "summary": summary or f"{len(shown)} days",
+        "cells_html": _cells_html(shown, titles=not compact),
+    }
 
 
-def _cells_html(cells: list[Any]) -> SafeString:
+def _cells_html(cells: list[Any], *, titles: bool) -> SafeString:
     # Built here, not by a template loop: the fleet list renders 50 bars a page, and a loop
     # (or format_html) per cell cost milliseconds per row. ``level`` is one of our own CSS
     # class suffixes; the title is escaped.
-    return mark_safe(  # noqa: S308 (the only variable text is escaped just here)
+    if not titles:
+        return mark_safe(  # noqa: S308 (our own class names only)
+            "".join(f'<span class="hbar-cell hbar-{cell.level}"></span>' for cell in cells)
+        )
+    return mark_safe(  # noqa: S308 (the only variable text is escaped here)
         "".join(
             f'<span class="hbar-cell hbar-{cell.level}" title="{escape(cell.title)}"></span>'
             for cell in cells
