@@ -1,9 +1,10 @@
 """Fleet list page vs Django admin's Instance changelist at 50, 500 and 5,000 instances.
 
 Builds each fleet with history (operations with steps, audit events, 90 days of health
-rollups per instance) in a dedicated PostgreSQL database, then measures the server time (median of repeated requests through
-Django's test client, so no network) and the SQL query count of the first page of each.
-Prints one table. Run: `.venv/bin/python bench/fleet_list.py`.
+rollups per instance) in a dedicated PostgreSQL database, then measures the server time
+(median of repeated requests through Django's test client, so no network) and the SQL
+query count of the first page of each. Prints one table.
+Run: `.venv/bin/python bench/fleet_list.py`.
 """
 
 from __future__ import annotations
