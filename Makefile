@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 
 check: $(STAMP)
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check --fail-level WARNING
-	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+	DATABASE_URL=sqlite://:memory: DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
 
 pytest: $(STAMP)
 	$(VENV)/bin/pytest -p no:randomly
