@@ -70,6 +70,7 @@ from instances.gcp.errors import (
 )
 from instances.gcp.iam import expiry_condition, policy_with_binding, policy_without_binding
 from instances.gcp.models import (
+    VM_STATUSES,
     AttachedDisk,
     Disk,
     IamBinding,
@@ -81,6 +82,7 @@ from instances.gcp.models import (
 )
 
 __all__ = [
+    "VM_STATUSES",
     "AttachedDisk",
     "Disk",
     "GcpBadResponse",

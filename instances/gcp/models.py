@@ -13,6 +13,12 @@ from google.cloud.compute_v1.types import compute
 
 logger = logging.getLogger(__name__)
 
+# Every VM status the Compute API documents (the client's enum, so a new one arrives with a
+# client upgrade); anything else in ``Vm.status`` is data GCP should not have sent.
+VM_STATUSES = frozenset(
+    name for name in compute.Instance.Status.__members__ if name != "UNDEFINED_STATUS"
+)
+
 
 @dataclass(frozen=True)
 class AttachedDisk:
