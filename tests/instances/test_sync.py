@@ -356,3 +356,39 @@ def test_a_failing_step_is_closed_as_failed_on_every_attempt(fleetsim, devops, s
     assert all(step.state == StepState.FAILED for step in steps)
     assert all("503" in step.detail for step in steps)
     assert all(step.finished_at is not None for step in steps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_missing_fields_sync_as_blanks(fleetsim):
+    # given a VM whose answer has no network interface, no metadata and no machine type
+    good_a, bare, good_b = _fleet(
+        fleetsim, {"api_fields": {"networkInterfaces": [], "metadata": {}, "machineType": ""}}
+    )
+    # when
+    report = fleet_sync()
+    # then it is synced with what there is
+    _assert_synced(good_a, good_b)
+    bare.refresh_from_db()
+    assert report.failed == 0
+    assert (bare.vm_status, bare.drift) == ("RUNNING", Drift.NONE)
+    assert (bare.vm_version, bare.vm_machine_type, bare.vm_internal_ip) == ("", "", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_instance_sync_of_bad_data_fails_the_operation_with_the_reason(fleetsim, devops):
+    # given one instance whose VM has an oversized version
+    instance = _instance("acme-prod")
+    _sim_vm(fleetsim, instance, version="v" * 33)
+    operation, _ = operation_create(
+        kind=OperationKind.SYNC, actor=devops, instance=instance, enqueue=lambda *_: None
+    )
+    # when
+    operation_run.apply(args=(operation.pk,))
+    # then the operation failed saying why, its step is closed, and the instance is flagged
+    operation.refresh_from_db()
+    instance.refresh_from_db()
+    assert operation.state == OperationState.FAILED
+    assert "sourcegraph-version metadata is 33 characters (at most 32)" in operation.error
+    assert [s.state for s in operation.steps.all()] == [StepState.FAILED]
+    assert instance.drift == Drift.SYNC_FAILED
+    assert instance.vm_status == "RUNNING"
