@@ -14,6 +14,7 @@ import ipaddress
 import json
 import math
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 GENESIS = "0" * 64
@@ -44,8 +45,11 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)  # jsonb has no NaN / Infinity
-        # jsonb stores numbers as numeric: 1e+16 comes back as the integer 10000000000000000.
-        return int(value) if "e+" in repr(value) else value
+        # jsonb stores numbers as numeric: 1e+16 comes back as the integer 10000000000000000,
+        # and numeric has no negative zero.
+        if value == 0:
+            return 0.0
+        return int(Decimal(repr(value))) if "e+" in repr(value) else value
     if isinstance(value, dict):
         return {_clean_text(str(k)): _json_value(v) for k, v in value.items()}
     if isinstance(value, list):
