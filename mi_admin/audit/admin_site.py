@@ -26,7 +26,7 @@ from django.contrib import admin
 from django.contrib.admin import helpers
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest
 
 from mi_admin.audit.chain import json_safe
 from mi_admin.audit.services import audit_record
@@ -90,24 +90,22 @@ class AuditedModelAdminMixin(admin.ModelAdmin[Any]):
         return entries
 
     def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
-        action = request.POST.get("action", "")
+        action = _chosen_action(request)
         with transaction.atomic(using=queryset.db):
-            if action == "delete_selected":
+            if action == "delete_selected":  # audited object by object in log_deletions
                 return super().response_action(request, queryset)
             selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-            scope = (
-                queryset
-                if request.POST.get("select_across") == "1"
-                else queryset.filter(pk__in=selected)
-            )
+            across = request.POST.get("select_across") == "1"
+            scope = queryset if across else queryset.filter(pk__in=selected)
             before = {str(o.pk): (o, _raw(o)) for o in scope[:ACTION_SNAPSHOT_LIMIT]}
             response = super().response_action(request, queryset)
-            if isinstance(response, HttpResponseBase) and not _performed(request, response):
+            if response is None:  # no action chosen or nothing selected: nothing ran
                 return response
+            changed = 0
             for pk, (obj, raw_before) in before.items():
-                raw_after = _raw_from_db(obj)
-                old, new = _diff(obj, raw_before, raw_after)
+                old, new = _diff(obj, raw_before, _raw_from_db(obj))
                 if old or new:
+                    changed += 1
                     audit_record(
                         action="admin.action",
                         actor=request.user,
@@ -116,12 +114,26 @@ class AuditedModelAdminMixin(admin.ModelAdmin[Any]):
                         before=old,
                         after={**new, "_action": action},
                     )
+            if not changed:
+                # An action with effects outside these rows (e.g. "run selected tasks"),
+                # or a page asking for confirmation: still on record, with what was chosen.
+                audit_record(
+                    action="admin.action",
+                    actor=request.user,
+                    object_type=self.model._meta.label_lower,
+                    after={"_action": action, "selected": sorted(before), "changed": 0},
+                )
             return response
 
 
-def _performed(request: HttpRequest, response: HttpResponseBase) -> bool:
-    # An action that answers with a page of its own (a confirmation) has not acted yet.
-    return response.status_code in (301, 302, 303)
+def _chosen_action(request: HttpRequest) -> str:
+    # As ModelAdmin.response_action picks it: the form whose button was pressed.
+    try:
+        index = int(request.POST.get("index", 0))
+    except ValueError:
+        index = 0
+    actions = request.POST.getlist("action")
+    return actions[index] if 0 <= index < len(actions) else ""
 
 
 def _raw(obj: models.Model) -> dict[str, Any]:

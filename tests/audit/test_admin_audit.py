@@ -120,3 +120,19 @@ def test_secrets_are_never_copied_into_the_trail(db):
     old, new = _diff(user, before, after)
     assert old == {"password": REDACTED}
     assert new == {"password": f"{REDACTED} (changed)"}
+
+
+def test_an_action_that_changes_no_row_is_still_recorded(client_for):
+    # given a periodic task; when an admin runs it from the list ("run selected tasks"; a
+    # task name no worker knows, so nothing is sent to the broker)
+    client = client_for("admin")
+    every = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
+    task = PeriodicTask.objects.create(name="t", task="tests.no_such_task", interval=every)
+    client.post(
+        "/admin/django_celery_beat/periodictask/",
+        {"action": "run_tasks", ACTION_CHECKBOX_NAME: [str(task.pk)]},
+    )
+    # then the trail says who ran which action on what
+    event = AuditEvent.objects.get(action="admin.action")
+    assert event.object_type == "django_celery_beat.periodictask"
+    assert event.after == {"_action": "run_tasks", "selected": [str(task.pk)], "changed": 0}
