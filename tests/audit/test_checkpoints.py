@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -26,12 +27,12 @@ def _record(n: int) -> list[AuditEvent]:
     return [audit_record(action="test.thing", object_id=str(i), after={"n": i}) for i in range(n)]
 
 
-def _sql(sql: str, params: list[object] | None = None) -> None:
+def _sql(sql: str, params: list[Any] | None = None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
 
 
-def _as_owner(sql: str, params: list[object] | None = None) -> None:
+def _as_owner(sql: str, params: list[Any] | None = None) -> None:
     """What the tables' owner (or a superuser) can do: switch the triggers off first."""
     for table in ("audit_auditevent", "audit_auditcheckpoint"):
         _sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")

@@ -18,7 +18,6 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[2]
 GRANTS = ROOT / "mi_admin" / "audit" / "sql" / "app_role_grants.sql"
-SERVER = {"host": "127.0.0.1", "port": 5432}
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,9 @@ class Deployment:
 
 
 def _superuser() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(**SERVER, user="postgres", dbname="postgres", autocommit=True)
+    return psycopg.connect(
+        host="127.0.0.1", port=5432, user="postgres", dbname="postgres", autocommit=True
+    )
 
 
 def _manage(*args: str, role_url: str) -> subprocess.CompletedProcess[str]:

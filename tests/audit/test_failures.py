@@ -4,6 +4,7 @@ a minute fold into one summary event with a count; the text kept is capped."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth import authenticate
 from django.test import Client
@@ -13,6 +14,12 @@ from mi_admin.audit.context import request_context
 from mi_admin.audit.models import AuditEvent, FailureWindow
 from mi_admin.audit.services import FAILURE_TEXT_LIMIT, audit_failures_fold
 from mi_admin.audit.tasks import audit_failures_fold_task
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A stored before/after value, which these tests expect to be an object."""
+    assert isinstance(value, dict)
+    return value
 
 
 def _fail_logins(n: int, ip: str, username: str = "mallory") -> None:
@@ -32,8 +39,8 @@ def test_repeated_failures_from_one_source_fold_into_one_summary(db):
     # then one summary event carries the count, and the counter is gone
     assert written == 1
     summary = AuditEvent.objects.get(action="auth.login_failed.repeated")
-    assert summary.after["repeated"] == 49
-    assert summary.after["source"] == "203.0.113.7"
+    assert _json(summary.after)["repeated"] == 49
+    assert _json(summary.after)["source"] == "203.0.113.7"
     assert summary.actor_label == "mallory"
     assert not FailureWindow.objects.exists()
 
@@ -86,11 +93,11 @@ def test_attacker_text_is_capped(db):
     )
     # then what is kept is capped
     event = AuditEvent.objects.get(action="auth.login_failed")
-    assert len(event.after["reason"]) == FAILURE_TEXT_LIMIT
+    assert len(_json(event.after)["reason"]) == FAILURE_TEXT_LIMIT
 
 
 def test_a_long_username_is_capped(db):
     _fail_logins(1, "203.0.113.7", username="u" * 3000)
     event = AuditEvent.objects.get(action="auth.login_failed")
     assert len(event.actor_label) == FAILURE_TEXT_LIMIT
-    assert len(event.after["username"]) == FAILURE_TEXT_LIMIT
+    assert len(_json(event.after)["username"]) == FAILURE_TEXT_LIMIT
