@@ -83,11 +83,13 @@ def audit_chain_verify(
     checkpoint signed with a key outside the database sees both: its last row is gone,
     the count of rows up to it differs, or that row's hash is not the one signed.
     """
+    claims = [*_claims(), *(("expected checkpoint", claim) for claim in expect)]
+    # Per id a checkpoint names: its hash as stored, and how many rows up to it.
+    wanted = {claim.last_id for _, claim in claims}
+    seen: dict[int, tuple[str, int]] = {}
     breaks: list[BrokenLink] = []
     expected_prev = GENESIS
     checked = 0
-    # Per id: hash as stored, and how many rows up to it (for the checkpoints).
-    seen: dict[int, tuple[str, int]] = {}
     for event in _events_in_order(chunk_size):
         if event.prev_hash != expected_prev:
             breaks.append(BrokenLink(event.id, "previous hash does not match the row before it"))
@@ -97,9 +99,9 @@ def audit_chain_verify(
         # and the rows after it are still checked.
         expected_prev = event.hash
         checked += 1
-        seen[event.id] = (event.hash, checked)
+        if event.id in wanted:
+            seen[event.id] = (event.hash, checked)
 
-    claims = [*_claims(), *(("expected checkpoint", claim) for claim in expect)]
     for name, claim in claims:
         breaks.extend(_check_claim(name, claim, seen, checked))
     return ChainReport(checked, breaks, checkpoints=len(claims))
