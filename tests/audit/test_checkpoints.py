@@ -20,8 +20,6 @@ from mi_admin.audit.selectors import _row_hash, audit_chain_verify
 from mi_admin.audit.services import audit_checkpoint_record, audit_record
 from mi_admin.audit.tasks import audit_checkpoint
 
-pytestmark = pytest.mark.audit_tampering  # these tests erase and rewrite history on purpose
-
 
 def _record(n: int) -> list[AuditEvent]:
     return [audit_record(action="test.thing", object_id=str(i), after={"n": i}) for i in range(n)]
@@ -75,6 +73,7 @@ def test_checkpoints_are_append_only_too(db):
         _sql("DELETE FROM audit_auditcheckpoint WHERE id = %s", [checkpoint.id])
 
 
+@pytest.mark.audit_tampering  # on purpose
 def test_truncation_by_the_owner_is_detected(db):
     # given a checkpointed trail
     _record(3)
@@ -86,6 +85,7 @@ def test_truncation_by_the_owner_is_detected(db):
         call_command("audit_verify")
 
 
+@pytest.mark.audit_tampering  # on purpose
 def test_tail_deletion_is_detected(db):
     # given five events and a checkpoint over them
     events = _record(5)
@@ -98,6 +98,7 @@ def test_tail_deletion_is_detected(db):
     assert f"event {events[4].id} is missing" in reasons[0]
 
 
+@pytest.mark.audit_tampering  # on purpose
 def test_deleting_a_row_before_a_checkpoint_changes_its_count(db):
     # given a checkpoint over five events
     events = _record(5)
@@ -128,6 +129,7 @@ def _rehash_from(event_id: int) -> None:
         prev = new_hash
 
 
+@pytest.mark.audit_tampering  # on purpose
 def test_a_rewritten_and_rehashed_chain_is_detected(db):
     # given a checkpointed trail
     events = _record(5)
@@ -145,6 +147,7 @@ def test_a_rewritten_and_rehashed_chain_is_detected(db):
         call_command("audit_verify")
 
 
+@pytest.mark.audit_tampering  # on purpose
 def test_a_forged_checkpoint_is_detected(db):
     # given a trail; when someone inserts a checkpoint signed with another key
     events = _record(2)
@@ -178,6 +181,7 @@ def test_verify_signs_and_logs_a_checkpoint(db, caplog, capsys):
     assert "Signed checkpoint" in capsys.readouterr().out
 
 
+@pytest.mark.audit_tampering  # on purpose
 def test_the_logged_checkpoint_detects_what_erased_both_tables(db, caplog):
     # given a checkpoint whose log line survives outside the database
     _record(4)
@@ -215,6 +219,7 @@ def test_an_empty_trail_gets_no_checkpoint(db):
     assert not AuditCheckpoint.objects.exists()
 
 
+@pytest.mark.audit_tampering  # on purpose
 def test_every_broken_link_is_reported_not_only_the_first(db, capsys):
     # given six events, the second and the fifth altered
     events = _record(6)
