@@ -9,9 +9,11 @@ from django.db import models
 class AuditEvent(models.Model):
     """One thing that happened: who did what to which object, with before/after values.
 
-    Rows are never updated or deleted (a PostgreSQL trigger refuses it). Each row's ``hash``
-    covers its content and the previous row's hash, so ``manage.py audit_verify`` can name
-    the first row that was altered or removed behind the application's back.
+    Rows are never updated, deleted or truncated (PostgreSQL triggers refuse it). Each row's
+    ``hash`` covers its content as stored and the previous row's hash, so
+    ``manage.py audit_verify`` names every row altered or removed behind the application's
+    back; signed :class:`AuditCheckpoint` rows catch what a chain alone cannot (a deleted
+    tail, a truncated table, a re-hashed history).
     """
 
     created_at = models.DateTimeField(db_index=True)
