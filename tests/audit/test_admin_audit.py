@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.management import call_command
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group, Permission
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -50,7 +51,7 @@ def test_an_admin_edit_records_old_and_new_values(client_for):
     assert _json(event.after)["permissions"] == [str(new_perm.pk)]
     assert "Changed" in _json(event.after)["_message"]
     # and the chain verifies (the id is hashed as the text it is stored as)
-    assert audit_chain_verify().ok
+    call_command("audit_verify")  # exits 1 on any break
 
 
 def test_an_admin_add_records_the_new_values(client_for):
@@ -84,7 +85,7 @@ def test_admin_bulk_delete_records_every_object(client_for):
     assert [e.object_id for e in events] == sorted(str(g.pk) for g in groups)
     assert {_json(e.before)["name"] for e in events} == {"doomed-0", "doomed-1", "doomed-2"}
     assert all(e.actor_label == "admin" for e in events)
-    assert audit_chain_verify().ok
+    call_command("audit_verify")  # exits 1 on any break
 
 
 def test_the_delete_confirmation_page_records_nothing(client_for):

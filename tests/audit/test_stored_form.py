@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
@@ -74,7 +75,7 @@ def test_an_ipv6_x_forwarded_for_leaves_the_chain_intact(client_for):
     # then the event is there with a canonical address and audit_verify stays green
     event = AuditEvent.objects.get(action="auth.login_failed")
     assert event.ip in {"2001:db8::ab", "2001:db8::1"}
-    assert audit_chain_verify().ok
+    call_command("audit_verify")  # exits 1 on any break
 
 
 def test_values_of_any_type_are_hashed_as_stored(db):
