@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.core.management import call_command
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from mi_admin.accounts.models import User
 from mi_admin.audit.admin_site import REDACTED, AuditedModelAdminMixin, _diff, _raw, _redacted
 from mi_admin.audit.models import AuditEvent
-from mi_admin.audit.selectors import audit_chain_verify
 
 
 def _json(value: Any) -> dict[str, Any]:
