@@ -1,5 +1,5 @@
 """Django admin (Admins only) for the fleet's reference data. Every change made here is
-copied into the audit trail (mi_admin.audit.signals); operations are read-only because only
+copied into the audit trail (mi_admin.audit.admin_site); operations are read-only because only
 the services may write them."""
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ Every variable is listed in README.md.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -56,12 +57,19 @@ DEBUG = env_bool("DEBUG")
 TESTING = env_bool("MI_TESTING")
 
 SECRET_KEY = env_required("SECRET_KEY", "dev-only-insecure-key-change-me-0123456789abcdefghij")
+# Signs the audit trail's checkpoints. Never stored in the database (that is the point);
+# development derives one from SECRET_KEY, production must set its own.
+AUDIT_CHECKPOINT_KEY = env_required(
+    "AUDIT_CHECKPOINT_KEY",
+    hashlib.sha256(f"mi-admin-audit-checkpoint:{SECRET_KEY}".encode()).hexdigest(),
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with a default site that audits every admin action
+    "mi_admin.audit.apps.AuditedAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -189,6 +197,14 @@ CELERY_BEAT_SCHEDULE = {
     "health-version-sla": {"task": "health.tasks.health_version_sla_check", "schedule": 3600.0},
     "health-prune-samples": {"task": "health.tasks.health_prune_samples", "schedule": 86400.0},
     "health-redeliver-alerts": {"task": "health.tasks.incident_redeliver", "schedule": 300.0},
+    "audit-checkpoint": {
+        "task": "mi_admin.audit.tasks.audit_checkpoint",
+        "schedule": float(env_int("AUDIT_CHECKPOINT_SECONDS", 3600)),
+    },
+    "audit-fold-failures": {
+        "task": "mi_admin.audit.tasks.audit_failures_fold_task",
+        "schedule": 60.0,
+    },
 }
 INVENTORY_SYNC_CONCURRENCY = env_int("INVENTORY_SYNC_CONCURRENCY", 8)
 # Health probes (the health app): see health/conf.py.

@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.idp",
     "tests.fixtures.browser",
     "tests.fixtures.breakglass",
+    "tests.fixtures.audit_chain",
 ]
 
 

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from mi_admin.accounts.models import User
-from mi_admin.audit.services import audit_record
+from mi_admin.audit.services import audit_record, audit_record_failure
 
 # Never store what was typed as a password or the raw tokens; the username/sub is enough.
 _SAFE_CREDENTIAL_KEYS = ("username", "login", "sub", "email", "reason")
@@ -32,9 +32,11 @@ def audit_logout(sender: Any, request: HttpRequest | None, user: User | None, **
 def audit_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any
 ) -> None:
+    # Anyone can cause these (the login form, Okta error callbacks): the trail folds
+    # repeats from one address and caps the text an attacker chooses.
     safe = {k: str(v) for k, v in credentials.items() if k in _SAFE_CREDENTIAL_KEYS}
-    audit_record(
+    audit_record_failure(
         action="auth.login_failed",
         actor_label=safe.get("username") or safe.get("login") or safe.get("sub", ""),
-        after=safe or None,
+        details=safe,
     )

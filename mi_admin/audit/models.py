@@ -9,9 +9,11 @@ from django.db import models
 class AuditEvent(models.Model):
     """One thing that happened: who did what to which object, with before/after values.
 
-    Rows are never updated or deleted (a PostgreSQL trigger refuses it). Each row's ``hash``
-    covers its content and the previous row's hash, so ``manage.py audit_verify`` can name
-    the first row that was altered or removed behind the application's back.
+    Rows are never updated, deleted or truncated (PostgreSQL triggers refuse it). Each row's
+    ``hash`` covers its content as stored and the previous row's hash, so
+    ``manage.py audit_verify`` names every row altered or removed behind the application's
+    back; signed :class:`AuditCheckpoint` rows catch what a chain alone cannot (a deleted
+    tail, a truncated table, a re-hashed history).
     """
 
     created_at = models.DateTimeField(db_index=True)
@@ -44,3 +46,55 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label or 'system'} {self.action}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of how long the trail was: last id, its hash and the row count.
+
+    The signature is an HMAC with ``AUDIT_CHECKPOINT_KEY``, which lives outside the
+    database, so someone who can write to the database can neither forge a checkpoint nor
+    re-hash the chain past one without ``audit_verify`` noticing. The same line is written
+    to the application log, a copy outside the database. Append-only like the events.
+    """
+
+    class Reason(models.TextChoices):
+        PERIODIC = "periodic", "periodic"
+        VERIFY = "verify", "audit_verify"
+
+    created_at = models.DateTimeField()
+    last_event_id = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    event_count = models.BigIntegerField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.last_event_id} ({self.event_count} events)"
+
+
+class FailureWindow(models.Model):
+    """A count of repeated failures (e.g. failed logins) from one source in one minute.
+
+    Not part of the audit trail: the first failure of a window is an audit event at once;
+    later ones in the same minute only add to ``count`` here, and one summary event with
+    the count replaces the window (``audit_failures_fold``). So a flood from one address
+    writes two rows a minute, not one per request.
+    """
+
+    action = models.CharField(max_length=64)
+    source = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    sample = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["action", "source"], name="audit_one_failure_window")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} from {self.source or 'unknown'}: {self.count}"

@@ -92,6 +92,7 @@ def _tamper(sql: str, params: list[int | str]) -> None:
         _raw("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
 
 
+@pytest.mark.audit_tampering
 def test_verify_names_a_row_altered_by_raw_sql(db):
     # given five events, the third altered by raw SQL with the trigger disabled
     events = _record_some(5)
@@ -107,6 +108,7 @@ def test_verify_names_a_row_altered_by_raw_sql(db):
     assert "content does not match" in str(excinfo.value)
 
 
+@pytest.mark.audit_tampering
 def test_verify_names_the_row_after_a_deleted_one(db):
     # given five events, the second deleted by raw SQL
     events = _record_some(5)

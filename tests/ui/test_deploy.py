@@ -20,6 +20,7 @@ PRODUCTION_ENV = {
     "OIDC_RP_CLIENT_ID": "0oa-mi-admin",
     "OIDC_RP_CLIENT_SECRET": "okta-client-secret",
     "SECURE_PROXY_SSL_HEADER": "1",
+    "AUDIT_CHECKPOINT_KEY": "9f2c1e7a-audit-checkpoint-key-outside-the-database",
 }
 
 
@@ -45,7 +46,9 @@ def test_check_deploy_is_clean_under_production_settings():
     assert "System check identified no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "OIDC_ISSUER", "OIDC_RP_CLIENT_SECRET"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "OIDC_ISSUER", "OIDC_RP_CLIENT_SECRET", "AUDIT_CHECKPOINT_KEY"]
+)
 def test_missing_production_setting_stops_start_up_naming_it(missing):
     # given production settings with one required value missing
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
