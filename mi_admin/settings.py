@@ -87,7 +87,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz: before the HTTPS redirect and the Host check (a load balancer
+    # probes the backend address over plain HTTP).
+    "mi_admin.ui.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP everywhere; no-store once signed in (static files, served below, stay cacheable).
+    "mi_admin.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mi_admin.audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -311,6 +316,8 @@ if not DEBUG:
     if env_bool("SECURE_PROXY_SSL_HEADER"):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+# Seconds /readyz waits for the database and the broker.
+READYZ_TIMEOUT = float(env_str("READYZ_TIMEOUT", "2"))
 
 # Who may tell us the client's address in X-Forwarded-For (mi_admin/http.py): the number of
 # proxies in front of gunicorn, and/or the networks they send from. Neither: the header is
