@@ -209,6 +209,8 @@ HEALTH_UP_AFTER = env_int("HEALTH_UP_AFTER", 2)
 HEALTH_FLAP_FLIPS = env_int("HEALTH_FLAP_FLIPS", 3)
 HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 300)
 HEALTH_SAMPLE_RETENTION_DAYS = env_int("HEALTH_SAMPLE_RETENTION_DAYS", 35)
+# The longest one-off maintenance window (it mutes the instance's alerts meanwhile).
+MAINTENANCE_WINDOW_MAX_DAYS = env_int("MAINTENANCE_WINDOW_MAX_DAYS", 7)
 
 # --- Authentication: Okta through OIDC, break-glass local accounts --------------------------
 AUTH_USER_MODEL = "accounts.User"
