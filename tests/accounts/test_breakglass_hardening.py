@@ -43,7 +43,7 @@ def stored_totp(user: User) -> str:
     return str(Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP).data["secret"])
 
 
-def sign_in(client: Client, account: BreakGlassAccount, ip: str, password: str | None = None):  # type: ignore[no-untyped-def]
+def sign_in(client: Client, account: BreakGlassAccount, ip: str, password: str | None = None):
     first = client.post(
         "/break-glass/login/",
         {"login": account.user.username, "password": password or account.password},
@@ -81,7 +81,7 @@ def test_an_encrypted_secret_still_signs_in(client: Client, db: None, break_glas
 
 def test_django_admin_never_shows_the_secret(
     client_for,
-    db: None,  # type: ignore[no-untyped-def]
+    db: None,
 ) -> None:
     # given
     account = create_break_glass_account(unique("bg-admin-view"))

@@ -144,4 +144,4 @@ def test_a_trusted_proxy_names_the_client_in_the_audit_trail(
 def test_only_same_site_paths_are_redirect_targets(
     rf: RequestFactory, header: str, expected: str | None
 ) -> None:
-    assert same_site_path(header, rf.get("/")) == expected  # type: ignore[arg-type]
+    assert same_site_path(header, rf.get("/")) == expected

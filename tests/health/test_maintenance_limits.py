@@ -99,7 +99,7 @@ def test_a_wholly_past_window_is_refused_but_an_admin_can_mark_the_downtime(
     assert marked.window.retroactive
 
 
-def test_the_page_shows_the_limit_and_saves_nothing(client_for) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_shows_the_limit_and_saves_nothing(client_for) -> None:
     # given
     make_instance("acme-prod")
     start = timezone.now() + timedelta(hours=1)

@@ -19,7 +19,7 @@ from mi_admin.headers import content_security_policy
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def policy(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def policy(response) -> dict[str, list[str]]:
     directives = [d.strip().split() for d in response["Content-Security-Policy"].split(";")]
     return {d[0]: d[1:] for d in directives if d}
 
@@ -68,7 +68,7 @@ def test_static_files_stay_cacheable_when_signed_in(client_for: Callable[[str], 
 def test_healthz_answers_a_plain_http_check_on_the_backend_address(
     settings: Settings,
     django_assert_num_queries,
-    db: None,  # type: ignore[no-untyped-def]
+    db: None,
 ) -> None:
     # given production's HTTPS redirect, and a balancer using the backend's IP as Host
     settings.SECURE_SSL_REDIRECT = True
