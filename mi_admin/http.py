@@ -37,8 +37,12 @@ def canonical_ip(value: str | None) -> str | None:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped.compressed
+        if address.scope_id:
+            # A zone ("%eth0") means nothing off this host, and PostgreSQL's inet refuses it.
+            address = ipaddress.IPv6Address(address.compressed.split("%", 1)[0])
     return address.compressed.lower()
 
 

@@ -30,6 +30,7 @@ def ip_of(rf: RequestFactory, *, remote: str, xff: str | None = None) -> str | N
         ("[2001:db8::1]", "2001:db8::1"),
         ("203.0.113.7:5123", "203.0.113.7"),
         ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("fe80::1%eth0", "fe80::1"),
         ("not-an-ip", None),
         ("203.0.113.999", None),
         ("", None),
