@@ -20,6 +20,7 @@ class HealthSettings:
     flap_flips: int
     stale_seconds: int
     retention_days: int
+    maintenance_window_max_days: int
 
     @property
     def hysteresis(self) -> HysteresisConfig:
@@ -42,5 +43,6 @@ def health_settings() -> HealthSettings:
         up_after=int(getattr(settings, "HEALTH_UP_AFTER", 2)),
         flap_flips=int(getattr(settings, "HEALTH_FLAP_FLIPS", 3)),
         stale_seconds=int(getattr(settings, "HEALTH_STALE_SECONDS", 300)),
+        maintenance_window_max_days=int(getattr(settings, "MAINTENANCE_WINDOW_MAX_DAYS", 7)),
         retention_days=int(getattr(settings, "HEALTH_SAMPLE_RETENTION_DAYS", 35)),
     )

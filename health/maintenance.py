@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from health import rollups
 from health.choices import WindowKind
+from health.conf import health_settings
 from health.models import HealthSample, MaintenanceWindow
 from instances.models import Instance
 from mi_admin.accounts.models import User
@@ -86,13 +87,23 @@ def window_create_weekly(
 def window_create_one_off(
     *, instance: Instance, starts_at: datetime, ends_at: datetime, reason: str, actor: User
 ) -> MaintenanceWindow:
-    """A one-off window, effective for probes from now on; it must end in the future."""
+    """A one-off window, effective for probes from now on: it must end in the future and
+    last at most ``MAINTENANCE_WINDOW_MAX_DAYS`` (a window mutes the instance's alerts, so an
+    unbounded one would silence it for years). Past downtime is marked after the fact with
+    :func:`mark_past_maintenance` (Admins), not with a window."""
     if ends_at <= starts_at:
         raise MaintenanceError("The window must end after it starts.")
     if ends_at <= timezone.now():
         raise MaintenanceError(
             "This window is entirely in the past. To exclude past downtime from uptime, "
             "an Admin can mark it as maintenance."
+        )
+    max_days = health_settings().maintenance_window_max_days
+    if ends_at - starts_at > timedelta(days=max_days):
+        raise MaintenanceError(
+            f"A maintenance window can last at most {max_days} days "
+            f"(MAINTENANCE_WINDOW_MAX_DAYS); this one lasts {_length(ends_at - starts_at)}. "
+            "Add a new window when the work goes on."
         )
     return _create(
         MaintenanceWindow(
@@ -104,6 +115,11 @@ def window_create_one_off(
             created_by=actor,
         )
     )
+
+
+def _length(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} hours"
 
 
 def _create(window: MaintenanceWindow) -> MaintenanceWindow:

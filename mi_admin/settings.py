@@ -9,12 +9,15 @@ Every variable is listed in README.md.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+from mi_admin.accounts.okta import normalise_issuer, okta_endpoints
 
 # Lets generic Django classes be subscripted at run time (ModelAdmin[Instance]) for mypy.
 django_stubs_ext.monkeypatch()
@@ -92,7 +95,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz: before the HTTPS redirect and the Host check (a load balancer
+    # probes the backend address over plain HTTP).
+    "mi_admin.ui.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP everywhere; no-store once signed in (static files, served below, stay cacheable).
+    "mi_admin.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mi_admin.audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -217,6 +225,8 @@ HEALTH_UP_AFTER = env_int("HEALTH_UP_AFTER", 2)
 HEALTH_FLAP_FLIPS = env_int("HEALTH_FLAP_FLIPS", 3)
 HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 300)
 HEALTH_SAMPLE_RETENTION_DAYS = env_int("HEALTH_SAMPLE_RETENTION_DAYS", 35)
+# The longest one-off maintenance window (it mutes the instance's alerts meanwhile).
+MAINTENANCE_WINDOW_MAX_DAYS = env_int("MAINTENANCE_WINDOW_MAX_DAYS", 7)
 
 # --- Authentication: Okta through OIDC, break-glass local accounts --------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -234,20 +244,23 @@ if BREAK_GLASS_ENABLED:
     # demands TOTP), never to Django admin's login form or other authenticate() callers.
     AUTHENTICATION_BACKENDS.append("mi_admin.accounts.breakglass.BreakGlassAuthenticationBackend")
 
-OIDC_ISSUER = env_required("OIDC_ISSUER", "http://127.0.0.1:8001/o")
+OIDC_ISSUER = normalise_issuer(env_required("OIDC_ISSUER", "http://127.0.0.1:8001/o"))
 OIDC_RP_CLIENT_ID = env_required("OIDC_RP_CLIENT_ID", "mi-admin")
 OIDC_RP_CLIENT_SECRET = env_required("OIDC_RP_CLIENT_SECRET", "mi-admin-dev-secret")
-# Okta's endpoints hang off the issuer: the org authorization server (issuer = the org URL)
-# under /oauth2/v1, a custom authorization server (issuer .../oauth2/<id>) under /v1. Each one
-# can be set on its own, which is how the local provider of `make run` and the tests is wired.
-_okta_base = OIDC_ISSUER.rstrip("/") + ("/v1" if "/oauth2/" in OIDC_ISSUER else "/oauth2/v1")
-OIDC_OP_AUTHORIZATION_ENDPOINT = env_str(
-    "OIDC_OP_AUTHORIZATION_ENDPOINT", f"{_okta_base}/authorize"
+# Okta's endpoints hang off the issuer (mi_admin/accounts/okta.py). Each one can be set on its
+# own, which is how the local provider of `make run` and the tests is wired.
+_okta_endpoints = okta_endpoints(OIDC_ISSUER)
+OIDC_OP_AUTHORIZATION_ENDPOINT = (
+    env_str("OIDC_OP_AUTHORIZATION_ENDPOINT") or _okta_endpoints["OIDC_OP_AUTHORIZATION_ENDPOINT"]
 )
-OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", f"{_okta_base}/token")
-OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", f"{_okta_base}/userinfo")
-OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", f"{_okta_base}/keys")
-OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", f"{_okta_base}/logout")
+OIDC_OP_TOKEN_ENDPOINT = (
+    env_str("OIDC_OP_TOKEN_ENDPOINT") or _okta_endpoints["OIDC_OP_TOKEN_ENDPOINT"]
+)
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT") or _okta_endpoints["OIDC_OP_USER_ENDPOINT"]
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT") or _okta_endpoints["OIDC_OP_JWKS_ENDPOINT"]
+OIDC_OP_LOGOUT_ENDPOINT = (
+    env_str("OIDC_OP_LOGOUT_ENDPOINT") or _okta_endpoints["OIDC_OP_LOGOUT_ENDPOINT"]
+)
 OIDC_RP_SIGN_ALGO = "RS256"
 OIDC_RP_SCOPES = "openid email profile groups"
 OIDC_USE_PKCE = True
@@ -279,6 +292,21 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 MFA_SUPPORTED_TYPES = ["totp"]
+MFA_ADAPTER = "mi_admin.accounts.breakglass.BreakGlassMFAAdapter"
+# Fernet key(s) encrypting TOTP secrets at rest (mi_admin/accounts/mfa_crypto.py).
+MFA_ENCRYPTION_KEY = env_str("MFA_ENCRYPTION_KEY")
+if BREAK_GLASS_ENABLED and not DEBUG and not MFA_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "MFA_ENCRYPTION_KEY must be set when BREAK_GLASS_ENABLED is on (see README.md)."
+    )
+# Failed break-glass sign-ins: `login_failed` counts per address and per (account, address)
+# (the adapter makes the key the username plus the address); `login_failed_account` counts
+# an account's failures from everywhere. One address can fail at most 60 times an hour, so
+# it alone cannot reach the per-account limit and lock the operator out.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env_str("BREAK_GLASS_FAILED_LIMIT", "10/m/ip,5/5m/key"),
+    "login_failed_account": env_str("BREAK_GLASS_ACCOUNT_FAILED_LIMIT", "100/1h/key"),
+}
 MFA_TOTP_ISSUER = "MI Admin break-glass"
 
 SESSION_COOKIE_NAME = "mi_admin_sessionid"
@@ -306,6 +334,23 @@ if not DEBUG:
     if env_bool("SECURE_PROXY_SSL_HEADER"):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+# Seconds /readyz waits for the database and the broker.
+READYZ_TIMEOUT = float(env_str("READYZ_TIMEOUT", "2"))
+
+# Who may tell us the client's address in X-Forwarded-For (mi_admin/http.py): the number of
+# proxies in front of gunicorn, and/or the networks they send from. Neither: the header is
+# ignored. The audit trail and allauth's rate limits (through the break-glass adapter) read it.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+TRUSTED_PROXY_NETWORKS = env_list("TRUSTED_PROXY_NETWORKS")
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more (see README.md).")
+for _network in TRUSTED_PROXY_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXY_NETWORKS: {_network!r} is not a network ({_exc})."
+        ) from _exc
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 

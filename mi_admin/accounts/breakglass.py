@@ -4,6 +4,12 @@ django-allauth does the password and TOTP steps (under ``/break-glass/``). This 
 closes sign-up and makes TOTP mandatory: an account without a TOTP authenticator cannot sign
 in at all, and a login that somehow skipped the TOTP step is undone. Every break-glass login
 is audited and flagged in the session, so every page shows a banner.
+
+Failed sign-ins are limited per account *and source address* (allauth's ``login_failed``
+key is the username plus the client IP), so a stranger hammering the account from one
+address locks out only that address, never the operator signing in from elsewhere during an
+outage; a generous per-account limit (``login_failed_account``) still stops a spread-out
+guess. TOTP secrets are encrypted at rest (:mod:`mi_admin.accounts.mfa_crypto`).
 """
 
 from __future__ import annotations
@@ -16,20 +22,27 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.auth_backends import AuthenticationBackend
 from allauth.account.authentication import get_authentication_records
 from allauth.account.internal.stagekit import clear_login
+from allauth.core.internal import ratelimit
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from mi_admin.accounts.mfa_crypto import decrypt_secret, encrypt_secret
 from mi_admin.accounts.roles import user_roles
 from mi_admin.audit.services import audit_record
+from mi_admin.http import client_ip
 
 logger = logging.getLogger(__name__)
 
 SESSION_FLAG = "break_glass"
+# Failed sign-ins of one account from every address together (ACCOUNT_RATE_LIMITS).
+ACCOUNT_FAILED_ACTION = "login_failed_account"
 BREAK_GLASS_LOGIN = "auth.break_glass_login"
 
 # Set while BreakGlassAccountAdapter checks a password, so the backend can tell the
@@ -110,6 +123,34 @@ class BreakGlassAccountAdapter(DefaultAccountAdapter):
         finally:
             _in_break_glass_sign_in.reset(token)
 
+    def get_client_ip(self, request: HttpRequest) -> str:
+        # allauth's rate limits see the same address as the audit trail (mi_admin/http.py).
+        ip = client_ip(request)
+        if ip is None:
+            raise PermissionDenied("Unable to determine the client's IP address")
+        return ip
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        # allauth keys the `login_failed` limit on the username alone, so anyone could lock
+        # the real operator out; per username and source, a stranger locks out only himself.
+        login = str(credentials.get("username", "")).lower()
+        return f"{login}|{self.get_client_ip(request)}"
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        super().pre_authenticate(request, **credentials)
+        login = str(credentials.get("username", "")).lower()
+        if not ratelimit.consume(
+            request, app="allauth.account", action=ACCOUNT_FAILED_ACTION, key=login, dry_run=True
+        ):
+            self._rollback_login_failed_rl_usage()
+            raise self.validation_error("too_many_login_attempts")
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        # Only failures count towards the per-account limit, from whatever address.
+        login = str(credentials.get("username", "")).lower()
+        ratelimit.consume(request, app="allauth.account", action=ACCOUNT_FAILED_ACTION, key=login)
+        super().authentication_failed(request, **credentials)
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Accounts are made with `manage.py breakglass_create`, never by visitors.
         return False
@@ -147,3 +188,13 @@ class BreakGlassAccountAdapter(DefaultAccountAdapter):
         )
         logger.warning("break-glass login by %s", user.get_username())
         return super().post_login(request, user, **kwargs)
+
+
+class BreakGlassMFAAdapter(DefaultMFAAdapter):
+    """allauth.mfa with TOTP secrets encrypted at rest under MFA_ENCRYPTION_KEY."""
+
+    def encrypt(self, text: str) -> str:
+        return encrypt_secret(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return decrypt_secret(encrypted_text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import jwt
 import requests
@@ -34,12 +34,18 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from mi_admin.accounts.breakglass import is_break_glass_session
 from mi_admin.accounts.group_sync import okta_groups_from_claims, sync_roles
 from mi_admin.accounts.models import User
+from mi_admin.accounts.okta import normalise_issuer
 from mi_admin.accounts.rules import public
 from mi_admin.audit.services import audit_record
+from mi_admin.http import same_site_path
 
 logger = logging.getLogger(__name__)
 
 USERNAME_MAX = 150
+# Answers to a prompt=none request that mean "ask the person" (OIDC Core 3.1.2.6).
+SILENT_CHECK_ERRORS = frozenset(
+    {"login_required", "consent_required", "interaction_required", "account_selection_required"}
+)
 # Set by mozilla's callback on every successful Okta login.
 OIDC_EXPIRY_KEY = "oidc_id_token_expiration"
 
@@ -55,8 +61,12 @@ class OidcLoginError(Exception):
 
 
 def check_id_token_claims(payload: dict[str, Any], *, issuer: str, client_id: str) -> None:
-    """Refuse an id_token not issued by our Okta for our client (OIDC Core 3.1.3.7)."""
-    if payload.get("iss") != issuer:
+    """Refuse an id_token not issued by our Okta for our client (OIDC Core 3.1.3.7).
+
+    The issuers are compared without a trailing slash on either side (OIDC_ISSUER is often
+    pasted with one; Okta's ``iss`` has none)."""
+    iss = payload.get("iss")
+    if not isinstance(iss, str) or normalise_issuer(iss) != normalise_issuer(issuer):
         raise SuspiciousOperation(f"id_token issuer {payload.get('iss')!r} is not {issuer!r}")
     audience = payload.get("aud")
     audiences = [audience] if isinstance(audience, str) else list(audience or [])
@@ -202,11 +212,15 @@ class OktaCallbackView(OIDCAuthenticationCallbackView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         error = request.GET.get("error")
-        if error == "login_required":
-            # The silent session check (prompt=none) found no Okta session: an ended
-            # session, not a failed login attempt.
-            messages.info(request, "Your Okta session has ended. Sign in again.")
-            logger.info("Okta session of %s ended", request.user)
+        if error in SILENT_CHECK_ERRORS:
+            # The silent session check (prompt=none) could not renew the session without the
+            # person (no Okta session, or Okta wants them to consent, choose an account or
+            # do something else): sign in again; not a failed login attempt.
+            if error == "login_required":
+                messages.info(request, "Your Okta session has ended. Sign in again.")
+            else:
+                messages.info(request, "Okta needs you to sign in again.")
+            logger.info("Okta session of %s not renewed silently (%s)", request.user, error)
             return super().get(request)
         if error:
             description = request.GET.get("error_description", "")
@@ -276,11 +290,9 @@ class SessionRefreshMiddleware(SessionRefresh):
         ):
             # An htmx partial cannot follow a redirect to Okta: have htmx navigate the whole
             # page, and come back to the page the person was on rather than the partial.
-            current = urlsplit(request.headers.get("HX-Current-URL", ""))
-            if current.path and current.netloc in ("", request.get_host()):
-                request.session["oidc_login_next"] = current.path + (
-                    f"?{current.query}" if current.query else ""
-                )
+            back_to = same_site_path(request.headers.get("HX-Current-URL", ""), request)
+            if back_to is not None:
+                request.session["oidc_login_next"] = back_to
             hx = HttpResponse(status=200)
             hx["HX-Redirect"] = response["Location"]
             return hx

@@ -10,17 +10,9 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from mi_admin.audit.context import RequestContext, _current
+from mi_admin.http import client_ip
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR is the proxy in production; the deployment docs tell operators to run
-    # gunicorn behind a proxy that overwrites X-Forwarded-For, whose first entry we take.
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded:
-        return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class RequestContextMiddleware:

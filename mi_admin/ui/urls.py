@@ -1,10 +1,11 @@
 from django.urls import path
 
-from mi_admin.ui import views
+from mi_admin.ui import probes, views
 
 app_name = "ui"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
 ]

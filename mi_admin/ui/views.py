@@ -1,14 +1,12 @@
-"""The landing page and the liveness endpoint."""
+"""The landing page. (The probes, /healthz and /readyz, are in probes.py.)"""
 
 from __future__ import annotations
 
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from mi_admin.accounts.rules import any_role, public
+from mi_admin.accounts.rules import any_role
 from mi_admin.ui.selectors import dashboard_summary
 
 
@@ -16,13 +14,3 @@ from mi_admin.ui.selectors import dashboard_summary
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "ui/dashboard.html", {"summary": dashboard_summary(user=request.user)})
-
-
-@public
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness for the load balancer: the process answers and the database does too."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
+from mi_admin.accounts.models import User
 from mi_admin.audit.models import AuditEvent
 
 
@@ -39,4 +41,21 @@ def test_an_ended_okta_session_is_not_counted_as_a_failed_login(client: Client, 
     response = client.get("/oidc/callback/", {"error": "login_required", "state": "s"}, follow=True)
     # then
     assert "Okta session has ended" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="auth.login_failed").exists()
+
+
+@pytest.mark.parametrize(
+    "error", ["consent_required", "interaction_required", "account_selection_required"]
+)
+def test_a_silent_check_needing_the_person_sends_them_to_sign_in_unaudited(
+    client: Client, devops: User, error: str
+) -> None:
+    # given: signed in, and the silent re-check (prompt=none) needs the person
+    client.force_login(devops)
+    # when
+    response = client.get("/oidc/callback/", {"error": error, "state": "s"}, follow=True)
+    # then: signed out, on the login page, asked to sign in again; not a failed login
+    assert response.redirect_chain[-1][0] == "/login/"
+    assert "Okta needs you to sign in again" in response.content.decode()
+    assert "_auth_user_id" not in client.session
     assert not AuditEvent.objects.filter(action="auth.login_failed").exists()

@@ -132,3 +132,23 @@ def test_an_htmx_request_after_expiry_navigates_the_whole_page(
     assert "prompt=none" in response.headers["HX-Redirect"]
     back = browser.get(response.headers["HX-Redirect"], timeout=30)
     assert back.url == f"{live_server.url}/audit/?page=2"
+
+
+def test_an_htmx_request_from_a_foreign_current_url_stays_on_this_site(
+    live_server: LiveServer, okta_login: Login
+) -> None:
+    # given: signed in, the id_token's time is up, and HX-Current-URL points elsewhere
+    browser = requests.Session()
+    okta_login(browser, live_server.url, "devops")
+    expire_id_token(browser)
+    # when
+    response = browser.get(
+        f"{live_server.url}/audit/",
+        headers={"HX-Request": "true", "HX-Current-URL": f"{live_server.url}//evil.example/x"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    back = browser.get(response.headers["HX-Redirect"], timeout=30)
+    # then: back on the requested MI Admin page, never on the other host
+    assert back.url == f"{live_server.url}/audit/"
+    assert all("evil.example" not in r.headers.get("Location", "") for r in back.history)

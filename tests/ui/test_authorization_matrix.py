@@ -58,6 +58,8 @@ def only(code: int, *allowed: str) -> dict[str, int]:
 MATRIX: dict[str, Row] = {
     "ui:dashboard": Row(everyone(200)),
     "ui:healthz": Row(everyone(200, anonymous=200, stranger=200)),
+    # Readiness: the test database and Redis are up.
+    "ui:readyz": Row(everyone(200, anonymous=200, stranger=200)),
     "accounts:login": Row(everyone(200, anonymous=200, stranger=200)),
     # The OIDC handshake: init sends anyone to the provider, a bare callback back to login.
     "oidc_authentication_init": Row(

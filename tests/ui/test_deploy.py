@@ -71,3 +71,25 @@ def test_requests_is_the_http_library_from_the_project_root():
     # then it is the HTTP library, not an app of ours
     assert "site-packages" in result.stdout
     assert not Path("mi_requests/__init__.py").samefile(result.stdout.strip())
+
+
+def test_break_glass_in_production_needs_an_encryption_key():
+    # given production with break-glass on and no MFA_ENCRYPTION_KEY
+    env = {**PRODUCTION_ENV, "BREAK_GLASS_ENABLED": "1"}
+    # when Django starts
+    result = _manage("check", env=env)
+    # then it refuses, naming the variable; with a key it starts
+    assert result.returncode != 0
+    assert "MFA_ENCRYPTION_KEY must be set" in result.stderr
+    key = "n3-aO1mUQxUBl8r4ECu6mv2O0_AdgS9bu0B1gzzIs4E="
+    assert _manage("check", env={**env, "MFA_ENCRYPTION_KEY": key}).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TRUSTED_PROXY_NETWORKS", "10.0.0.0/8,not-a-net"), ("TRUSTED_PROXY_COUNT", "-1")],
+)
+def test_a_bad_proxy_setting_stops_start_up_naming_it(name, value):
+    result = _manage("check", env={**PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
