@@ -5,3 +5,8 @@ class HealthConfig(AppConfig):
     name = "health"
     verbose_name = "Health and SLAs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from health import extensions
+
+        extensions.register()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,11 +11,10 @@ from django.utils import timezone
 
 from instances.choices import ReleaseKind
 from instances.models import Release
+from instances.versions import VERSION_RE
 from mi_admin.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
-
-VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 class ReleaseError(ValueError):

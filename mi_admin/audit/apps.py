@@ -7,4 +7,6 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from mi_admin.audit import signals  # noqa: F401  (audits Django admin changes)
+        from mi_admin.audit import dashboard, signals  # noqa: F401  (audits Django admin changes)
+
+        dashboard.register()
