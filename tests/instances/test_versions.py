@@ -220,6 +220,22 @@ HISTORY = ReleaseHistory(
 )
 
 
+@pytest.mark.parametrize("kind", list(ReleaseKind))
+def test_every_release_kind_has_a_rollout_schedule(kind):
+    # given a release of each kind the registry accepts; when its SLA is judged a day later
+    history = ReleaseHistory([_info("5.9.0", RELEASED, kind)])
+    result = history.sla(
+        version="5.8.0",
+        lifecycle=LifecycleState.ACTIVE,
+        kind=InstanceKind.INTERNAL,
+        now=RELEASED + timedelta(days=1),
+        calendar=CALENDAR,
+    )
+    # then the platform's schedule knows the kind (it keys on the same values)
+    assert result.stage is not None
+    assert result.stage.name == "internal"
+
+
 @pytest.mark.parametrize(
     ("version", "state", "behind"),
     [
