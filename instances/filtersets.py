@@ -133,6 +133,11 @@ class InstanceFilterSet(django_filters.FilterSet):
         """The release history, read once for the filters, the sort and the page."""
         return versions.ReleaseHistory.load()
 
+    @cached_property
+    def fleet_versions(self) -> set[str]:
+        """The fleet's distinct versions, read once for the behind and version SLA filters."""
+        return versions.fleet_versions()
+
     @property
     def extension_fields(self) -> list[BoundField]:
         """The form fields of filters other apps added, for the filter bar."""
@@ -162,14 +167,16 @@ class InstanceFilterSet(django_filters.FilterSet):
         if value is None:
             return queryset
         position = versions.BEHIND if value else versions.CURRENT
-        return queryset.filter(versions.position_q(position, self.releases))
+        return queryset.filter(versions.position_q(position, self.releases, self.fleet_versions))
 
     def by_version_sla(
         self, queryset: QuerySet[Instance], name: str, value: str
     ) -> QuerySet[Instance]:
         if not value:
             return queryset
-        return queryset.filter(versions.sla_q(value, self.releases, timezone.now()))
+        return queryset.filter(
+            versions.sla_q(value, self.releases, timezone.now(), self.fleet_versions)
+        )
 
     def by_drift(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
         if value == DRIFT_ANY:
