@@ -1,4 +1,4 @@
-"""What the health app adds to shared pages (registered in ``HealthConfig.ready``): health
+"""What the health app adds to shared pages (imported by ``HealthConfig.ready``): health
 columns and a "Health" filter on the fleet list, a panel on the instance page, the summary
 line on the dashboard. ``instances`` and the UI shell never import this app."""
 
@@ -19,55 +19,38 @@ from health.selectors import (
 )
 from instances.models import Instance
 from mi_admin.accounts.roles import Perm
-from mi_admin.ui import extensions
+from mi_admin.ui.extensions import (
+    DASHBOARD,
+    INSTANCE_DETAIL,
+    INSTANCE_LIST,
+    columns,
+    list_filter,
+    panel,
+    widget,
+)
 
 
-def _page_rows(ids: list[int]) -> dict[int, Any]:
+@columns(INSTANCE_LIST, header="health/_header_cells.html", cell="health/_cells.html")
+def health_columns(ids: list[int]) -> dict[int, Any]:
     return health_for_instances(ids, bar_days=COMPACT_BAR_DAYS)
-
-
-def _panel(instance: Instance) -> dict[str, Any]:
-    return {"health_row": health_for_instances([instance.pk])[instance.pk], "details_link": True}
 
 
 def _by_health(queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
     return filter_health(queryset, value)
 
 
-def _health_filter() -> django_filters.ChoiceFilter:
+@list_filter(INSTANCE_LIST)
+def health() -> django_filters.ChoiceFilter:
     return django_filters.ChoiceFilter(
         method=_by_health, choices=HEALTH_FILTER_CHOICES, empty_label="All", label="Health"
     )
 
 
-def _summary(request: HttpRequest) -> dict[str, Any]:
+@panel(INSTANCE_DETAIL, "health/_panel.html")
+def health_panel(instance: Instance) -> dict[str, Any]:
+    return {"health_row": health_for_instances([instance.pk])[instance.pk], "details_link": True}
+
+
+@widget(DASHBOARD, "health/_summary.html", perm=Perm.VIEW_FLEET, order=10)
+def health_counts(request: HttpRequest) -> dict[str, Any]:
     return {"health_summary": health_summary()}
-
-
-def register() -> None:
-    extensions.register_columns(
-        extensions.INSTANCE_LIST,
-        extensions.Columns(
-            name="health",
-            header_template="health/_header_cells.html",
-            cell_template="health/_cells.html",
-            load=_page_rows,
-        ),
-    )
-    extensions.register_filter(
-        extensions.INSTANCE_LIST, extensions.ListFilter(name="health", make=_health_filter)
-    )
-    extensions.register_panel(
-        extensions.INSTANCE_DETAIL,
-        extensions.Panel(name="health", template="health/_panel.html", load=_panel),
-    )
-    extensions.register_widget(
-        extensions.DASHBOARD,
-        extensions.Widget(
-            name="health",
-            template="health/_summary.html",
-            load=_summary,
-            perm=Perm.VIEW_FLEET,
-            order=10,
-        ),
-    )

@@ -28,7 +28,7 @@ from health.models import HealthSample, HealthTransition, InstanceHealth
 from health.probes import ProbeResult, ProbeTarget, run_probes
 from instances.choices import LifecycleState
 from instances.models import Instance
-from instances.versions import OVERDUE, ReleaseHistory, instance_version
+from instances.versions import OVERDUE, ReleaseHistory
 from mi_admin.sla import work_calendar_from_settings
 
 logger = logging.getLogger(__name__)
@@ -308,18 +308,11 @@ def check_version_slas(*, now: datetime | None = None) -> incidents.IncidentChan
     if releases.latest is not None:
         calendar = work_calendar_from_settings()
         for instance in active:
-            observed = instance_version(instance)
-            status = releases.sla(
-                version=observed,
-                lifecycle=instance.state,
-                kind=instance.kind,
-                now=now,
-                calendar=calendar,
-            )
+            status = releases.instance_sla(instance, now=now, calendar=calendar)
             if status.state == OVERDUE:
                 breached[instance.pk] = {
                     "instance": instance.slug,
-                    "observed": observed,
+                    "observed": status.version,
                     "latest": status.latest,
                     "text": status.text,
                     "deadline": status.deadline.isoformat() if status.deadline else None,

@@ -6,6 +6,4 @@ class InstancesConfig(AppConfig):
     verbose_name = "Managed instances"
 
     def ready(self) -> None:
-        from instances import extensions
-
-        extensions.register()
+        from instances import extensions  # noqa: F401 (registers its columns, panels, widgets)

@@ -1,4 +1,4 @@
-"""What the instances app adds to the UI shell's dashboard (registered in
+"""What the instances app adds to the UI shell's dashboard (imported by
 ``InstancesConfig.ready``): the fleet's counts by lifecycle state and drift."""
 
 from __future__ import annotations
@@ -9,21 +9,9 @@ from django.http import HttpRequest
 
 from instances.selectors import fleet_summary
 from mi_admin.accounts.roles import Perm
-from mi_admin.ui import extensions
+from mi_admin.ui.extensions import DASHBOARD, widget
 
 
-def _fleet(request: HttpRequest) -> dict[str, Any]:
+@widget(DASHBOARD, "instances/_fleet_summary.html", perm=Perm.VIEW_FLEET, order=20)
+def fleet_counts(request: HttpRequest) -> dict[str, Any]:
     return {"fleet": fleet_summary()}
-
-
-def register() -> None:
-    extensions.register_widget(
-        extensions.DASHBOARD,
-        extensions.Widget(
-            name="fleet",
-            template="instances/_fleet_summary.html",
-            load=_fleet,
-            perm=Perm.VIEW_FLEET,
-            order=20,
-        ),
-    )

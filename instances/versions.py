@@ -266,6 +266,18 @@ class ReleaseHistory:
             stage_target_pct=target,
         )
 
+    def instance_sla(
+        self, instance: Instance, *, now: datetime, calendar: WorkCalendar
+    ) -> VersionSla:
+        """:meth:`sla` of an Instance row."""
+        return self.sla(
+            version=instance_version(instance),
+            lifecycle=instance.state,
+            kind=instance.kind,
+            now=now,
+            calendar=calendar,
+        )
+
     def sla_state(self, version: str, now: datetime) -> str:
         """current / due / overdue for an instance held to the SLA (no rollout stage)."""
         if self.latest is None:

@@ -50,18 +50,13 @@ def _version_views(
     rows: list[Instance], releases: versions.ReleaseHistory
 ) -> dict[int, VersionView]:
     now, calendar = timezone.now(), work_calendar_from_settings()
-    result = {}
-    for instance in rows:
-        version = versions.instance_version(instance)
-        sla = releases.sla(
-            version=version,
-            lifecycle=instance.state,
-            kind=instance.kind,
-            now=now,
-            calendar=calendar,
+    return {
+        instance.pk: VersionView(
+            releases.position(versions.instance_version(instance)),
+            releases.instance_sla(instance, now=now, calendar=calendar),
         )
-        result[instance.pk] = VersionView(releases.position(version), sla)
-    return result
+        for instance in rows
+    }
 
 
 @requires(Perm.VIEW_FLEET)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from health.models import HealthTransition, Incident, MaintenanceWindow
 from health.selectors.rows import InstanceHealthRow, health_for_instances
 from instances.models import Instance
-from instances.versions import ReleaseHistory, VersionSla, instance_version
+from instances.versions import ReleaseHistory, VersionSla
 from mi_admin.sla import work_calendar_from_settings
 
 
@@ -29,13 +29,8 @@ def instance_health_detail(
 ) -> InstanceHealthDetail:
     now = now or timezone.now()
     row = health_for_instances([instance.pk], now=now)[instance.pk]
-    version = ReleaseHistory.load().sla(
-        version=instance_version(instance),
-        lifecycle=instance.state,
-        kind=instance.kind,
-        now=now,
-        calendar=work_calendar_from_settings(),
-    )
+    calendar = work_calendar_from_settings()
+    version = ReleaseHistory.load().instance_sla(instance, now=now, calendar=calendar)
     windows = list(
         MaintenanceWindow.objects.filter(instance=instance)
         .select_related("created_by")

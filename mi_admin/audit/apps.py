@@ -7,6 +7,5 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from mi_admin.audit import dashboard, signals  # noqa: F401  (audits Django admin changes)
-
-        dashboard.register()
+        # signals audits Django admin changes; dashboard registers the recent-events widget
+        from mi_admin.audit import dashboard, signals  # noqa: F401

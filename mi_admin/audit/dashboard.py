@@ -1,4 +1,4 @@
-"""The audit trail's block on the dashboard: the last ten events (registered in
+"""The audit trail's block on the dashboard: the last ten events (imported by
 ``AuditConfig.ready``)."""
 
 from __future__ import annotations
@@ -9,23 +9,11 @@ from django.http import HttpRequest
 
 from mi_admin.accounts.roles import Perm
 from mi_admin.audit.models import AuditEvent
-from mi_admin.ui import extensions
+from mi_admin.ui.extensions import DASHBOARD, widget
 
 RECENT = 10
 
 
-def _recent(request: HttpRequest) -> dict[str, Any]:
+@widget(DASHBOARD, "audit/_recent.html", perm=Perm.VIEW_AUDIT, order=90)
+def recent_events(request: HttpRequest) -> dict[str, Any]:
     return {"recent_events": list(AuditEvent.objects.order_by("-id")[:RECENT])}
-
-
-def register() -> None:
-    extensions.register_widget(
-        extensions.DASHBOARD,
-        extensions.Widget(
-            name="audit",
-            template="audit/_recent.html",
-            load=_recent,
-            perm=Perm.VIEW_AUDIT,
-            order=90,
-        ),
-    )

@@ -1,19 +1,21 @@
 """Shared pages that apps extend without the page's app importing them (NetBox's template
-extensions): columns of a list, panels of a detail page, filters of a list, dashboard widgets.
+extensions): columns of a list, filters of a list, panels of a detail page, dashboard
+widgets.
 
-A page is named by a string (``"instances.instance_list"``). An app registers what it adds
-in its ``AppConfig.ready()``; the page asks the registry and renders each template with the
-context its ``load`` returned. So ``instances`` shows health without importing ``health``.
+A page is named by a string (``INSTANCE_LIST``...). An app declares what it adds in its own
+``extensions`` module with the decorators below, and imports that module in its
+``AppConfig.ready()``; the page asks the registry and renders each template with the context
+its function returned. So ``instances`` shows health without importing ``health``.
 
-Every ``load`` works for a whole page at once, in a fixed number of queries.
+Every function works for a whole page at once, in a fixed number of queries.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.http import HttpRequest
 
@@ -22,6 +24,8 @@ from mi_admin.accounts.roles import Perm, user_can
 INSTANCE_LIST = "instances.instance_list"
 INSTANCE_DETAIL = "instances.instance_detail"
 DASHBOARD = "ui.dashboard"
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -33,75 +37,86 @@ class Columns:
     header_template: str
     cell_template: str
     load: Callable[[list[int]], dict[int, Any]]
-    order: int = 100
+    order: int
 
 
 @dataclass(frozen=True)
-class Panel:
-    """A section of a detail page. ``load(obj)`` → the template's context."""
+class Block:
+    """A panel of a detail page (``load(obj)``) or a dashboard widget (``load(request)``):
+    ``template`` rendered with the context ``load`` returns, for people holding ``perm``
+    (anyone when None)."""
 
     name: str
     template: str
     load: Callable[[Any], dict[str, Any]]
-    order: int = 100
+    perm: Perm | None
+    order: int
 
 
 @dataclass(frozen=True)
 class ListFilter:
-    """A filter an app adds to a list's FilterSet. ``make()`` builds a django-filter
-    ``Filter`` whose ``method`` is a callable ``(queryset, name, value) → queryset``."""
+    """A filter added to a list's FilterSet: ``make()`` builds a django-filter ``Filter``
+    whose ``method`` is a callable ``(queryset, name, value) → queryset``."""
 
     name: str
     make: Callable[[], Any]
-    order: int = 100
+    order: int
 
 
-@dataclass(frozen=True)
-class Widget:
-    """A block of the dashboard, shown to people holding ``perm`` (anyone when None)."""
-
-    name: str
-    template: str
-    load: Callable[[HttpRequest], dict[str, Any]]
-    perm: Perm | None = None
-    order: int = 100
+_registry: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
 
 
-@dataclass
-class _Registry:
-    columns: dict[str, list[Columns]] = field(default_factory=lambda: defaultdict(list))
-    panels: dict[str, list[Panel]] = field(default_factory=lambda: defaultdict(list))
-    filters: dict[str, list[ListFilter]] = field(default_factory=lambda: defaultdict(list))
-    widgets: dict[str, list[Widget]] = field(default_factory=lambda: defaultdict(list))
-
-
-_registry = _Registry()
-
-
-def _add(bucket: dict[str, list[Any]], page: str, item: Any) -> None:
+def _add(kind: str, page: str, item: Any) -> None:
     # ready() may run twice (tests, autoreload): registering is idempotent by name.
-    entries = [entry for entry in bucket[page] if entry.name != item.name]
-    bucket[page] = sorted([*entries, item], key=lambda entry: (entry.order, entry.name))
+    entries = [entry for entry in _registry[kind][page] if entry.name != item.name]
+    _registry[kind][page] = sorted([*entries, item], key=lambda entry: (entry.order, entry.name))
 
 
-def register_columns(page: str, columns: Columns) -> None:
-    _add(_registry.columns, page, columns)
+def columns(page: str, *, header: str, cell: str, order: int = 100) -> Callable[[F], F]:
+    """``@columns(INSTANCE_LIST, header=..., cell=...)`` on ``def load(ids) -> {id: row}``."""
+
+    def register(load: F) -> F:
+        _add("columns", page, Columns(load.__name__, header, cell, load, order))
+        return load
+
+    return register
 
 
-def register_panel(page: str, panel: Panel) -> None:
-    _add(_registry.panels, page, panel)
+def panel(page: str, template: str, *, order: int = 100) -> Callable[[F], F]:
+    """``@panel(INSTANCE_DETAIL, template)`` on ``def load(obj) -> context``."""
+
+    def register(load: F) -> F:
+        _add("panels", page, Block(load.__name__, template, load, None, order))
+        return load
+
+    return register
 
 
-def register_filter(page: str, list_filter: ListFilter) -> None:
-    _add(_registry.filters, page, list_filter)
+def widget(
+    page: str, template: str, *, perm: Perm | None = None, order: int = 100
+) -> Callable[[F], F]:
+    """``@widget(DASHBOARD, template, perm=...)`` on ``def load(request) -> context``."""
+
+    def register(load: F) -> F:
+        _add("widgets", page, Block(load.__name__, template, load, perm, order))
+        return load
+
+    return register
 
 
-def register_widget(page: str, widget: Widget) -> None:
-    _add(_registry.widgets, page, widget)
+def list_filter(page: str, *, order: int = 100) -> Callable[[F], F]:
+    """``@list_filter(INSTANCE_LIST)`` on ``def <name>() -> Filter``; the query parameter
+    is the function's name."""
+
+    def register(make: F) -> F:
+        _add("filters", page, ListFilter(make.__name__, make, order))
+        return make
+
+    return register
 
 
 def page_filters(page: str) -> Sequence[ListFilter]:
-    return tuple(_registry.filters[page])
+    return tuple(_registry["filters"][page])
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,7 @@ class LoadedColumns:
 
 def columns_for(page: str, ids: list[int]) -> list[LoadedColumns]:
     """Each registered column set with its data for these row ids."""
-    return [LoadedColumns(columns, columns.load(ids)) for columns in _registry.columns[page]]
+    return [LoadedColumns(entry, entry.load(ids)) for entry in _registry["columns"][page]]
 
 
 @dataclass(frozen=True)
@@ -122,13 +137,13 @@ class LoadedBlock:
 
 
 def panels_for(page: str, obj: Any) -> list[LoadedBlock]:
-    return [LoadedBlock(panel.template, panel.load(obj)) for panel in _registry.panels[page]]
+    return [LoadedBlock(entry.template, entry.load(obj)) for entry in _registry["panels"][page]]
 
 
 def widgets_for(page: str, request: HttpRequest) -> list[LoadedBlock]:
     """The dashboard widgets this person may see, loaded."""
     return [
-        LoadedBlock(widget.template, widget.load(request))
-        for widget in _registry.widgets[page]
-        if widget.perm is None or user_can(request.user, widget.perm)
+        LoadedBlock(entry.template, entry.load(request))
+        for entry in _registry["widgets"][page]
+        if entry.perm is None or user_can(request.user, entry.perm)
     ]

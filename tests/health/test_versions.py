@@ -12,22 +12,13 @@ from health.choices import IncidentCause, IncidentState, WindowKind
 from health.models import Incident, InstanceHealth, MaintenanceWindow
 from health.selectors import filter_health, health_summary
 from health.services import check_version_slas
-from instances.choices import InstanceKind, LifecycleState
 from instances.models import Instance
-from tests.instances.factories import make_instance, make_release
+from tests.instances.factories import make_instance, make_release, make_version_fleet
 
 
 @pytest.fixture
 def fleet(db):
-    """a: current, b: behind, c: behind but suspended, d: version only from the VM's
-    metadata, e: ahead of the release."""
-    return {
-        "a": make_instance("a-prod", observed_version="5.9.0"),
-        "b": make_instance("b-prod", observed_version="5.8.0"),
-        "c": make_instance("c-prod", observed_version="5.8.0", state=LifecycleState.SUSPENDED),
-        "d": make_instance("d-prod", observed_version="", vm_version="5.9.0"),
-        "e": make_instance("e-trial", observed_version="5.10.0", kind=InstanceKind.TRIAL),
-    }
+    return make_version_fleet()
 
 
 def slugs(queryset) -> set[str]:

@@ -27,13 +27,8 @@ from instances.versions import (
     with_version,
 )
 from mi_admin.sla import WorkCalendar
-from tests.instances.factories import make_instance, make_release
-
-URL = "/instances/"
-
-
-def _slugs(response) -> list[str]:
-    return re.findall(r'data-testid="instance-row" data-slug="([^"]+)"', response.content.decode())
+from tests.instances.factories import make_instance, make_release, make_version_fleet
+from tests.instances.pages import FLEET_URL, row_slugs
 
 
 def _row(response, slug: str) -> str:
@@ -63,13 +58,13 @@ def test_two_releases_behind_is_overdue_from_the_older_release(client_for, two_r
     make_instance("near-prod", observed_version="5.8.0")
     client = client_for("devops")
     # when the fleet list renders
-    page = client.get(URL)
+    page = client.get(FLEET_URL)
     # then the older instance is overdue (deadline: the earliest missing release + 7 days)
     assert _sla_text(page, "old-prod") == "overdue by 13 days"
     assert _sla_text(page, "near-prod") == "due in 4 days"
     # and the filters and the dashboard count it the same way
-    assert _slugs(client.get(URL, {"version_sla": "overdue"})) == ["old-prod"]
-    assert _slugs(client.get(URL, {"version_sla": "due"})) == ["near-prod"]
+    assert row_slugs(client.get(FLEET_URL, {"version_sla": "overdue"})) == ["old-prod"]
+    assert row_slugs(client.get(FLEET_URL, {"version_sla": "due"})) == ["near-prod"]
     summary = client.get("/").content.decode()
     assert ">1 overdue" in summary
     assert ">1 due<" in summary
@@ -79,7 +74,7 @@ def test_rollout_stage_is_the_stage_of_the_release_that_sets_the_deadline(client
     # given an instance two releases behind, overdue on 5.8.0 (released 20 days ago)
     make_instance("old-prod", observed_version="5.7.0")
     # when the fleet list renders
-    row = _row(client_for("devops").get(URL), "old-prod")
+    row = _row(client_for("devops").get(FLEET_URL), "old-prod")
     # then the stage beside the SLA is 5.8.0's (long complete), not the 3-day-old patch's
     # "Internal instances" stage, which would say production need not have it yet
     assert "Rollout complete" in row
@@ -93,12 +88,12 @@ def test_suspended_and_torn_down_are_out_of_the_sla_everywhere(client_for, two_r
     make_instance("live-prod", observed_version="5.9.0")
     client = client_for("devops")
     # when the fleet list renders; then its SLA cell says it is not held to it
-    assert _sla_text(client.get(URL), "idle-prod") == "not held"
+    assert _sla_text(client.get(FLEET_URL), "idle-prod") == "not held"
     # and no SLA filter lists it, not even "current"
     for value in ("current", "due", "overdue"):
-        slugs = _slugs(client.get(URL, {"version_sla": value}))
+        slugs = row_slugs(client.get(FLEET_URL, {"version_sla": value}))
         assert "idle-prod" not in slugs, value
-    assert _slugs(client.get(URL, {"version_sla": "current"})) == ["live-prod"]
+    assert row_slugs(client.get(FLEET_URL, {"version_sla": "current"})) == ["live-prod"]
     # and the dashboard counts nothing overdue
     assert ">0 overdue" in client.get("/").content.decode()
 
@@ -110,22 +105,22 @@ def test_a_version_newer_than_the_latest_release_is_ahead(client_for, two_releas
     make_instance("behind-prod", observed_version="5.8.0")
     client = client_for("devops")
     # when the fleet list renders
-    page = client.get(URL)
+    page = client.get(FLEET_URL)
     row = _row(page, "canary-test")
     # then its version is "ahead", and its SLA current; never behind
     assert "ahead" in row
     assert "behind" not in row
     assert _sla_text(page, "canary-test") == "current"
     # and the behind filter agrees: neither behind nor on the latest release
-    assert _slugs(client.get(URL, {"behind": "true"})) == ["behind-prod"]
-    assert _slugs(client.get(URL, {"behind": "false"})) == ["current-prod"]
-    assert "canary-test" in _slugs(client.get(URL, {"version_sla": "current"}))
+    assert row_slugs(client.get(FLEET_URL, {"behind": "true"})) == ["behind-prod"]
+    assert row_slugs(client.get(FLEET_URL, {"behind": "false"})) == ["current-prod"]
+    assert "canary-test" in row_slugs(client.get(FLEET_URL, {"version_sla": "current"}))
 
 
 def test_version_column_and_sla_agree_on_an_instance_behind(client_for, two_releases):
     # given an instance one release behind
     make_instance("behind-prod", observed_version="5.8.0")
-    page = client_for("devops").get(URL)
+    page = client_for("devops").get(FLEET_URL)
     row = _row(page, "behind-prod")
     # then the version column says behind by 1 and the SLA says due, not current
     assert "behind by 1" in row
@@ -279,15 +274,7 @@ def test_deadline_is_the_earliest_published_newer_release():
 
 @pytest.fixture
 def fleet(db):
-    """a: current, b: behind, c: behind but suspended, d: version only from the VM's
-    metadata, e: ahead of the release."""
-    return {
-        "a": make_instance("a-prod", observed_version="5.9.0"),
-        "b": make_instance("b-prod", observed_version="5.8.0"),
-        "c": make_instance("c-prod", observed_version="5.8.0", state=LifecycleState.SUSPENDED),
-        "d": make_instance("d-prod", observed_version="", vm_version="5.9.0"),
-        "e": make_instance("e-trial", observed_version="5.10.0", kind=InstanceKind.TRIAL),
-    }
+    return make_version_fleet()
 
 
 def slugs(queryset) -> set[str]:
