@@ -101,7 +101,6 @@ class Position:
     version: str
     latest: str
     behind: int | None = None
-    registered: bool = False
 
 
 @dataclass(frozen=True)
@@ -205,13 +204,12 @@ class ReleaseHistory:
         if latest is None:
             return Position(UNKNOWN, version, "")
         newer = self.newer_than(version)
-        registered = version in self._by_version
         if newer is None:
             return Position(UNKNOWN, version, latest.version)
         if newer:
-            return Position(BEHIND, version, latest.version, len(newer), registered)
-        if registered:
-            return Position(CURRENT, version, latest.version, None, True)
+            return Position(BEHIND, version, latest.version, len(newer))
+        if version in self._by_version:
+            return Position(CURRENT, version, latest.version)
         key = parse_version(version)
         # Equal numbers written differently ("v5.9.0") are current; anything higher is ahead.
         state = CURRENT if key == latest.key else AHEAD
