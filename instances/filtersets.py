@@ -49,7 +49,8 @@ class AnyYesNo(forms.NullBooleanSelect):
 
 class FleetOrderingFilter(django_filters.OrderingFilter):
     """Sorts on the chosen column with rows lacking a value last, then by customer and slug
-    so that pages stay stable. Versions sort by release date, not as text (5.10 > 5.9)."""
+    so that pages stay stable. Versions sort by number, not as text (5.10 > 5.9), releases
+    and unregistered builds alike (:mod:`instances.versions`)."""
 
     tiebreak = ("customer__name", "slug")
 
@@ -59,7 +60,7 @@ class FleetOrderingFilter(django_filters.OrderingFilter):
         name = name.lstrip("-")
         columns: list[Any] = [F(name)]
         if name == "version":
-            columns.insert(0, self.parent.releases.rank())
+            columns.insert(0, self.parent.releases.rank(self.parent.fleet_versions))
         if descending:
             return [column.desc(nulls_last=True) for column in columns]
         return [column.asc(nulls_last=True) for column in columns]

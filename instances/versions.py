@@ -285,14 +285,19 @@ class ReleaseHistory:
             return CURRENT
         return OVERDUE if now > version_clock(bound.released_at).deadline else DUE
 
-    def rank(self) -> Case | Value:
-        """SQL: a release's place in the order (unregistered versions: NULL), for sorting.
-        Needs the ``effective_version`` alias (:func:`with_version`)."""
-        if not self.releases:
+    def rank(self, versions: Iterable[str] = ()) -> Case | Value:
+        """SQL: a version's place in the order, for sorting: every release and every other
+        version number among ``versions`` (an unregistered build sorts by its number);
+        NULL for what cannot be ordered. Needs the ``version`` alias (:func:`with_version`)."""
+        keys = {release.version: (release.key, 0) for release in self.releases}
+        for version in versions:
+            key = parse_version(version)
+            if key is not None and version not in keys:
+                keys[version] = (key, 1)
+        if not keys:
             return Value(None, output_field=IntegerField())
-        whens = [
-            When(**{VERSION_ALIAS: r.version}, then=Value(n)) for n, r in enumerate(self.releases)
-        ]
+        ordered = sorted(keys, key=keys.__getitem__)
+        whens = [When(**{VERSION_ALIAS: v}, then=Value(n)) for n, v in enumerate(ordered)]
         return Case(*whens, default=None, output_field=IntegerField())
 
 

@@ -30,7 +30,8 @@ BASELINES: dict[str, int] = {
     "instance_list": 8,
     # + the fleet's distinct versions (read once for both version filters)
     "instance_list_filtered": 9,
-    "instance_list_by_version_page_2": 8,
+    # + the fleet's distinct versions (unregistered builds sort by number)
+    "instance_list_by_version_page_2": 9,
     "instance_list_partial": 8,
     # releases; the rows (one chunked cursor)
     "instance_export": 5,

@@ -276,3 +276,24 @@ def test_version_sort_follows_release_dates_not_text(client_for, db):
     response = client_for("devops").get(FLEET_URL, {"sort": "-version"})
     # then 5.10.0 leads
     assert row_slugs(response) == ["a-prod", "b-prod"]
+
+
+def test_version_sort_places_unregistered_builds_by_number(client_for, db):
+    # given releases 5.8.0 and 5.9.0, a test build 5.10.0 ahead of them, an unregistered
+    # 5.8.5 between them, and a version that is not a number
+    make_releases(["5.8.0", "5.9.0"])
+    make_instance("ahead-test", observed_version="5.10.0")
+    make_instance("between-prod", observed_version="5.8.5")
+    make_instance("current-prod", observed_version="5.9.0")
+    make_instance("old-prod", observed_version="5.8.0")
+    make_instance("odd-prod", observed_version="dev-1a2b")
+    # when sorted by version, newest first
+    response = client_for("devops").get(FLEET_URL, {"sort": "-version"})
+    # then builds sort among releases by number; what has no number comes last
+    assert row_slugs(response) == [
+        "ahead-test",
+        "current-prod",
+        "between-prod",
+        "old-prod",
+        "odd-prod",
+    ]
