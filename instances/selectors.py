@@ -8,10 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from instances.choices import Drift, LifecycleState
 from instances.models import Instance, Operation
-from instances.versions import VERSION_ALIAS, ReleaseHistory, version_expression
+from instances.versions import (
+    VERSION_ALIAS,
+    Position,
+    ReleaseHistory,
+    VersionSla,
+    instance_version,
+    version_expression,
+)
+from mi_admin.sla import work_calendar_from_settings
 
 RECENT_OPERATIONS = 20
 
@@ -23,6 +32,28 @@ def instance_list() -> QuerySet[Instance]:
         .annotate(**{VERSION_ALIAS: version_expression()})
         .order_by("customer__name", "slug")
     )
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """What the version and version SLA cells show for one instance."""
+
+    position: Position
+    sla: VersionSla
+
+
+def instance_version_views(
+    instances: list[Instance], releases: ReleaseHistory
+) -> dict[int, VersionView]:
+    """Version position and SLA per instance id, from the history already read (no query)."""
+    now, calendar = timezone.now(), work_calendar_from_settings()
+    return {
+        instance.pk: VersionView(
+            releases.position(instance_version(instance)),
+            releases.instance_sla(instance, now=now, calendar=calendar),
+        )
+        for instance in instances
+    }
 
 
 def instance_get(*, slug: str) -> Instance | None:

@@ -1,21 +1,20 @@
-"""The fleet dashboard: the instance list and its export, one instance, operations.
+"""The fleet pages: the instance list and its export, one instance, operations.
 
-Lists follow NetBox's pattern: one view answers with the whole page, or with the results
-partial alone when htmx asks (a filter changed, the 30-second refresh, a page link).
+Lists render through :mod:`mi_admin.ui.lists` (NetBox's pattern: one view answers with the
+whole page, or the results partial when htmx asks). Other apps add columns, filters and
+panels to the list and the instance page through :mod:`mi_admin.ui.extensions`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from instances import exports, selectors, versions
+from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
 from instances.forms import OperationRequestForm
@@ -23,7 +22,6 @@ from instances.models import Instance
 from instances.services.operations import operation_create
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
-from mi_admin.sla import work_calendar_from_settings
 from mi_admin.ui.extensions import (
     INSTANCE_DETAIL,
     INSTANCE_LIST,
@@ -38,27 +36,6 @@ from mi_admin.ui.lists import (
 )
 
 
-@dataclass(frozen=True)
-class VersionView:
-    """What the version and version SLA cells show for one instance."""
-
-    position: versions.Position
-    sla: versions.VersionSla
-
-
-def _version_views(
-    rows: list[Instance], releases: versions.ReleaseHistory
-) -> dict[int, VersionView]:
-    now, calendar = timezone.now(), work_calendar_from_settings()
-    return {
-        instance.pk: VersionView(
-            releases.position(versions.instance_version(instance)),
-            releases.instance_sla(instance, now=now, calendar=calendar),
-        )
-        for instance in rows
-    }
-
-
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def instance_list(request: HttpRequest) -> HttpResponse:
@@ -68,7 +45,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
         # A fixed number of queries for the page, whatever its size: the release history
         # (already read by the filters) and each registered column set's own.
         return {
-            "version_views": _version_views(rows, filterset.releases),
+            "version_views": selectors.instance_version_views(rows, filterset.releases),
             "extra_columns": columns_for(INSTANCE_LIST, [row.pk for row in rows]),
         }
 
@@ -102,7 +79,9 @@ def instance_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "detail": detail,
         "instance": detail.instance,
-        "version_view": _version_views([detail.instance], detail.releases)[detail.instance.pk],
+        "version_view": selectors.instance_version_views([detail.instance], detail.releases)[
+            detail.instance.pk
+        ],
         "sync_form": OperationRequestForm.fresh(),
         "panels": panels_for(INSTANCE_DETAIL, detail.instance),
     }

@@ -1,4 +1,5 @@
-"""The release registry: recording a new release (the newest one sets every deadline)."""
+"""The release registry: recording a new release (each starts a one-week deadline for the
+instances below it; see instances.versions)."""
 
 from __future__ import annotations
 
