@@ -5,3 +5,6 @@ class HealthConfig(AppConfig):
     name = "health"
     verbose_name = "Health and SLAs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from health import extensions  # noqa: F401 (registers its columns, panels, widgets)

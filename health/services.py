@@ -26,9 +26,9 @@ from health.conf import HealthSettings, health_settings
 from health.hysteresis import Step, Tracker, advance
 from health.models import HealthSample, HealthTransition, InstanceHealth
 from health.probes import ProbeResult, ProbeTarget, run_probes
-from health.versions import effective_version, latest_release, version_status
 from instances.choices import LifecycleState
 from instances.models import Instance
+from instances.versions import OVERDUE, ReleaseHistory
 from mi_admin.sla import work_calendar_from_settings
 
 logger = logging.getLogger(__name__)
@@ -302,20 +302,17 @@ def prune_samples(*, now: datetime | None = None, conf: HealthSettings | None = 
 def check_version_slas(*, now: datetime | None = None) -> incidents.IncidentChanges:
     """Open or resolve ``version_sla`` incidents for every active instance."""
     now = now or timezone.now()
-    release = latest_release()
+    releases = ReleaseHistory.load()
     active = list(Instance.objects.filter(state=LifecycleState.ACTIVE).only(*_INSTANCE_FIELDS))
     breached: dict[int, dict[str, object]] = {}
-    if release is not None:
+    if releases.latest is not None:
         calendar = work_calendar_from_settings()
         for instance in active:
-            observed = effective_version(instance.observed_version, instance.vm_version)
-            status = version_status(
-                observed=observed, kind=instance.kind, release=release, now=now, calendar=calendar
-            )
-            if status.state == "overdue":
+            status = releases.instance_sla(instance, now=now, calendar=calendar)
+            if status.state == OVERDUE:
                 breached[instance.pk] = {
                     "instance": instance.slug,
-                    "observed": observed,
+                    "observed": status.version,
                     "latest": status.latest,
                     "text": status.text,
                     "deadline": status.deadline.isoformat() if status.deadline else None,

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class InstancesConfig(AppConfig):
     name = "instances"
     verbose_name = "Managed instances"
+
+    def ready(self) -> None:
+        from instances import extensions  # noqa: F401 (registers its columns, panels, widgets)

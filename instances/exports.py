@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from instances.models import Instance
+from instances.versions import CURRENT, ReleaseHistory, instance_version
 from mi_admin.ui.csv_export import csv_lines
 
 COLUMNS = [
@@ -20,6 +21,7 @@ COLUMNS = [
     "size",
     "state",
     "version",
+    "version_position",
     "releases_behind",
     "latest_release",
     "desired_version",
@@ -40,8 +42,9 @@ COLUMNS = [
 ]
 
 
-def _row(instance: Instance, release_order: dict[str, int], latest: str) -> dict[str, Any]:
-    version: str = instance.version  # type: ignore[attr-defined]  # instance_list() annotation
+def _row(instance: Instance, releases: ReleaseHistory, latest: str) -> dict[str, Any]:
+    version = instance_version(instance)
+    position = releases.position(version)
     return {
         "slug": instance.slug,
         "customer": instance.customer.name,
@@ -52,7 +55,8 @@ def _row(instance: Instance, release_order: dict[str, int], latest: str) -> dict
         "size": instance.size,
         "state": instance.state,
         "version": version,
-        "releases_behind": release_order.get(version),
+        "version_position": position.state,
+        "releases_behind": 0 if position.state == CURRENT else position.behind,
         "latest_release": latest,
         "desired_version": instance.desired_version,
         "observed_version": instance.observed_version,
@@ -72,8 +76,8 @@ def _row(instance: Instance, release_order: dict[str, int], latest: str) -> dict
     }
 
 
-def csv_rows(instances: QuerySet[Instance], release_order: dict[str, int]) -> Iterator[str]:
+def csv_rows(instances: QuerySet[Instance], releases: ReleaseHistory) -> Iterator[str]:
     """The header, then one line per instance, read from the database in chunks."""
-    latest = next(iter(release_order), "")
-    rows = (_row(i, release_order, latest) for i in instances.iterator(chunk_size=1000))
+    latest = releases.latest.version if releases.latest else ""
+    rows = (_row(i, releases, latest) for i in instances.iterator(chunk_size=1000))
     return csv_lines(COLUMNS, rows)

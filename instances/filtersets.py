@@ -1,25 +1,24 @@
 """One FilterSet for the fleet list: the HTML list, its auto-refresh and the CSV export use it.
 
 It filters the queryset of :func:`instances.selectors.instance_list`, whose ``version``
-annotation the version, ``behind`` and sort filters rely on.
+annotation the version, ``behind``, version SLA and sort filters rely on. Other apps add
+filters through :mod:`mi_admin.ui.extensions` (health adds "Health").
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import OrderBy
+from django.forms import BoundField
+from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
 
-from health.selectors import (
-    HEALTH_FILTER_CHOICES,
-    VERSION_SLA_FILTER_CHOICES,
-    filter_health,
-    filter_version_sla,
-)
+from instances import versions
 from instances.choices import (
     Architecture,
     Drift,
@@ -28,8 +27,8 @@ from instances.choices import (
     OperationKind,
     OperationState,
 )
-from instances.models import Instance, Operation, Release
-from instances.selectors import release_latest
+from instances.models import Instance, Operation
+from mi_admin.ui.extensions import INSTANCE_LIST, page_filters
 
 DRIFT_ANY = "any"
 DRIFT_NONE = "none"
@@ -50,7 +49,8 @@ class AnyYesNo(forms.NullBooleanSelect):
 
 class FleetOrderingFilter(django_filters.OrderingFilter):
     """Sorts on the chosen column with rows lacking a value last, then by customer and slug
-    so that pages stay stable. Versions sort by release date, not as text (5.10 > 5.9)."""
+    so that pages stay stable. Versions sort by number, not as text (5.10 > 5.9), releases
+    and unregistered builds alike (:mod:`instances.versions`)."""
 
     tiebreak = ("customer__name", "slug")
 
@@ -60,8 +60,7 @@ class FleetOrderingFilter(django_filters.OrderingFilter):
         name = name.lstrip("-")
         columns: list[Any] = [F(name)]
         if name == "version":
-            released = Release.objects.filter(version=OuterRef("version")).values("released_at")
-            columns.insert(0, Subquery(released[:1]))
+            columns.insert(0, self.parent.releases.rank(self.parent.fleet_versions))
         if descending:
             return [column.desc(nulls_last=True) for column in columns]
         return [column.asc(nulls_last=True) for column in columns]
@@ -86,12 +85,9 @@ class InstanceFilterSet(django_filters.FilterSet):
         widget=AnyYesNo("Behind the latest release", "On the latest release"),
     )
     drift = django_filters.ChoiceFilter(method="by_drift", choices=DRIFT_CHOICES, empty_label="All")
-    health = django_filters.ChoiceFilter(
-        method="by_health", choices=HEALTH_FILTER_CHOICES, empty_label="All"
-    )
     version_sla = django_filters.ChoiceFilter(
         method="by_version_sla",
-        choices=VERSION_SLA_FILTER_CHOICES,
+        choices=versions.SLA_FILTER_CHOICES,
         empty_label="All",
         label="Version SLA",
     )
@@ -121,9 +117,32 @@ class InstanceFilterSet(django_filters.FilterSet):
             "version",
             "behind",
             "drift",
-            "health",
             "version_sla",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.extension_names: list[str] = []
+        for extension in page_filters(INSTANCE_LIST):
+            added = extension.make()
+            added.model, added.parent = self.queryset.model, self
+            self.filters[extension.name] = added
+            self.extension_names.append(extension.name)
+
+    @cached_property
+    def releases(self) -> versions.ReleaseHistory:
+        """The release history, read once for the filters, the sort and the page."""
+        return versions.ReleaseHistory.load()
+
+    @cached_property
+    def fleet_versions(self) -> set[str]:
+        """The fleet's distinct versions, read once for the behind and version SLA filters."""
+        return versions.fleet_versions()
+
+    @property
+    def extension_fields(self) -> list[BoundField]:
+        """The form fields of filters other apps added, for the filter bar."""
+        return [self.form[name] for name in self.extension_names]
 
     def search(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
         return queryset.filter(
@@ -144,27 +163,21 @@ class InstanceFilterSet(django_filters.FilterSet):
     def by_behind(
         self, queryset: QuerySet[Instance], name: str, value: bool | None
     ) -> QuerySet[Instance]:
-        """Behind: a known version other than the latest release. Not behind: on the latest.
-
-        An instance whose version is not known yet (never probed nor synced) is neither.
-        """
+        """Behind the newest release, or on it. Ahead (an unregistered newer build) and
+        unknown versions are neither (see :mod:`instances.versions`)."""
         if value is None:
             return queryset
-        latest = release_latest()
-        if latest is None:  # no release registered: nobody is behind, nor on the latest
-            return queryset.none()
-        on_latest = Q(version=latest.version)  # Q: ``version`` is an annotation
-        if value:
-            return queryset.exclude(Q(version="") | on_latest)
-        return queryset.filter(on_latest)
-
-    def by_health(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
-        return filter_health(queryset, value)
+        position = versions.BEHIND if value else versions.CURRENT
+        return queryset.filter(versions.position_q(position, self.releases, self.fleet_versions))
 
     def by_version_sla(
         self, queryset: QuerySet[Instance], name: str, value: str
     ) -> QuerySet[Instance]:
-        return filter_version_sla(queryset, value)
+        if not value:
+            return queryset
+        return queryset.filter(
+            versions.sla_q(value, self.releases, timezone.now(), self.fleet_versions)
+        )
 
     def by_drift(self, queryset: QuerySet[Instance], name: str, value: str) -> QuerySet[Instance]:
         if value == DRIFT_ANY:

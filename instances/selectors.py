@@ -7,44 +7,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import CharField, Count, F, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from instances.choices import Drift, LifecycleState
-from instances.models import Instance, Operation, Release
+from instances.models import Instance, Operation
+from instances.versions import (
+    VERSION_ALIAS,
+    Position,
+    ReleaseHistory,
+    VersionSla,
+    instance_version,
+    version_expression,
+)
+from mi_admin.sla import work_calendar_from_settings
 
 RECENT_OPERATIONS = 20
-
-
-def _version() -> Coalesce:
-    # What the instance reports at /__version wins; the VM metadata of the last inventory
-    # sync stands in until the first probe answers.
-    return Coalesce(
-        NullIf(F("observed_version"), Value("")), F("vm_version"), output_field=CharField()
-    )
 
 
 def instance_list() -> QuerySet[Instance]:
     """All instances with their customer and their effective ``version``, by customer."""
     return (
         Instance.objects.select_related("customer")
-        .annotate(version=_version())
+        .annotate(**{VERSION_ALIAS: version_expression()})
         .order_by("customer__name", "slug")
     )
 
 
-def release_latest() -> Release | None:
-    return Release.objects.order_by("-released_at", "-pk").first()
+@dataclass(frozen=True)
+class VersionView:
+    """What the version and version SLA cells show for one instance."""
+
+    position: Position
+    sla: VersionSla
 
 
-def release_order() -> dict[str, int]:
-    """Every release version → how many releases are newer (0 = the latest), one query.
-
-    The first key is the latest version; a version missing from the dict is not a release
-    we know of.
-    """
-    versions = Release.objects.order_by("-released_at", "-pk").values_list("version", flat=True)
-    return {version: index for index, version in enumerate(versions)}
+def instance_version_views(
+    instances: list[Instance], releases: ReleaseHistory
+) -> dict[int, VersionView]:
+    """Version position and SLA per instance id, from the history already read (no query)."""
+    now, calendar = timezone.now(), work_calendar_from_settings()
+    return {
+        instance.pk: VersionView(
+            releases.position(instance_version(instance)),
+            releases.instance_sla(instance, now=now, calendar=calendar),
+        )
+        for instance in instances
+    }
 
 
 def instance_get(*, slug: str) -> Instance | None:
@@ -55,11 +64,11 @@ def instance_get(*, slug: str) -> Instance | None:
 class InstanceDetail:
     instance: Instance
     recent_operations: list[Operation]
-    release_order: dict[str, int]
+    releases: ReleaseHistory
 
 
 def instance_detail(*, slug: str) -> InstanceDetail | None:
-    """One instance with its customer, its last operations and the release order."""
+    """One instance with its customer, its last operations and the release history."""
     instance = instance_list().select_related("customer__owner_ce").filter(slug=slug).first()
     if instance is None:
         return None
@@ -68,7 +77,7 @@ def instance_detail(*, slug: str) -> InstanceDetail | None:
         .select_related("actor")
         .order_by("-created_at", "-pk")[:RECENT_OPERATIONS]
     )
-    return InstanceDetail(instance, operations, release_order())
+    return InstanceDetail(instance, operations, ReleaseHistory.load())
 
 
 def operation_list() -> QuerySet[Operation]:

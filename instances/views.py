@@ -1,24 +1,19 @@
-"""The fleet dashboard: the instance list and its export, one instance, operations.
+"""The fleet pages: the instance list and its export, one instance, operations.
 
-Lists follow NetBox's pattern: one view answers with the whole page, or with the results
-partial alone when htmx asks (a filter changed, the 30-second refresh, a page link).
+Lists render through :mod:`mi_admin.ui.lists` (NetBox's pattern: one view answers with the
+whole page, or the results partial when htmx asks). Other apps add columns, filters and
+panels to the list and the instance page through :mod:`mi_admin.ui.extensions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
-from health.selectors import COMPACT_BAR_DAYS, health_for_instances
 from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
@@ -27,78 +22,52 @@ from instances.models import Instance
 from instances.services.operations import operation_create
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
-
-PAGE_SIZE = 50
-
-
-def _wants_partial(request: HttpRequest) -> bool:
-    # A history restore after a cache miss needs the whole page, though htmx sent it.
-    htmx = request.htmx  # type: ignore[attr-defined]
-    return bool(htmx) and not htmx.history_restore_request
-
-
-def _render_list(
-    request: HttpRequest,
-    filterset: Any,
-    page_template: str,
-    partial_template: str,
-    extra: dict[str, Any] | None = None,
-    for_page: Callable[[list[Any]], dict[str, Any]] | None = None,
-) -> HttpResponse:
-    """The filtered, paginated list; invalid filters show why instead of a wrong list."""
-    valid = filterset.is_valid()
-    rows: QuerySet[Any] = filterset.qs if valid else filterset.queryset.none()
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"filterset": filterset, "page": page, "query": query.urlencode(), **(extra or {})}
-    if for_page is not None:
-        context.update(for_page(list(page.object_list)))
-    partial = _wants_partial(request)
-    # htmx does not swap 4xx answers, so a partial carries its error message with a 200.
-    status = 400 if not valid and not partial else 200
-    response = render(
-        request, partial_template if partial else page_template, context, status=status
-    )
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+from mi_admin.ui.extensions import (
+    INSTANCE_DETAIL,
+    INSTANCE_LIST,
+    columns_for,
+    panels_for,
+)
+from mi_admin.ui.lists import (
+    export_response,
+    invalid_filters,
+    render_list,
+    render_page_or_partial,
+)
 
 
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def instance_list(request: HttpRequest) -> HttpResponse:
     filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list())
-    extra = {"release_order": selectors.release_order(), "sync_form": OperationRequestForm.fresh()}
-    return _render_list(
+
+    def for_page(rows: list[Instance]) -> dict[str, Any]:
+        # A fixed number of queries for the page, whatever its size: the release history
+        # (already read by the filters) and each registered column set's own.
+        return {
+            "version_views": selectors.instance_version_views(rows, filterset.releases),
+            "extra_columns": columns_for(INSTANCE_LIST, [row.pk for row in rows]),
+        }
+
+    return render_list(
         request,
         filterset,
         "instances/instance_list.html",
         "instances/_instance_results.html",
-        extra,
-        for_page=_health_of_page,
+        {"sync_form": OperationRequestForm.fresh()},
+        for_page=for_page,
     )
-
-
-def _health_of_page(rows: list[Instance]) -> dict[str, Any]:
-    # Two queries for the whole page, however many rows it has.
-    ids = [row.pk for row in rows]
-    return {"health_rows": health_for_instances(ids, bar_days=COMPACT_BAR_DAYS)}
 
 
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def instance_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list())
-    if not filterset.is_valid():
-        return HttpResponse(
-            f"Invalid filter: {filterset.errors.as_text()}", status=400, content_type="text/plain"
-        )
-    response = StreamingHttpResponse(
-        exports.csv_rows(filterset.qs, selectors.release_order()), content_type="text/csv"
-    )
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    response["Content-Disposition"] = f'attachment; filename="fleet-{stamp}.csv"'
-    return response
+    refused = invalid_filters(filterset)
+    if refused is not None:
+        return refused
+    chunks = exports.csv_rows(filterset.qs, filterset.releases)
+    return export_response(chunks, name="fleet", extension="csv", content_type="text/csv")
 
 
 @requires(Perm.VIEW_FLEET)
@@ -110,8 +79,11 @@ def instance_detail(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "detail": detail,
         "instance": detail.instance,
+        "version_view": selectors.instance_version_views([detail.instance], detail.releases)[
+            detail.instance.pk
+        ],
         "sync_form": OperationRequestForm.fresh(),
-        "health_row": health_for_instances([detail.instance.pk])[detail.instance.pk],
+        "panels": panels_for(INSTANCE_DETAIL, detail.instance),
     }
     return render(request, "instances/instance_detail.html", context)
 
@@ -155,7 +127,7 @@ def fleet_sync(request: HttpRequest) -> HttpResponse:
 @require_GET
 def operation_list(request: HttpRequest) -> HttpResponse:
     filterset = OperationFilterSet(request.GET, queryset=selectors.operation_list())
-    return _render_list(
+    return render_list(
         request, filterset, "instances/operation_list.html", "instances/_operation_results.html"
     )
 
@@ -168,11 +140,6 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(f"No operation #{pk}.")
     context = {"operation": operation, "live": operation.state not in TERMINAL_OPERATION_STATES}
     # The live block polls this URL every second until the operation is over.
-    template = (
-        "instances/_operation_live.html"
-        if _wants_partial(request)
-        else "instances/operation_detail.html"
+    return render_page_or_partial(
+        request, "instances/operation_detail.html", "instances/_operation_live.html", context
     )
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response

@@ -1,4 +1,4 @@
-"""``{% load health_tags %}``: look up an instance's health row, format uptime figures."""
+"""``{% load health_tags %}``: uptime figures and the daily status bar."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ from django.utils.safestring import SafeString, mark_safe
 from health.selectors import COMPACT_BAR_DAYS
 
 register = template.Library()
-
-
-@register.filter
-def health_row(rows: dict[int, Any] | None, instance: Any) -> Any:
-    """``health_rows|health_row:instance`` → that instance's InstanceHealthRow (or None)."""
-    if not rows or instance is None:
-        return None
-    key = getattr(instance, "pk", instance)
-    return rows.get(key)
 
 
 @register.filter

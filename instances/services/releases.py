@@ -1,9 +1,9 @@
-"""The release registry: recording a new release (the newest one sets every deadline)."""
+"""The release registry: recording a new release (each starts a one-week deadline for the
+instances below it; see instances.versions)."""
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from instances.choices import ReleaseKind
 from instances.models import Release
+from instances.versions import VERSION_RE
 from mi_admin.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
-
-VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 class ReleaseError(ValueError):

@@ -1,9 +1,8 @@
-"""Template helpers of the fleet pages: coloured pills, the version column, sortable headers."""
+"""Template helpers of the fleet pages: coloured pills, sortable headers, durations."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django import template
 from django.http import QueryDict
@@ -42,18 +41,6 @@ def pill(value: str, family: str) -> str:
     """The pill class for a state value: ``{{ instance.state|pill:"state" }}``."""
     default = "bad" if family == "drift" else "idle"
     return "pill pill-" + _PILLS.get(family, {}).get(value, default)
-
-
-@register.inclusion_tag("instances/_version.html")
-def version_status(version: str, release_order: dict[str, int]) -> dict[str, Any]:
-    """ "current", "behind by N (latest X)", or why we cannot tell."""
-    latest = next(iter(release_order), "")
-    return {
-        "version": version,
-        "latest": latest,
-        "behind": release_order.get(version) if version else None,
-        "known": bool(version) and version in release_order,
-    }
 
 
 @register.simple_tag

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
+from collections.abc import Iterable
+
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from mi_admin.accounts.roles import Perm
@@ -13,39 +12,26 @@ from mi_admin.accounts.rules import requires
 from mi_admin.audit import exports
 from mi_admin.audit.filtersets import AuditEventFilterSet
 from mi_admin.audit.selectors import audit_event_list
-
-PAGE_SIZE = 50
+from mi_admin.ui.lists import export_response, invalid_filters, render_list
 
 
 @requires(Perm.VIEW_AUDIT)
 @require_GET
 def event_list(request: HttpRequest) -> HttpResponse:
     filterset = AuditEventFilterSet(request.GET, queryset=audit_event_list())
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"filterset": filterset, "page": page, "query": query.urlencode()}
-    # htmx asks for the table alone when a filter changes (NetBox's pattern).
-    template = "audit/_event_results.html" if request.htmx else "audit/event_list.html"  # type: ignore[attr-defined]
-    return render(request, template, context)
+    return render_list(request, filterset, "audit/event_list.html", "audit/_event_results.html")
 
 
 @requires(Perm.VIEW_AUDIT)
 @require_GET
 def event_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     filterset = AuditEventFilterSet(request.GET, queryset=audit_event_list())
-    if not filterset.is_valid():
-        return HttpResponse(
-            f"Invalid filter: {filterset.errors.as_text()}", status=400, content_type="text/plain"
-        )
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    refused = invalid_filters(filterset)
+    if refused is not None:
+        return refused
+    chunks: Iterable[str]
     if fmt == "csv":
-        response: StreamingHttpResponse = StreamingHttpResponse(
-            exports.csv_rows(filterset.qs), content_type="text/csv"
-        )
+        chunks, content_type = exports.csv_rows(filterset.qs), "text/csv"
     else:
-        response = StreamingHttpResponse(
-            exports.json_chunks(filterset.qs), content_type="application/json"
-        )
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
-    return response
+        chunks, content_type = exports.json_chunks(filterset.qs), "application/json"
+    return export_response(chunks, name="audit", extension=fmt, content_type=content_type)

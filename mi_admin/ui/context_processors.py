@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 
 from mi_admin.accounts.roles import user_perms, user_roles
@@ -20,5 +19,4 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         "mi_roles": sorted(role.label for role in user_roles(user)),
         "nav": nav_links(request),
         "break_glass": bool(getattr(request, "session", {}).get("break_glass")),
-        "site_env": getattr(settings, "SITE_ENV_LABEL", ""),
     }

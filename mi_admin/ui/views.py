@@ -7,10 +7,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from mi_admin.accounts.rules import any_role
-from mi_admin.ui.selectors import dashboard_summary
+from mi_admin.ui.extensions import DASHBOARD, widgets_for
 
 
 @any_role
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "ui/dashboard.html", {"summary": dashboard_summary(user=request.user)})
+    """The blocks apps registered for the dashboard, those this person may see."""
+    return render(request, "ui/dashboard.html", {"widgets": widgets_for(DASHBOARD, request)})

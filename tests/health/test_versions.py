@@ -1,117 +1,28 @@
-"""The version SLA: current / due / overdue text, the rollout stage, filters, incidents."""
+"""Health's part of versions: the version-SLA incidents and their muting; the health filter
+and summary counts. Version semantics are tested in tests/instances/test_versions.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from health.choices import IncidentCause, IncidentState, WindowKind
 from health.models import Incident, InstanceHealth, MaintenanceWindow
-from health.selectors import filter_health, filter_version_sla, health_summary
+from health.selectors import filter_health, health_summary
 from health.services import check_version_slas
-from health.versions import LatestRelease, version_status
-from instances.choices import InstanceKind, LifecycleState, ReleaseKind
 from instances.models import Instance
-from mi_admin.sla import WorkCalendar
-from tests.instances.factories import make_instance, make_release
-
-RELEASED = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, no US holiday nearby
-MONTHLY = LatestRelease("5.9.0", ReleaseKind.MONTHLY, RELEASED)
-CALENDAR = WorkCalendar()
-
-
-def status(observed: str, after: timedelta, kind: str = InstanceKind.PRODUCTION):
-    return version_status(
-        observed=observed, kind=kind, release=MONTHLY, now=RELEASED + after, calendar=CALENDAR
-    )
-
-
-@pytest.mark.parametrize(
-    ("observed", "after", "state", "text"),
-    [
-        ("5.9.0", timedelta(days=1), "current", "current"),
-        ("5.10.0", timedelta(days=1), "current", "current"),  # ahead of the release
-        ("5.8.0", timedelta(days=2), "due", "due in 5 days"),
-        ("5.8.0", timedelta(days=6, hours=23), "due", "due in 1 day"),
-        ("", timedelta(days=3), "due", "due in 4 days"),
-        ("5.8.0", timedelta(days=9), "overdue", "overdue by 2 days"),
-        ("5.8.0", timedelta(days=7, hours=1), "overdue", "overdue by 1 day"),
-    ],
-)
-def test_version_sla_text(observed, after, state, text):
-    # given the newest release on a Monday; when an instance on `observed` is judged later
-    result = status(observed, after)
-    # then the state and the words are these
-    assert (result.state, result.text) == (state, text)
-
-
-def test_at_risk_and_rollout_stage():
-    # given a production and a trial instance behind, 9 calendar (7 working) days in
-    production = status("5.8.0", timedelta(days=9))
-    trial = status("5.8.0", timedelta(days=9), kind=InstanceKind.TRIAL)
-    # then both are in the "broad" stage: all trials, 40 % of customers
-    assert production.stage is not None
-    assert (production.stage.name, production.stage.working_day) == ("broad", 7)
-    assert (production.stage_target_pct, trial.stage_target_pct) == (40, 100)
-    assert trial.expected_now
-    assert not production.expected_now
-    assert production.level == "bad"
-    # and two days after the release only internal instances should have it
-    early = status("5.8.0", timedelta(days=2))
-    assert (early.stage.name, early.stage_target_pct, early.level) == ("internal", 0, "idle")
-    # and the last day of the week is at risk
-    assert status("5.8.0", timedelta(days=6, hours=23)).level == "warn"
-
-
-def test_no_release_yet():
-    # given no release; when judged; then there is nothing due
-    result = version_status(
-        observed="5.8.0", kind="trial", release=None, now=RELEASED, calendar=CALENDAR
-    )
-    assert (result.state, result.text) == ("no_release", "no release recorded")
+from tests.instances.factories import make_instance, make_release, make_version_fleet
 
 
 @pytest.fixture
 def fleet(db):
-    """a: current, b: behind, c: behind but suspended, d: version only from the VM's
-    metadata, e: ahead of the release."""
-    return {
-        "a": make_instance("a-prod", observed_version="5.9.0"),
-        "b": make_instance("b-prod", observed_version="5.8.0"),
-        "c": make_instance("c-prod", observed_version="5.8.0", state=LifecycleState.SUSPENDED),
-        "d": make_instance("d-prod", observed_version="", vm_version="5.9.0"),
-        "e": make_instance("e-trial", observed_version="5.10.0", kind=InstanceKind.TRIAL),
-    }
+    return make_version_fleet()
 
 
 def slugs(queryset) -> set[str]:
     return set(queryset.values_list("slug", flat=True))
-
-
-def test_filters_and_summary_when_overdue(fleet):
-    # given the newest release 10 days ago (so past its week)
-    make_release("5.8.0", released_at=timezone.now() - timedelta(days=40))
-    make_release("5.9.0", released_at=timezone.now() - timedelta(days=10))
-    all_instances = Instance.objects.all()
-    # when filtered by version SLA
-    # then b is the only overdue one; the suspended c is not held to it
-    assert slugs(filter_version_sla(all_instances, "overdue")) == {"b-prod"}
-    assert slugs(filter_version_sla(all_instances, "due")) == set()
-    assert slugs(filter_version_sla(all_instances, "current")) == {"a-prod", "d-prod", "e-trial"}
-    assert filter_version_sla(all_instances, "") is all_instances
-    summary = health_summary()
-    assert (summary.overdue, summary.due, summary.latest_version) == (1, 0, "5.9.0")
-
-
-def test_filters_and_summary_within_the_week(fleet):
-    # given the newest release 2 days ago
-    make_release("5.9.0", released_at=timezone.now() - timedelta(days=2))
-    # then b is due, not overdue
-    assert slugs(filter_version_sla(Instance.objects.all(), "due")) == {"b-prod"}
-    assert slugs(filter_version_sla(Instance.objects.all(), "overdue")) == set()
-    assert (health_summary().overdue, health_summary().due) == (0, 1)
 
 
 def test_health_filter_and_summary_counts(fleet):

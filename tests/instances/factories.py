@@ -74,6 +74,18 @@ def make_releases(versions: list[str] | None = None) -> list[Release]:
     )
 
 
+def make_version_fleet() -> dict[str, Instance]:
+    """a: current, b: behind, c: behind but suspended, d: version only from the VM's
+    metadata, e: ahead of the release (5.9.0 and 5.8.0 are the releases tests add)."""
+    return {
+        "a": make_instance("a-prod", observed_version="5.9.0"),
+        "b": make_instance("b-prod", observed_version="5.8.0"),
+        "c": make_instance("c-prod", observed_version="5.8.0", state=LifecycleState.SUSPENDED),
+        "d": make_instance("d-prod", observed_version="", vm_version="5.9.0"),
+        "e": make_instance("e-trial", observed_version="5.10.0", kind=InstanceKind.TRIAL),
+    }
+
+
 def make_operation(
     instance: Instance | None = None,
     *,

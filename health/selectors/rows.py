@@ -1,0 +1,86 @@
+"""Health rows for a page of instances: what the fleet list's health columns and the instance
+page's health panel show, two queries whatever the page size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from health.choices import HealthState
+from health.selectors.states import NOT_MONITORED, STATE_LEVELS, effective_state
+from health.selectors.uptime import BAR_DAYS, DayCell, Uptime, status_bars, uptime_subqueries
+from instances.models import Instance
+
+
+@dataclass(frozen=True)
+class InstanceHealthRow:
+    """Everything the fleet list and the instance page show about one instance's health."""
+
+    instance_id: int
+    slug: str
+    state: str  # a HealthState value, or "not_monitored" (requested / provisioning / torn down)
+    last_probe_at: datetime | None
+    last_latency_ms: int | None
+    last_error: str
+    uptime: Uptime
+    bar: list[DayCell] = field(default_factory=list)
+
+    @property
+    def state_label(self) -> str:
+        if self.state == NOT_MONITORED:
+            return "not monitored"
+        return str(HealthState(self.state).label)
+
+    @property
+    def level(self) -> str:
+        return STATE_LEVELS.get(self.state, "idle")  # type: ignore[call-overload]
+
+
+def health_for_instances(
+    instance_ids: Iterable[int], *, now: datetime | None = None, bar_days: int = BAR_DAYS
+) -> dict[int, InstanceHealthRow]:
+    """Health rows for a page of instances: two queries whatever the page size (instances
+    with health and uptime; then the status bar rollups)."""
+    now = now or timezone.now()
+    ids = list(instance_ids)
+    uptime = uptime_subqueries(now)
+    rows = list(
+        Instance.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(uptime_24h=uptime.day, uptime_7d=uptime.week, uptime_30d=uptime.month)
+        .values(
+            "pk",
+            "slug",
+            "state",
+            "health__state",
+            "health__last_probe_at",
+            "health__last_latency_ms",
+            "health__last_error",
+            "uptime_24h",
+            "uptime_7d",
+            "uptime_30d",
+        )
+    )
+    bars = status_bars(ids, days=bar_days, now=now) if rows else {}
+    result: dict[int, InstanceHealthRow] = {}
+    for row in rows:
+        state = effective_state(
+            lifecycle=row["state"],
+            stored=row["health__state"],
+            last_probe_at=row["health__last_probe_at"],
+            now=now,
+        )
+        result[row["pk"]] = InstanceHealthRow(
+            instance_id=row["pk"],
+            slug=row["slug"],
+            state=state,
+            last_probe_at=row["health__last_probe_at"],
+            last_latency_ms=row["health__last_latency_ms"],
+            last_error=row["health__last_error"] or "",
+            uptime=Uptime(row["uptime_24h"], row["uptime_7d"], row["uptime_30d"]),
+            bar=bars.get(row["pk"], []),
+        )
+    return result

@@ -1,0 +1,171 @@
+"""Uptime: 24 h from raw samples, 7 d and 30 d from the daily rollups, and the daily status
+bar; computed by the database for a whole page of instances in one query each.
+
+Uptime excludes samples taken in maintenance; suspended periods have no samples at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import (
+    Avg,
+    Case,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, NullIf
+from django.utils import timezone
+
+from health.models import HealthDaily, HealthSample
+from health.rollups import day_of
+from instances.models import Instance
+
+BAR_DAYS = 90
+COMPACT_BAR_DAYS = 30  # a fleet-list row: the last 30 days (the instance page shows 90)
+OK_PCT, WARN_PCT = 99.9, 99.0
+
+
+def level_for(pct: float | None) -> str:
+    """The colour of an uptime figure: ok (≥ 99.9 %), warn (≥ 99 %), bad, idle (no data)."""
+    if pct is None:
+        return "idle"
+    if pct >= OK_PCT:
+        return "ok"
+    return "warn" if pct >= WARN_PCT else "bad"
+
+
+@dataclass(frozen=True)
+class Uptime:
+    """Uptime percentages (0 to 100) or None where there is no sample to judge by."""
+
+    day: float | None = None
+    week: float | None = None
+    month: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"24h": _round(self.day), "7d": _round(self.week), "30d": _round(self.month)}
+
+    @property
+    def month_level(self) -> str:
+        return level_for(self.month)
+
+
+def _round(pct: float | None) -> float | None:
+    return None if pct is None else round(pct, 3)
+
+
+@dataclass(slots=True)  # not frozen (a page builds thousands; frozen __init__ is slow)
+class DayCell:
+    """One day of the status bar."""
+
+    day: date
+    pct: float | None
+    samples: int = 0
+    excluded: int = 0
+
+    @property
+    def level(self) -> str:
+        return level_for(self.pct)
+
+    @property
+    def title(self) -> str:
+        if self.pct is None:
+            return f"{self.day.isoformat()}: " + ("maintenance only" if self.samples else "no data")
+        note = f", {self.excluded} samples in maintenance" if self.excluded else ""
+        return f"{self.day.isoformat()}: {self.pct:.2f} % up{note}"
+
+
+@dataclass(frozen=True)
+class UptimeSubqueries:
+    day: Subquery
+    week: Subquery
+    month: Subquery
+
+
+def uptime_subqueries(now: datetime) -> UptimeSubqueries:
+    today = day_of(now)
+    raw = (
+        HealthSample.objects.filter(
+            instance=OuterRef("pk"),
+            probed_at__gt=now - timedelta(hours=24),
+            probed_at__lte=now,
+            in_maintenance=False,
+        )
+        .order_by()
+        .values("instance")
+        .annotate(
+            pct=Avg(
+                Case(
+                    When(ok=True, then=Value(100.0)), default=Value(0.0), output_field=FloatField()
+                )
+            )
+        )
+        .values("pct")
+    )
+
+    def daily(days: int) -> Subquery:
+        counted = ExpressionWrapper(
+            Cast(Sum("ok_samples"), FloatField())
+            * Value(100.0)
+            / NullIf(Cast(Sum(F("samples") - F("excluded_samples")), FloatField()), Value(0.0)),
+            output_field=FloatField(),
+        )
+        rows = (
+            HealthDaily.objects.filter(
+                instance=OuterRef("pk"), day__gt=today - timedelta(days), day__lte=today
+            )
+            .order_by()
+            .values("instance")
+            .annotate(pct=counted)
+            .values("pct")
+        )
+        return Subquery(rows, output_field=FloatField())
+
+    return UptimeSubqueries(Subquery(raw, output_field=FloatField()), daily(7), daily(30))
+
+
+def uptime_for_instances(
+    instance_ids: Iterable[int], *, now: datetime | None = None
+) -> dict[int, Uptime]:
+    """24 h / 7 d / 30 d uptime per instance id, in one query."""
+    now = now or timezone.now()
+    ids = list(instance_ids)
+    uptime = uptime_subqueries(now)
+    rows = (
+        Instance.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(uptime_24h=uptime.day, uptime_7d=uptime.week, uptime_30d=uptime.month)
+        .values_list("pk", "uptime_24h", "uptime_7d", "uptime_30d")
+    )
+    found = {pk: Uptime(day, week, month) for pk, day, week, month in rows}
+    return {pk: found.get(pk, Uptime()) for pk in ids}
+
+
+def status_bars(
+    instance_ids: Iterable[int], *, days: int = BAR_DAYS, now: datetime | None = None
+) -> dict[int, list[DayCell]]:
+    """The last ``days`` UTC days (oldest first) per instance, from the rollups (one query)."""
+    today = day_of(now or timezone.now())
+    first = today - timedelta(days=days - 1)
+    ids = list(instance_ids)
+    span = [first + timedelta(days=n) for n in range(days)]
+    position = {day: n for n, day in enumerate(span)}
+    no_data = [DayCell(day, None) for day in span]  # shared: cells are never changed
+    bars = {iid: list(no_data) for iid in ids}
+    rows = HealthDaily.objects.filter(instance_id__in=ids, day__gte=first, day__lte=today)
+    for iid, day, samples, ok, excluded in rows.values_list(
+        "instance_id", "day", "samples", "ok_samples", "excluded_samples"
+    ):
+        counted = samples - excluded
+        pct = ok * 100.0 / counted if counted > 0 else None
+        bars[iid][position[day]] = DayCell(day, pct, samples, excluded)
+    return bars

@@ -1,0 +1,122 @@
+"""Query-count baselines of every page, list and detail, in one place (as NetBox keeps them).
+
+Each page is measured at two fleet sizes; both must equal its baseline, so a page whose
+queries grow with the fleet (an N+1) or whose count drifts fails here. When a change adds a
+query on purpose, update the number below in the same commit and say why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from health.models import HealthTransition, InstanceHealth, MaintenanceWindow
+from instances.choices import OperationState, StepState
+from tests.instances.factories import make_fleet, make_instance, make_operation
+
+SMALL, LARGE = 10, 400
+
+# Every page as the admin persona sees it (every widget, panel and action shown). Each
+# count includes the session, the user and their groups (3 queries), not repeated below.
+BASELINES: dict[str, int] = {
+    # health counts; releases, fleet versions, due/overdue; fleet counts; recent audit events
+    "dashboard": 9,
+    # releases; count; page; health rows and status bars (registered columns)
+    "instance_list": 8,
+    # + the fleet's distinct versions (read once for both version filters)
+    "instance_list_filtered": 9,
+    # + the fleet's distinct versions (unregistered builds sort by number)
+    "instance_list_by_version_page_2": 9,
+    "instance_list_partial": 8,
+    # releases; the rows (one chunked cursor)
+    "instance_export": 5,
+    # instance; recent operations; releases; health panel (rows, bar)
+    "instance_detail": 8,
+    # instance; health rows, bar; releases; windows; transitions; incidents
+    "instance_health": 10,
+    "window_add": 4,  # instance
+    "mark_maintenance": 4,  # instance
+    "operation_list": 5,  # count; page
+    "operation_detail": 5,  # operation; its steps
+    "audit_list": 5,  # count; page
+    "audit_export": 4,  # the rows (one chunked cursor)
+}
+
+PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
+    # name: (url, query, headers); {slug} and {op} are the measured instance and operation
+    "dashboard": ("/", {}, {}),
+    "instance_list": ("/instances/", {}, {}),
+    "instance_list_filtered": (
+        "/instances/",
+        {"q": "cust", "behind": "true", "version_sla": "overdue", "health": "unknown"},
+        {},
+    ),
+    "instance_list_by_version_page_2": ("/instances/", {"sort": "-version", "page": "2"}, {}),
+    "instance_list_partial": ("/instances/", {"drift": "none"}, {"HTTP_HX_REQUEST": "true"}),
+    "instance_export": ("/instances/export.csv", {"state": "active"}, {}),
+    "instance_detail": ("/instances/{slug}/", {}, {}),
+    "instance_health": ("/health/{slug}/", {}, {}),
+    "window_add": ("/health/{slug}/windows/add/", {}, {}),
+    "mark_maintenance": ("/health/{slug}/mark-maintenance/", {}, {}),
+    "operation_list": ("/operations/", {}, {}),
+    "operation_detail": ("/operations/{op}/", {}, {}),
+    "audit_list": ("/audit/", {}, {}),
+    "audit_export": ("/audit/export.csv", {}, {}),
+}
+
+
+@pytest.fixture
+def measured(db):
+    """One instance with health, history, windows and a finished operation: the detail
+    pages are measured on it, whatever the fleet around it."""
+    instance = make_instance("measured-prod", observed_version="5.8.0")
+    now = timezone.now()
+    InstanceHealth.objects.create(instance=instance, state="healthy", last_probe_at=now)
+    HealthTransition.objects.create(
+        instance=instance, from_state="unknown", to_state="healthy", at=now, reason="probe ok"
+    )
+    MaintenanceWindow.objects.create(
+        instance=instance,
+        kind="one_off",
+        reason="upgrade",
+        starts_at=now + timedelta(days=1),
+        ends_at=now + timedelta(days=1, hours=1),
+    )
+    operation = make_operation(
+        instance,
+        state=OperationState.SUCCEEDED,
+        steps=[("read VM", StepState.DONE), ("compare", StepState.DONE)],
+    )
+    return {"slug": instance.slug, "op": str(operation.pk)}
+
+
+def _count(client, url: str, query: dict[str, str], headers: dict[str, str]) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, query, **headers)
+        if response.streaming:
+            b"".join(response.streaming_content)  # an export reads as it streams
+    assert response.status_code == 200, (url, response.status_code)
+    return len(captured.captured_queries)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_query_count_is_the_baseline_at_two_fleet_sizes(
+    name: str, client_for: Callable, measured: dict[str, str]
+):
+    # given the admin and a small fleet around the measured instance
+    url, query, headers = PAGES[name]
+    url = url.format(**measured)
+    client = client_for("admin")
+    make_fleet(SMALL)
+    client.get(url, query, **headers)  # warm per-process caches (content types, templates)
+    # when the page renders for the small fleet, then for a large one
+    small = _count(client, url, query, headers)
+    make_fleet(LARGE, prefix="more")
+    large = _count(client, url, query, headers)
+    # then both cost the baseline
+    assert (small, large) == (BASELINES[name], BASELINES[name])
