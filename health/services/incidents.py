@@ -1,10 +1,9 @@
-"""Incidents and their alerts: open once, resolve once, page each channel at most once.
+"""Incidents: open once per instance and cause, resolve once.
 
-The sweep calls :func:`sync_down_incidents` with the states it just derived; the hourly
-version check calls :func:`sync_version_incidents`. Opening or resolving an incident queues
-:func:`deliver` (through ``health.tasks.incident_deliver``) once the transaction commits.
-Delivery records one :class:`~health.models.AlertDelivery` per (incident, channel, action),
-locked while sending, so a task run twice never sends a channel the same thing twice.
+The sweep calls :func:`incidents_sync_down` with the states it just derived; the hourly
+version check calls :func:`incidents_sync_version`. Opening or resolving an incident queues
+the ``health.tasks.incident_deliver`` task once the transaction commits, which sends the
+alerts (:mod:`health.services.deliveries`).
 """
 
 from __future__ import annotations
@@ -12,28 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
-from health.choices import DeliveryAction, DeliveryState, HealthState, IncidentCause, IncidentState
-from health.models import AlertDelivery, Incident, InstanceHealth
-from instances.choices import InstanceKind, LifecycleState
+from health.choices import DeliveryAction, HealthState, IncidentCause, IncidentState
+from health.models import Incident, InstanceHealth
+from instances.choices import LifecycleState
 from instances.models import Instance
-from mi_admin.alerts.base import (
-    Alert,
-    AlertAction,
-    AlertDeliveryError,
-    AlertTransientError,
-    Notifier,
-    Severity,
-)
-from mi_admin.alerts.dispatch import configured_notifiers, send_with_retry
 from mi_admin.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -43,22 +30,27 @@ Enqueue = Callable[[int, str], None]
 
 
 def _enqueue_delivery(incident_id: int, action: str) -> None:
-    from health.tasks import incident_deliver  # tasks import this module, not the reverse
+    # The one services → tasks edge of the app: opening or resolving an incident queues its
+    # delivery task (tasks → services is the usual direction). Imported here, at call time,
+    # because health.tasks imports this module at load time.
+    from health.tasks import incident_deliver
 
     incident_deliver.delay(incident_id, action)
 
 
 def dedup_key(slug: str, cause: str) -> str:
+    """The key that ties an incident's resolve to its trigger at every provider."""
     return f"mi-admin/{slug}/{cause}"
 
 
-def _open(
+def incident_open(
+    *,
     instance: Instance,
     cause: IncidentCause,
     summary: str,
     details: dict[str, Any],
     now: datetime,
-    enqueue: Enqueue,
+    enqueue: Enqueue = _enqueue_delivery,
 ) -> Incident | None:
     """Open an incident unless one is open for the same instance and cause."""
     if Incident.objects.filter(instance=instance, cause=cause, state=IncidentState.OPEN).exists():
@@ -82,7 +74,10 @@ def _open(
     return incident
 
 
-def _resolve(incident: Incident, reason: str, now: datetime, enqueue: Enqueue) -> bool:
+def incident_resolve(
+    *, incident: Incident, reason: str, now: datetime, enqueue: Enqueue = _enqueue_delivery
+) -> bool:
+    """Resolve an open incident (False if it was resolved already) and queue the resolve."""
     updated = Incident.objects.filter(pk=incident.pk, state=IncidentState.OPEN).update(
         state=IncidentState.RESOLVED, resolved_at=now
     )
@@ -105,7 +100,7 @@ class IncidentChanges:
     resolved: list[Incident] = field(default_factory=list)
 
 
-def sync_down_incidents(
+def incidents_sync_down(
     *,
     healths: Sequence[InstanceHealth],
     muted: set[int],
@@ -130,26 +125,31 @@ def sync_down_incidents(
         if health.state == HealthState.DOWN and incident is None:
             if health.instance_id in muted:
                 continue
-            opened = _open(
-                health.instance,
-                IncidentCause.DOWN,
-                _down_summary(health),
-                _down_details(health),
-                now,
-                enqueue,
+            opened = incident_open(
+                instance=health.instance,
+                cause=IncidentCause.DOWN,
+                summary=_down_summary(health),
+                details=_down_details(health),
+                now=now,
+                enqueue=enqueue,
             )
             if opened is not None:
                 changes.opened.append(opened)
         elif (
             incident is not None
             and health.state in (HealthState.HEALTHY, HealthState.DEGRADED)
-            and _resolve(incident, f"instance is {health.state} again", now, enqueue)
+            and incident_resolve(
+                incident=incident,
+                reason=f"instance is {health.state} again",
+                now=now,
+                enqueue=enqueue,
+            )
         ):
             changes.resolved.append(incident)
     return changes
 
 
-def resolve_for_inactive(
+def incidents_resolve_inactive(
     *, now: datetime | None = None, enqueue: Enqueue = _enqueue_delivery
 ) -> list[Incident]:
     """Resolve every open incident of an instance no longer active (suspended, torn down):
@@ -159,7 +159,8 @@ def resolve_for_inactive(
     with transaction.atomic():
         stale = Incident.objects.select_related("instance").filter(state=IncidentState.OPEN)
         for incident in stale.exclude(instance__state=LifecycleState.ACTIVE):
-            if _resolve(incident, f"instance is {incident.instance.state}", now, enqueue):
+            reason = f"instance is {incident.instance.state}"
+            if incident_resolve(incident=incident, reason=reason, now=now, enqueue=enqueue):
                 resolved.append(incident)
     return resolved
 
@@ -182,7 +183,7 @@ def _down_details(health: InstanceHealth) -> dict[str, Any]:
     }
 
 
-def sync_version_incidents(
+def incidents_sync_version(
     *,
     breached: dict[int, dict[str, Any]],
     candidates: Iterable[Instance],
@@ -209,146 +210,22 @@ def sync_version_incidents(
                 f"{instance.slug} runs {details['observed'] or 'an unknown version'}, "
                 f"{details['text']} for {details['latest']}"
             )
-            opened = _open(instance, IncidentCause.VERSION_SLA, summary, details, now, enqueue)
+            opened = incident_open(
+                instance=instance,
+                cause=IncidentCause.VERSION_SLA,
+                summary=summary,
+                details=details,
+                now=now,
+                enqueue=enqueue,
+            )
             if opened is not None:
                 changes.opened.append(opened)
         for instance_id, incident in open_by_instance.items():
-            if instance_id not in breached and _resolve(
-                incident, "instance runs the newest release", now, enqueue
+            if instance_id not in breached and incident_resolve(
+                incident=incident,
+                reason="instance runs the newest release",
+                now=now,
+                enqueue=enqueue,
             ):
                 changes.resolved.append(incident)
     return changes
-
-
-# --- delivery ----------------------------------------------------------------------------
-
-
-def _severity(incident: Incident) -> Severity:
-    if incident.cause == IncidentCause.VERSION_SLA:
-        return Severity.WARNING
-    return {
-        InstanceKind.PRODUCTION: Severity.CRITICAL,
-        InstanceKind.TRIAL: Severity.ERROR,
-    }.get(incident.instance.kind, Severity.WARNING)  # type: ignore[call-overload]
-
-
-def build_alert(incident: Incident, action: str) -> Alert:
-    """The provider-neutral alert for one incident's trigger or resolve."""
-    site = str(getattr(settings, "SITE_URL", "")).rstrip("/")
-    link = site + reverse("health:instance_health", kwargs={"slug": incident.instance.slug})
-    return Alert(
-        dedup_key=incident.dedup_key,
-        action=AlertAction(action),
-        summary=incident.summary,
-        severity=_severity(incident),
-        source="mi-admin",
-        component=incident.instance.slug,
-        details={
-            **incident.details,
-            "cause": incident.cause,
-            "opened_at": incident.opened_at.isoformat(),
-        },
-        links=[("Instance health in MI Admin", link)],
-    )
-
-
-@dataclass
-class DeliveryReport:
-    sent: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    retry: bool = False  # a transient failure: the task should try again later
-
-
-def deliver(
-    *,
-    incident_id: int,
-    action: str,
-    notifiers: Sequence[Notifier] | None = None,
-    retry_attempts: int = 4,
-) -> DeliveryReport:
-    """Send the incident's trigger or resolve to every configured channel not yet sent.
-
-    A trigger is only sent while the incident is open; a resolve only to channels whose
-    trigger went out.
-    """
-    report = DeliveryReport()
-    incident = Incident.objects.select_related("instance").filter(pk=incident_id).first()
-    if incident is None:
-        return report
-    if action == DeliveryAction.TRIGGER and incident.state != IncidentState.OPEN:
-        logger.info("incident %s resolved before its trigger went out", incident.dedup_key)
-        return report
-    triggered = set(
-        incident.deliveries.filter(
-            action=DeliveryAction.TRIGGER, state=DeliveryState.SENT
-        ).values_list("channel", flat=True)
-    )
-    alert = build_alert(incident, action)
-    for notifier in configured_notifiers() if notifiers is None else notifiers:
-        if action == DeliveryAction.RESOLVE and notifier.name not in triggered:
-            report.skipped.append(notifier.name)
-            continue
-        _deliver_one(incident, notifier, alert, action, report, retry_attempts)
-    return report
-
-
-def _deliver_one(
-    incident: Incident,
-    notifier: Notifier,
-    alert: Alert,
-    action: str,
-    report: DeliveryReport,
-    retry_attempts: int,
-) -> None:
-    with transaction.atomic():
-        AlertDelivery.objects.get_or_create(
-            incident=incident,
-            channel=notifier.name,
-            action=action,
-            defaults={"state": DeliveryState.FAILED, "error": "not sent yet"},
-        )
-        # The row lock makes a concurrent run of the same delivery wait, then skip.
-        row = AlertDelivery.objects.select_for_update().get(
-            incident=incident, channel=notifier.name, action=action
-        )
-        if row.state == DeliveryState.SENT:
-            report.skipped.append(notifier.name)
-            return
-        row.attempts += 1
-        try:
-            send_with_retry(notifier, alert, attempts=retry_attempts)
-        except AlertDeliveryError as exc:
-            row.state, row.error = DeliveryState.FAILED, str(exc)[:255]
-            report.failed[notifier.name] = row.error
-            report.retry = report.retry or isinstance(exc, AlertTransientError)
-        else:
-            row.state, row.error, row.sent_at = DeliveryState.SENT, "", timezone.now()
-            report.sent.append(notifier.name)
-        row.save(update_fields=["state", "error", "sent_at", "attempts"])
-
-
-REDELIVERY_MAX_ATTEMPTS = 10
-
-
-def undelivered(*, now: datetime, grace: timedelta = timedelta(minutes=5)) -> list[tuple[int, str]]:
-    """(incident id, action) pairs whose delivery failed or never happened, past a grace
-    period that leaves the first delivery task its time. Bounded by attempts, so a channel
-    that keeps refusing (a revoked key) is not hammered forever."""
-    cutoff = now - grace
-    failed = AlertDelivery.objects.filter(
-        state=DeliveryState.FAILED, attempts__lt=REDELIVERY_MAX_ATTEMPTS
-    )
-    pending: set[tuple[int, str]] = set()
-    for incident_id, action in failed.filter(
-        Q(action=DeliveryAction.TRIGGER, incident__state=IncidentState.OPEN)
-        | Q(action=DeliveryAction.RESOLVE, incident__state=IncidentState.RESOLVED),
-        incident__opened_at__lt=cutoff,
-    ).values_list("incident_id", "action"):
-        pending.add((incident_id, action))
-    if configured_notifiers():
-        never_sent = Incident.objects.filter(
-            state=IncidentState.OPEN, opened_at__lt=cutoff, deliveries__isnull=True
-        ).values_list("pk", flat=True)
-        pending.update((pk, DeliveryAction.TRIGGER.value) for pk in never_sent)
-    return sorted(pending)

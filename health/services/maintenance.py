@@ -143,7 +143,7 @@ class MarkedMaintenance:
     after: dict[str, float | None]
 
 
-def mark_past_maintenance(
+def maintenance_mark_past(
     *,
     instance: Instance,
     starts_at: datetime,
@@ -157,7 +157,8 @@ def mark_past_maintenance(
     Flags the samples in the range, rebuilds the rollups of the days it touches and
     records the uptime figures before and after in the audit trail.
     """
-    from health.selectors import uptime_for_instances  # selectors read what this writes
+    # Imported at call time: selectors import the models and rollups this module writes.
+    from health.selectors import uptime_for_instances
 
     now = timezone.now()
     if ends_at <= starts_at:

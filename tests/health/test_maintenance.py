@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from health.choices import HealthState, WindowKind
 from health.forms import MaintenanceWindowForm, MarkMaintenanceForm
-from health.maintenance import in_maintenance, window_delete
 from health.models import HealthSample, Incident, MaintenanceWindow
+from health.services.maintenance import in_maintenance, window_delete
 from tests.health.conftest import health_of
 from tests.instances.factories import make_instance
 
@@ -182,7 +182,7 @@ def test_marked_downtime_cannot_be_deleted(admin_user):
         retroactive=True,
     )
     # when someone tries to delete it; then it is refused
-    from health.maintenance import MaintenanceError
+    from health.services.maintenance import MaintenanceError
 
     with pytest.raises(MaintenanceError, match="cannot be removed"):
         window_delete(window=window, actor=admin_user)

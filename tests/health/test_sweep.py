@@ -15,7 +15,7 @@ from health.choices import HealthState
 from health.models import HealthDaily, HealthSample, HealthTransition, InstanceHealth
 from health.probes import ProbeTarget, run_probes
 from health.rollups import day_of
-from health.services import mark_stale
+from health.services.states import health_mark_stale
 from instances.choices import LifecycleState
 from tests.health.conftest import health_of
 
@@ -103,7 +103,7 @@ def test_instance_without_recent_probe_becomes_unknown(fleetsim, sim_instance, r
         last_probe_at=timezone.now() - timedelta(minutes=10)
     )
     # when the stale check runs
-    marked = mark_stale()
+    marked = health_mark_stale()
     # then it is unknown, with a transition
     assert marked == 1
     assert health_of(acme).state == HealthState.UNKNOWN
@@ -172,15 +172,17 @@ def test_sweep_queries_do_not_grow_with_the_fleet(fleetsim, sim_instance, run_sw
 def test_prune_keeps_rollups(health_settings):
     # given samples from 40 days ago and from today, with their rollups
     from health.probes import ProbeResult
-    from health.services import prune_samples, record_results
+    from health.services.sweep import probe_results_record, samples_prune
     from tests.instances.factories import make_instance
 
     acme = make_instance("acme-prod")
     now = timezone.now()
     old, new = now - timedelta(days=40), now - timedelta(minutes=1)
-    record_results([ProbeResult(acme.pk, old, ok=True), ProbeResult(acme.pk, new, ok=True)])
+    probe_results_record(
+        results=[ProbeResult(acme.pk, old, ok=True), ProbeResult(acme.pk, new, ok=True)]
+    )
     # when samples past the 35-day retention are pruned
-    deleted = prune_samples()
+    deleted = samples_prune()
     # then only the old sample is gone; both days' rollups stay
     assert deleted == 1
     assert list(HealthSample.objects.values_list("probed_at", flat=True)) == [new]

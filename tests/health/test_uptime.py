@@ -8,12 +8,12 @@ import pytest
 from django.utils import timezone
 
 from health.choices import WindowKind
-from health.maintenance import MaintenanceError, mark_past_maintenance
 from health.models import HealthDaily, HealthSample, MaintenanceWindow
 from health.probes import ProbeResult
 from health.rollups import day_of
 from health.selectors import health_for_instances, status_bars, uptime_for_instances
-from health.services import record_results
+from health.services.maintenance import MaintenanceError, maintenance_mark_past
+from health.services.sweep import probe_results_record
 from mi_admin.audit.models import AuditEvent
 from tests.instances.factories import make_instance
 
@@ -53,7 +53,7 @@ def test_samples_in_a_window_do_not_count(health_settings):
         reason="disk resize",
     )
     # when an hour of probes is recorded, failing exactly during the window
-    record_results(probe_minutes(acme, start, "1" * 10 + "0" * 10 + "1" * 40))
+    probe_results_record(results=probe_minutes(acme, start, "1" * 10 + "0" * 10 + "1" * 40))
     # then the failures are flagged and excluded: 100 % over 7 and 30 days
     assert HealthSample.objects.filter(instance=acme, in_maintenance=True).count() == 10
     uptime = uptime_for_instances([acme.pk])[acme.pk]
@@ -65,8 +65,10 @@ def test_samples_in_a_window_do_not_count(health_settings):
 def test_24h_uptime_comes_from_raw_samples(health_settings):
     # given 20 probes two hours ago, 5 of them failed, and a perfect day last week
     acme = make_instance("acme-prod")
-    record_results(probe_minutes(acme, timezone.now() - timedelta(hours=2), "0" * 5 + "1" * 15))
-    record_results(probe_minutes(acme, midday(5), "1" * 20))
+    probe_results_record(
+        results=probe_minutes(acme, timezone.now() - timedelta(hours=2), "0" * 5 + "1" * 15)
+    )
+    probe_results_record(results=probe_minutes(acme, midday(5), "1" * 20))
     # when uptime is read
     uptime = uptime_for_instances([acme.pk])[acme.pk]
     # then 24 h is 75 %, 7 d and 30 d count both days (35 of 40)
@@ -79,10 +81,10 @@ def test_marking_past_downtime_recomputes_uptime(health_settings, admin_user):
     # given 100 minutes of probes three days ago with a 10-minute outage
     acme = make_instance("acme-prod")
     start = midday(3)
-    record_results(probe_minutes(acme, start, "1" * 50 + "0" * 10 + "1" * 40))
+    probe_results_record(results=probe_minutes(acme, start, "1" * 50 + "0" * 10 + "1" * 40))
     assert uptime_for_instances([acme.pk])[acme.pk].week == pytest.approx(90.0)
     # when an Admin marks the outage as maintenance
-    marked = mark_past_maintenance(
+    marked = maintenance_mark_past(
         instance=acme,
         starts_at=start + timedelta(minutes=50),
         ends_at=start + timedelta(minutes=60),
@@ -118,7 +120,7 @@ def test_marking_refuses_bad_ranges(admin_user, start_ago, end_ago, message):
     acme = make_instance("acme-prod")
     now = timezone.now()
     with pytest.raises(MaintenanceError, match=message):
-        mark_past_maintenance(
+        maintenance_mark_past(
             instance=acme,
             starts_at=now - start_ago,
             ends_at=now - end_ago,
@@ -163,7 +165,9 @@ def test_page_of_rows_costs_two_queries(health_settings, django_assert_num_queri
     small = [make_instance(f"s{n}-prod") for n in range(3)]
     large = small + [make_instance(f"l{n}-prod") for n in range(9)]
     for instance in large:
-        record_results(probe_minutes(instance, timezone.now() - timedelta(minutes=4), "1011"))
+        probe_results_record(
+            results=probe_minutes(instance, timezone.now() - timedelta(minutes=4), "1011")
+        )
     # when the rows of each page are read
     with django_assert_num_queries(2):
         few = health_for_instances([i.pk for i in small])
