@@ -15,9 +15,11 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    DateField,
     ExpressionWrapper,
     F,
     FloatField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -50,6 +52,7 @@ from instances.models import Instance, Release
 from mi_admin.sla import version_clock, work_calendar_from_settings
 
 BAR_DAYS = 90
+UPTIME_MONTH_DAYS = 30
 COMPACT_BAR_DAYS = 30  # a fleet-list row: the last 30 days (the instance page shows 90)
 OK_PCT, WARN_PCT = 99.9, 99.0
 NOT_MONITORED = "not_monitored"
@@ -80,6 +83,7 @@ class Uptime:
     day: float | None = None
     week: float | None = None
     month: float | None = None
+    month_days: int = 0  # days from the first counted sample in the 30 to today
 
     def as_dict(self) -> dict[str, float | None]:
         return {"24h": _round(self.day), "7d": _round(self.week), "30d": _round(self.month)}
@@ -87,6 +91,13 @@ class Uptime:
     @property
     def month_level(self) -> str:
         return level_for(self.month)
+
+    @property
+    def month_coverage(self) -> str:
+        """Says "over 3 d" when the 30-day figure rests on fewer than 30 days of data."""
+        if self.month is None or self.month_days >= UPTIME_MONTH_DAYS:
+            return ""
+        return f"over {self.month_days} d"
 
 
 def _round(pct: float | None) -> float | None:
@@ -234,6 +245,7 @@ class _UptimeSubqueries:
     day: Subquery
     week: Subquery
     month: Subquery
+    month_first_day: Subquery
 
 
 def _uptime_subqueries(now: datetime) -> _UptimeSubqueries:
@@ -275,7 +287,29 @@ def _uptime_subqueries(now: datetime) -> _UptimeSubqueries:
         )
         return Subquery(rows, output_field=FloatField())
 
-    return _UptimeSubqueries(Subquery(raw, output_field=FloatField()), daily(7), daily(30))
+    first_counted_day = (
+        HealthDaily.objects.filter(
+            instance=OuterRef("pk"),
+            day__gt=today - timedelta(UPTIME_MONTH_DAYS),
+            day__lte=today,
+            samples__gt=F("excluded_samples"),
+        )
+        .order_by()
+        .values("instance")
+        .annotate(first=Min("day"))
+        .values("first")
+    )
+    return _UptimeSubqueries(
+        Subquery(raw, output_field=FloatField()),
+        daily(7),
+        daily(UPTIME_MONTH_DAYS),
+        Subquery(first_counted_day, output_field=DateField()),
+    )
+
+
+def _days_since(first: date | None, now: datetime) -> int:
+    """Days of data behind a 30-day figure: from its first counted day through today."""
+    return 0 if first is None else (day_of(now) - first).days + 1
 
 
 def uptime_for_instances(
@@ -288,10 +322,18 @@ def uptime_for_instances(
     rows = (
         Instance.objects.filter(pk__in=ids)
         .order_by()
-        .annotate(uptime_24h=uptime.day, uptime_7d=uptime.week, uptime_30d=uptime.month)
-        .values_list("pk", "uptime_24h", "uptime_7d", "uptime_30d")
+        .annotate(
+            uptime_24h=uptime.day,
+            uptime_7d=uptime.week,
+            uptime_30d=uptime.month,
+            uptime_30d_first=uptime.month_first_day,
+        )
+        .values_list("pk", "uptime_24h", "uptime_7d", "uptime_30d", "uptime_30d_first")
     )
-    found = {pk: Uptime(day, week, month) for pk, day, week, month in rows}
+    found = {
+        pk: Uptime(day, week, month, _days_since(first, now))
+        for pk, day, week, month, first in rows
+    }
     return {pk: found.get(pk, Uptime()) for pk in ids}
 
 
@@ -339,6 +381,7 @@ def health_for_instances(
             uptime_24h=uptime.day,
             uptime_7d=uptime.week,
             uptime_30d=uptime.month,
+            uptime_30d_first=uptime.month_first_day,
             release_version=_newest_release("version"),
             release_kind=_newest_release("kind"),
             release_released_at=_newest_release("released_at"),
@@ -357,6 +400,7 @@ def health_for_instances(
             "uptime_24h",
             "uptime_7d",
             "uptime_30d",
+            "uptime_30d_first",
             "release_version",
             "release_kind",
             "release_released_at",
@@ -388,7 +432,12 @@ def health_for_instances(
             last_probe_at=row["health__last_probe_at"],
             last_latency_ms=row["health__last_latency_ms"],
             last_error=row["health__last_error"] or "",
-            uptime=Uptime(row["uptime_24h"], row["uptime_7d"], row["uptime_30d"]),
+            uptime=Uptime(
+                row["uptime_24h"],
+                row["uptime_7d"],
+                row["uptime_30d"],
+                _days_since(row["uptime_30d_first"], now),
+            ),
             version=version,
             bar=bars.get(row["pk"], []),
         )
