@@ -191,7 +191,7 @@ def maintenance_mark_past(
             in_maintenance=False,
         ).update(in_maintenance=True)
         days = rollups.days_between(starts_at, ends_at)
-        rollups.rebuild(instance.pk, days)
+        rollups.rollups_rebuild(instance_id=instance.pk, days=days)
         after = uptime_for_instances([instance.pk], now=now)[instance.pk].as_dict()
         audit_record(
             action="health.downtime_marked_as_maintenance",

@@ -17,7 +17,7 @@ from instances.choices import LifecycleState
 
 
 def transition_to(
-    health: InstanceHealth, new_state: str, at: datetime, reason: str
+    health: InstanceHealth, *, new_state: str, at: datetime, reason: str
 ) -> HealthTransition:
     """Move ``health`` to ``new_state`` (unsaved) and return the transition row to store."""
     transition = HealthTransition(
@@ -42,7 +42,8 @@ def health_mark_suspended(*, now: datetime | None = None) -> int:
             .exclude(state=HealthState.SUSPENDED)
         )
         transitions = [
-            transition_to(h, HealthState.SUSPENDED, now, "instance suspended") for h in healths
+            transition_to(h, new_state=HealthState.SUSPENDED, at=now, reason="instance suspended")
+            for h in healths
         ]
         for health in healths:
             health.consecutive_failures = health.consecutive_successes = 0
@@ -74,7 +75,9 @@ def health_mark_stale(*, now: datetime | None = None, conf: HealthSettings | Non
             .filter(Q(last_probe_at__lt=cutoff) | Q(last_probe_at__isnull=True))
         )
         reason = f"no probe for over {conf.stale_seconds} s"
-        transitions = [transition_to(h, HealthState.UNKNOWN, now, reason) for h in healths]
+        transitions = [
+            transition_to(h, new_state=HealthState.UNKNOWN, at=now, reason=reason) for h in healths
+        ]
         InstanceHealth.objects.bulk_update(healths, ["state", "state_changed_at"])
         HealthTransition.objects.bulk_create(transitions)
     return len(healths)

@@ -153,7 +153,7 @@ def probe_results_record(
             for r in results
         ]
         HealthSample.objects.bulk_create(samples)
-        rollups.add_samples(samples)
+        rollups.rollups_add_samples(samples=samples)
         # Alerts follow each instance's latest sample: muted while it is in maintenance.
         latest = {s.instance_id: s for s in sorted(samples, key=lambda s: s.probed_at)}
         muted = {iid for iid, sample in latest.items() if sample.in_maintenance}
@@ -203,7 +203,12 @@ def _advance_all(
         step = _apply(health, result, conf)
         if step.tracker.state != health.state:
             transitions.append(
-                transition_to(health, step.tracker.state, result.probed_at, step.reason)
+                transition_to(
+                    health,
+                    new_state=step.tracker.state,
+                    at=result.probed_at,
+                    reason=step.reason,
+                )
             )
     # One upsert for new and known rows alike (much cheaper than bulk_update's CASE chains).
     InstanceHealth.objects.bulk_create(
