@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,9 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30.0, interval: flo
 
 def sweeps_started(worker: str) -> int:
     """How many sweep messages the worker has taken so far (its own counter)."""
-    stats = celery_app.control.inspect(destination=[worker], timeout=1.0).stats() or {}
+    stats: dict[str, Any] = (
+        celery_app.control.inspect(destination=[worker], timeout=1.0).stats() or {}
+    )
     return int(stats.get(worker, {}).get("total", {}).get(TASK, 0))
 
 
