@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from health.choices import WindowKind
-from health.models import InstanceHealth, MaintenanceWindow
+from health.models import HealthDaily, InstanceHealth, MaintenanceWindow
 from mi_admin.audit.models import AuditEvent
 from tests.fixtures.personas import PERSONAS
 from tests.instances.factories import make_instance, make_release
@@ -175,3 +176,19 @@ def test_mark_form_errors_are_shown(client_for):
     # then the form says why
     assert response.status_code == 400
     assert "The range must be in the past" in response.content.decode()
+
+
+def test_a_fresh_instance_page_says_over_how_many_days_its_30_day_uptime_runs(client_for):
+    # given an instance with two days of perfect rollups (the day before yesterday, yesterday)
+    acme = make_instance("acme-prod")
+    today = timezone.now().date()
+    for days_ago in (1, 2):
+        HealthDaily.objects.create(
+            instance=acme, day=today - timedelta(days=days_ago), samples=1440, ok_samples=1440
+        )
+    # when its health page is opened
+    body = client_for("ce").get(reverse("health:instance_health", args=["acme-prod"]))
+    # then the 30-day figure says it rests on 3 days (through today)
+    text = body.content.decode()
+    pattern = r'data-testid="uptime-30d">100\.00 %\s*<span class="muted">over 3 d</span>'
+    assert re.search(pattern, text)
