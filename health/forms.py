@@ -1,8 +1,10 @@
-"""Forms of the health pages. Times are entered and shown in UTC."""
+"""Forms of the health pages: they parse (UTC times, which fields a window kind needs); the
+rules (order of the ends, past or future, retention) live in health.services.maintenance,
+whose MaintenanceError the views show on the form."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -58,19 +60,9 @@ class MaintenanceWindowForm(forms.Form):
                 if data.get(name) in (None, ""):
                     self.add_error(name, "Required for a weekly window.")
         elif data.get("kind") == WindowKind.ONE_OFF:
-            starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
             for name in ("starts_at", "ends_at"):
                 if data.get(name) is None and name not in self.errors:
                     self.add_error(name, "Required for a one-off window.")
-            if starts_at and ends_at:
-                if ends_at <= starts_at:
-                    self.add_error("ends_at", "The window must end after it starts.")
-                elif ends_at <= timezone.now():
-                    self.add_error(
-                        "ends_at",
-                        "This window is entirely in the past. To exclude past downtime from "
-                        "uptime, an Admin can mark it as maintenance.",
-                    )
         return data
 
 
@@ -80,27 +72,3 @@ class MarkMaintenanceForm(forms.Form):
     starts_at = UtcDateTimeField(label="From (UTC)")
     ends_at = UtcDateTimeField(label="Until (UTC)")
     reason = forms.CharField(max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
-
-    def __init__(self, *args: Any, retention_days: int = 35, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.retention_days = retention_days
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
-        if not starts_at or not ends_at:
-            return data
-        now = timezone.now()
-        if ends_at <= starts_at:
-            self.add_error("ends_at", "The end must be after the start.")
-        elif ends_at > now:
-            self.add_error(
-                "ends_at",
-                "The range must be in the past; for upcoming work add a maintenance window.",
-            )
-        elif now - starts_at >= timedelta(days=self.retention_days):
-            self.add_error(
-                "starts_at",
-                f"Samples are kept {self.retention_days} days; the range must start within them.",
-            )
-        return data

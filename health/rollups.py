@@ -27,7 +27,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def add_samples(samples: Iterable[HealthSample]) -> int:
+def rollups_add_samples(*, samples: Iterable[HealthSample]) -> int:
     """Add new samples to their days' rollups in one upsert statement per chunk.
 
     The increment happens in SQL (``ON CONFLICT ... DO UPDATE SET n = n + EXCLUDED.n``,
@@ -66,7 +66,7 @@ def _upsert(rows: list[tuple[int, date, int, int, int]]) -> None:
         cursor.execute(sql, params)
 
 
-def rebuild(instance_id: int, days: Iterable[date]) -> None:
+def rollups_rebuild(*, instance_id: int, days: Iterable[date]) -> None:
     """Recount the given days of one instance from its raw samples (after re-flagging)."""
     for day in sorted(set(days)):
         start, end = day_bounds(day)

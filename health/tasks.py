@@ -16,9 +16,10 @@ from celery.app.task import Task
 from django.core.cache import cache
 from django.utils import timezone
 
-from health import incidents, services
 from health.conf import health_settings
 from health.models import HealthSample
+from health.services import deliveries, version_sla
+from health.services.sweep import samples_prune, sweep_run
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def health_sweep() -> dict[str, object]:
         if _swept_recently(conf.sweep_seconds / 2):
             logger.info("health sweep ran less than %ss ago; skipping", conf.sweep_seconds / 2)
             return {}
-        return services.sweep(conf=conf).as_dict()
+        return sweep_run(conf=conf).as_dict()
     finally:
         cache.delete(SWEEP_LOCK)
 
@@ -57,20 +58,20 @@ def health_sweep() -> dict[str, object]:
 @shared_task(acks_late=True)
 def health_version_sla_check() -> dict[str, int]:
     """Hourly: open or resolve version SLA incidents."""
-    changes = services.check_version_slas()
+    changes = version_sla.version_slas_check()
     return {"opened": len(changes.opened), "resolved": len(changes.resolved)}
 
 
 @shared_task(acks_late=True)
 def health_prune_samples() -> int:
     """Daily: drop raw samples past their retention (the daily rollups stay)."""
-    return services.prune_samples()
+    return samples_prune()
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES)
 def incident_deliver(self: Task, incident_id: int, action: str) -> dict[str, object]:
     """Send one incident's trigger or resolve to every channel not sent yet."""
-    report = incidents.deliver(incident_id=incident_id, action=action)
+    report = deliveries.incident_alerts_send(incident_id=incident_id, action=action)
     if report.retry and self.request.retries < MAX_DELIVERY_RETRIES:
         logger.warning("incident %s %s: retrying %s", incident_id, action, sorted(report.failed))
         raise self.retry(countdown=_backoff(self.request.retries))
@@ -81,7 +82,7 @@ def incident_deliver(self: Task, incident_id: int, action: str) -> dict[str, obj
 def incident_redeliver() -> int:
     """Every few minutes: queue again the alert deliveries that failed or never went out
     (a broker outage when the incident opened, a channel down past the task's retries)."""
-    pending = incidents.undelivered(now=timezone.now())
+    pending = deliveries.deliveries_pending(now=timezone.now())
     for incident_id, action in pending:
         incident_deliver.delay(incident_id, action)
     return len(pending)

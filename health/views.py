@@ -7,12 +7,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from health import maintenance
 from health.choices import WindowKind
 from health.conf import health_settings
 from health.forms import MaintenanceWindowForm, MarkMaintenanceForm
 from health.models import MaintenanceWindow
 from health.selectors import instance_health_detail
+from health.services import maintenance
 from instances.models import Instance
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
@@ -97,11 +97,11 @@ def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def mark_maintenance(request: HttpRequest, slug: str) -> HttpResponse:
     instance = _instance(slug)
     retention = health_settings().retention_days
-    form = MarkMaintenanceForm(request.POST or None, retention_days=retention)
+    form = MarkMaintenanceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            marked = maintenance.mark_past_maintenance(
+            marked = maintenance.maintenance_mark_past(
                 instance=instance,
                 starts_at=data["starts_at"],
                 ends_at=data["ends_at"],

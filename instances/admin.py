@@ -1,12 +1,19 @@
 """Django admin (Admins only) for the fleet's reference data. Every change made here is
-copied into the audit trail (mi_admin.audit.admin_site); operations are read-only because only
-the services may write them."""
+copied into the audit trail (mi_admin.audit.admin_site).
+
+Nothing that GCP must reflect is editable here: an edit would change a row and nothing in GCP
+while looking as if it had. An instance's lifecycle state and versions belong to operations
+(upgrade, suspend, resume, teardown), its ``vm_*`` facts and drift to the inventory sync, and
+where it lives (project, zone, VM, disk, size, network access) is fixed once it exists; so
+they are read-only, and an instance is never deleted here (teardown is an operation).
+Operations and their steps are read-only because only the services may write them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from instances.models import Customer, Instance, Operation, OperationStep, Release
@@ -37,7 +44,13 @@ class InstanceAdmin(admin.ModelAdmin[Instance]):
     list_filter = ["kind", "architecture", "state", "upgrade_ring", "drift"]
     search_fields = ["slug", "customer__name", "customer__slug", "url", "gcp_project"]
     autocomplete_fields = ["customer"]
-    readonly_fields = [
+    # Django 6 defaults a typed URL to https; say so now (and silence the deprecation).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    # Owned by operations and the inventory sync: never edited here.
+    owned_by_operations = (
+        "state",
+        "desired_version",
+        "observed_version",
         "vm_status",
         "vm_machine_type",
         "vm_internal_ip",
@@ -48,7 +61,28 @@ class InstanceAdmin(admin.ModelAdmin[Instance]):
         "drift_detail",
         "created_at",
         "updated_at",
-    ]
+    )
+    # Where the instance lives: set when it is added, changed only by an operation after.
+    fixed_once_created = (
+        "slug",
+        "architecture",
+        "size",
+        "machine_type",
+        "network_access",
+        "allowed_cidrs",
+        "gcp_project",
+        "gcp_zone",
+        "vm_name",
+        "data_disk",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Instance | None = None) -> list[str]:
+        if obj is None:
+            return list(self.owned_by_operations)
+        return [*self.owned_by_operations, *self.fixed_once_created]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Instance | None = None) -> bool:
+        return False
 
 
 @admin.register(Release)

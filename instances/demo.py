@@ -229,9 +229,17 @@ def demo_fleet_create(*, base_url: str) -> DemoFleet:
     return DemoFleet(len(customers), len(rows), len(RELEASES))
 
 
+def _vm_version(instance: Instance) -> str:
+    # What the VM last reported (probe, then inventory sync) is what it runs; the desired
+    # version only stands in before the first sync of a freshly seeded fleet. So a restart
+    # of the demo never "upgrades" a VM to a version nobody ran an upgrade for.
+    return instance.observed_version or instance.vm_version or instance.desired_version
+
+
 def demo_fleet_load_simulator(*, sim: FleetSimClient) -> int:
-    """Put every instance that should have a VM into the simulator, with two deliberate
-    drifts (one VM stopped, one missing) for the dashboard to find."""
+    """Put every instance that should have a VM into the simulator, running the version it
+    last reported, with two deliberate drifts (one VM stopped, one missing) for the
+    dashboard to find."""
     specs = []
     instances = Instance.objects.exclude(
         state__in=[LifecycleState.TORN_DOWN, LifecycleState.REQUESTED]
@@ -255,7 +263,7 @@ def demo_fleet_load_simulator(*, sim: FleetSimClient) -> int:
                 "name": instance.vm_name,
                 "machine_type": instance.machine_type,
                 "status": "RUNNING" if running else "TERMINATED",
-                "version": instance.desired_version,
+                "version": _vm_version(instance),
                 "data_disk": instance.data_disk or f"{instance.vm_name}-data",
             }
         )

@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mi_admin.settings")
 app = Celery("mi_admin")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Connects the signals that carry the request id into tasks (see the module).
+import mi_admin.celery_signals  # noqa: E402, F401

@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from health.choices import HealthState
 from health.selectors.states import NOT_MONITORED, STATE_LEVELS, effective_state
-from health.selectors.uptime import BAR_DAYS, DayCell, Uptime, status_bars, uptime_subqueries
+from health.selectors.uptime import (
+    BAR_DAYS,
+    DayCell,
+    Uptime,
+    days_since,
+    status_bars,
+    uptime_subqueries,
+)
 from instances.models import Instance
 
 
@@ -50,7 +57,12 @@ def health_for_instances(
     rows = list(
         Instance.objects.filter(pk__in=ids)
         .order_by()
-        .annotate(uptime_24h=uptime.day, uptime_7d=uptime.week, uptime_30d=uptime.month)
+        .annotate(
+            uptime_24h=uptime.day,
+            uptime_7d=uptime.week,
+            uptime_30d=uptime.month,
+            uptime_30d_first=uptime.month_first_day,
+        )
         .values(
             "pk",
             "slug",
@@ -62,6 +74,7 @@ def health_for_instances(
             "uptime_24h",
             "uptime_7d",
             "uptime_30d",
+            "uptime_30d_first",
         )
     )
     bars = status_bars(ids, days=bar_days, now=now) if rows else {}
@@ -80,7 +93,12 @@ def health_for_instances(
             last_probe_at=row["health__last_probe_at"],
             last_latency_ms=row["health__last_latency_ms"],
             last_error=row["health__last_error"] or "",
-            uptime=Uptime(row["uptime_24h"], row["uptime_7d"], row["uptime_30d"]),
+            uptime=Uptime(
+                row["uptime_24h"],
+                row["uptime_7d"],
+                row["uptime_30d"],
+                days_since(row["uptime_30d_first"], now),
+            ),
             bar=bars.get(row["pk"], []),
         )
     return result

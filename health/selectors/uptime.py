@@ -13,9 +13,11 @@ from datetime import date, datetime, timedelta
 from django.db.models import (
     Avg,
     Case,
+    DateField,
     ExpressionWrapper,
     F,
     FloatField,
+    Min,
     OuterRef,
     Subquery,
     Sum,
@@ -30,6 +32,7 @@ from health.rollups import day_of
 from instances.models import Instance
 
 BAR_DAYS = 90
+UPTIME_MONTH_DAYS = 30
 COMPACT_BAR_DAYS = 30  # a fleet-list row: the last 30 days (the instance page shows 90)
 OK_PCT, WARN_PCT = 99.9, 99.0
 
@@ -50,6 +53,7 @@ class Uptime:
     day: float | None = None
     week: float | None = None
     month: float | None = None
+    month_days: int = 0  # days from the first counted sample in the 30 to today
 
     def as_dict(self) -> dict[str, float | None]:
         return {"24h": _round(self.day), "7d": _round(self.week), "30d": _round(self.month)}
@@ -57,6 +61,13 @@ class Uptime:
     @property
     def month_level(self) -> str:
         return level_for(self.month)
+
+    @property
+    def month_coverage(self) -> str:
+        """Says "over 3 d" when the 30-day figure rests on fewer than 30 days of data."""
+        if self.month is None or self.month_days >= UPTIME_MONTH_DAYS:
+            return ""
+        return f"over {self.month_days} d"
 
 
 def _round(pct: float | None) -> float | None:
@@ -89,6 +100,7 @@ class UptimeSubqueries:
     day: Subquery
     week: Subquery
     month: Subquery
+    month_first_day: Subquery
 
 
 def uptime_subqueries(now: datetime) -> UptimeSubqueries:
@@ -130,7 +142,29 @@ def uptime_subqueries(now: datetime) -> UptimeSubqueries:
         )
         return Subquery(rows, output_field=FloatField())
 
-    return UptimeSubqueries(Subquery(raw, output_field=FloatField()), daily(7), daily(30))
+    first_counted_day = (
+        HealthDaily.objects.filter(
+            instance=OuterRef("pk"),
+            day__gt=today - timedelta(UPTIME_MONTH_DAYS),
+            day__lte=today,
+            samples__gt=F("excluded_samples"),
+        )
+        .order_by()
+        .values("instance")
+        .annotate(first=Min("day"))
+        .values("first")
+    )
+    return UptimeSubqueries(
+        Subquery(raw, output_field=FloatField()),
+        daily(7),
+        daily(UPTIME_MONTH_DAYS),
+        Subquery(first_counted_day, output_field=DateField()),
+    )
+
+
+def days_since(first: date | None, now: datetime) -> int:
+    """Days of data behind a 30-day figure: from its first counted day through today."""
+    return 0 if first is None else (day_of(now) - first).days + 1
 
 
 def uptime_for_instances(
@@ -143,10 +177,17 @@ def uptime_for_instances(
     rows = (
         Instance.objects.filter(pk__in=ids)
         .order_by()
-        .annotate(uptime_24h=uptime.day, uptime_7d=uptime.week, uptime_30d=uptime.month)
-        .values_list("pk", "uptime_24h", "uptime_7d", "uptime_30d")
+        .annotate(
+            uptime_24h=uptime.day,
+            uptime_7d=uptime.week,
+            uptime_30d=uptime.month,
+            uptime_30d_first=uptime.month_first_day,
+        )
+        .values_list("pk", "uptime_24h", "uptime_7d", "uptime_30d", "uptime_30d_first")
     )
-    found = {pk: Uptime(day, week, month) for pk, day, week, month in rows}
+    found = {
+        pk: Uptime(day, week, month, days_since(first, now)) for pk, day, week, month, first in rows
+    }
     return {pk: found.get(pk, Uptime()) for pk in ids}
 
 

@@ -31,7 +31,9 @@ Enqueue = Callable[[int, str], None]
 
 
 def _enqueue_operation(operation_id: int, task_id: str) -> None:
-    from instances.tasks import operation_run  # tasks import services, not the other way
+    # services → tasks: creating an operation queues its task; imported at call time because
+    # instances.tasks imports this module at load time.
+    from instances.tasks import operation_run
 
     operation_run.apply_async(args=(operation_id,), task_id=task_id)
 

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from fleetsim.client import FleetSimClient
-from health.services import sweep
+from health.services.sweep import sweep_run
 from idp.process import IdpProcess
 from tests.browser.signin import sign_in_as
 from tests.instances.factories import make_instance, make_releases
@@ -37,7 +37,7 @@ def test_down_count_opens_the_filtered_fleet(
     fleetsim.set_health("globex-prod", mode="error")
     # and the sweeps that turn it down (three failures in a row)
     for _ in range(3):
-        sweep()
+        sweep_run()
     sign_in_as(page, live_server, oidc_settings, "devops")
     summary = page.get_by_test_id("health-summary")
     expect(summary).to_contain_text("1 down")

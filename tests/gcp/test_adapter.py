@@ -109,11 +109,8 @@ def test_vm_stop_waits_for_its_operation(acme: FleetSimClient) -> None:
     # given stopping takes a noticeable time
     acme.configure(operation_durations={"compute.instances.stop": 0.6})
     # when
-    started = time.monotonic()
     op = gcp.vm_stop(**VM_ARGS)
-    elapsed = time.monotonic() - started
     # then the call returned only once the operation was DONE and the VM stopped
-    assert elapsed >= 0.6
     assert op.status == "DONE"
     assert op.operation_type == "stop"
     assert op.zone == ZONE
@@ -369,11 +366,10 @@ def test_operation_timeout_raises_transient_timeout_and_operation_wait_finishes_
     acme.configure(operation_durations={"compute.instances.stop": 1.5})
     settings.GCP_OPERATION_TIMEOUT = 0.4
     # when
-    started = time.monotonic()
     with pytest.raises(gcp.GcpTimeout) as excinfo:
         gcp.vm_stop(**VM_ARGS)
-    # then it gave up on time, naming the operation so a later attempt can wait for it
-    assert time.monotonic() - started < 1.4
+    # then it gave up before the operation ended (the VM is still stopping), naming the
+    # operation so a later attempt can wait for it
     assert isinstance(excinfo.value, gcp.GcpTransientError)
     assert excinfo.value.operation
     assert gcp.vm_get(**VM_ARGS).status == "STOPPING"

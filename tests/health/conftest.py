@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from health.models import InstanceHealth
-from health.services import SweepReport, sweep
+from health.services.sweep import SweepReport, sweep_run
 from instances.models import Instance
 from mi_admin.celery import app as celery_app
 from tests.instances.factories import make_instance
@@ -96,7 +96,7 @@ def run_sweep(health_settings, django_capture_on_commit_callbacks) -> Callable[[
 
     def run() -> SweepReport:
         with django_capture_on_commit_callbacks(execute=True):
-            return sweep()
+            return sweep_run()
 
     return run
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from health.choices import DeliveryAction, DeliveryState, HealthState, IncidentState
 from health.models import AlertDelivery, Incident
+from health.services.sweep import sweep_run
 from health.tasks import incident_deliver, incident_redeliver
 from mi_admin.audit.models import AuditEvent
 from tests.fixtures.http_receiver import Reply
@@ -179,3 +180,53 @@ def test_failed_delivery_is_queued_again_after_the_grace_period(
     assert [r.route for r in alert_channels.requests[3:]] == ["/v2/enqueue"]
     assert AlertDelivery.objects.get(channel="pagerduty").state == DeliveryState.SENT
     assert incident_redeliver.apply().get() == 0
+
+
+def test_resolve_goes_only_to_the_channels_that_were_paged(
+    fleetsim, sim_instance, run_sweep, alert_channels
+):
+    # given acme down, its PagerDuty trigger refused (so only Opsgenie and Slack paged)
+    incident = down_with_pagerduty_refusing(alert_channels, sim_instance, run_sweep)
+    assert len(alert_channels.requests) == 3
+    # when it answers again and the incident resolves
+    fleetsim.set_health("acme-prod", "ok")
+    run_sweep()
+    run_sweep()
+    incident.refresh_from_db()
+    assert incident.state == IncidentState.RESOLVED
+    # then Opsgenie and Slack got the resolve, and PagerDuty, never paged, got nothing
+    later = alert_channels.requests[3:]
+    assert sorted(r.route for r in later) == sorted(
+        [f"/v2/alerts/{quote(KEY, safe='')}/close", SLACK_PATH]
+    )
+    resolves = AlertDelivery.objects.filter(action=DeliveryAction.RESOLVE)
+    assert set(resolves.values_list("channel", flat=True)) == {"opsgenie", "slack"}
+    # and a redelivered resolve still leaves PagerDuty out
+    result = incident_deliver.apply(args=(incident.pk, "resolve")).get()
+    assert "pagerduty" in result["skipped"]
+    assert len(alert_channels.requests) == 5
+
+
+def test_no_trigger_goes_out_for_an_incident_already_resolved(
+    fleetsim, sim_instance, health_settings, alert_channels, django_capture_on_commit_callbacks
+):
+    # given acme goes down and comes back before any delivery task has run (a broker outage)
+    acme = sim_instance("acme-prod", health_mode="error")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        for _ in range(3):
+            sweep_run()
+        fleetsim.set_health("acme-prod", "ok")
+        sweep_run()
+        sweep_run()
+    assert health_of(acme).state == HealthState.HEALTHY
+    assert Incident.objects.get().state == IncidentState.RESOLVED
+    # when the trigger and the resolve tasks finally run, in order
+    for callback in queued:
+        callback()
+    # then nothing was sent: no trigger for a resolved incident, so no resolve either
+    assert alert_channels.requests == []
+    assert not AlertDelivery.objects.exists()
+    # and the redelivery sweep, past its grace period, does not send the trigger either
+    Incident.objects.update(opened_at=timezone.now() - timedelta(minutes=10))
+    assert incident_redeliver.apply().get() == 0
+    assert alert_channels.requests == []

@@ -9,8 +9,13 @@ from django.utils import timezone
 
 from health.choices import HealthState, WindowKind
 from health.forms import MaintenanceWindowForm, MarkMaintenanceForm
-from health.maintenance import in_maintenance, window_delete
 from health.models import HealthSample, Incident, MaintenanceWindow
+from health.services.maintenance import (
+    MaintenanceError,
+    in_maintenance,
+    window_create_one_off,
+    window_delete,
+)
 from tests.health.conftest import health_of
 from tests.instances.factories import make_instance
 
@@ -83,32 +88,18 @@ def form_errors(form) -> dict[str, list[str]]:
     return {name: list(errors) for name, errors in form.errors.items()}
 
 
-def test_window_form_checks():
-    # given forms with mistakes; then each names the problem
+def test_window_form_parses_what_each_kind_needs():
+    # given forms missing what their kind needs, or out of range; then each names the problem
     weekly = MaintenanceWindowForm({"kind": "weekly", "reason": "patching"})
     assert form_errors(weekly) == {
         "weekday": ["Required for a weekly window."],
         "start_time": ["Required for a weekly window."],
         "duration_minutes": ["Required for a weekly window."],
     }
-    backwards = MaintenanceWindowForm(
-        {
-            "kind": "one_off",
-            "reason": "x",
-            "starts_at": "2030-01-02T10:00",
-            "ends_at": "2030-01-02T09:00",
-        }
+    no_end = MaintenanceWindowForm(
+        {"kind": "one_off", "reason": "x", "starts_at": "2030-01-02T10:00", "ends_at": ""}
     )
-    assert form_errors(backwards) == {"ends_at": ["The window must end after it starts."]}
-    past = MaintenanceWindowForm(
-        {
-            "kind": "one_off",
-            "reason": "x",
-            "starts_at": "2020-01-02T10:00",
-            "ends_at": "2020-01-02T11:00",
-        }
-    )
-    assert "an Admin can mark it as maintenance" in form_errors(past)["ends_at"][0]
+    assert form_errors(no_end) == {"ends_at": ["Required for a one-off window."]}
     too_long = MaintenanceWindowForm(
         {
             "kind": "weekly",
@@ -136,36 +127,38 @@ def test_window_form_reads_utc():
     assert form.cleaned_data["starts_at"] == datetime(2030, 1, 2, 10, 0, tzinfo=UTC)
 
 
-def test_mark_form_checks():
-    now = timezone.now()
-    fmt = "%Y-%m-%dT%H:%M"
-    future = MarkMaintenanceForm(
-        {
-            "starts_at": (now - timedelta(hours=1)).strftime(fmt),
-            "ends_at": (now + timedelta(hours=2)).strftime(fmt),
-            "reason": "x",
-        }
-    )
-    assert form_errors(future) == {
-        "ends_at": ["The range must be in the past; for upcoming work add a maintenance window."]
-    }
-    backwards = MarkMaintenanceForm(
-        {"starts_at": "2026-01-02T10:00", "ends_at": "2026-01-02T09:00", "reason": "x"}
-    )
-    assert form_errors(backwards) == {"ends_at": ["The end must be after the start."]}
-    old = MarkMaintenanceForm(
-        {
-            "starts_at": (now - timedelta(days=60)).strftime(fmt),
-            "ends_at": (now - timedelta(days=59)).strftime(fmt),
-            "reason": "x",
-        },
-        retention_days=35,
-    )
-    assert form_errors(old) == {
-        "starts_at": ["Samples are kept 35 days; the range must start within them."]
-    }
+def test_mark_form_parses_only():
+    # given a form with blanks and one with a time that is no time; then each names the field
     missing = MarkMaintenanceForm({"starts_at": "", "ends_at": "", "reason": ""})
     assert set(form_errors(missing)) == {"starts_at", "ends_at", "reason"}
+    garbled = MarkMaintenanceForm(
+        {"starts_at": "yesterday", "ends_at": "2026-01-02T09:00", "reason": "x"}
+    )
+    assert set(form_errors(garbled)) == {"starts_at"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("starts_in", "ends_in", "message"),
+    [
+        (timedelta(hours=2), timedelta(hours=1), "must end after it starts"),
+        (timedelta(hours=-3), timedelta(hours=-2), "an Admin can mark it as maintenance"),
+    ],
+)
+def test_window_rules_live_in_the_service(admin_user, starts_in, ends_in, message):
+    # given an instance; when a one-off window ending before it starts, or in the past, is added
+    acme = make_instance("acme-prod")
+    now = timezone.now()
+    with pytest.raises(MaintenanceError, match=message):
+        window_create_one_off(
+            instance=acme,
+            starts_at=now + starts_in,
+            ends_at=now + ends_in,
+            reason="x",
+            actor=admin_user,
+        )
+    # then nothing was saved
+    assert not MaintenanceWindow.objects.exists()
 
 
 @pytest.mark.django_db
@@ -182,8 +175,6 @@ def test_marked_downtime_cannot_be_deleted(admin_user):
         retroactive=True,
     )
     # when someone tries to delete it; then it is refused
-    from health.maintenance import MaintenanceError
-
     with pytest.raises(MaintenanceError, match="cannot be removed"):
         window_delete(window=window, actor=admin_user)
     assert MaintenanceWindow.objects.filter(pk=window.pk).exists()

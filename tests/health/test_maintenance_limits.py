@@ -10,7 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django import Settings
 
-from health.maintenance import MaintenanceError, mark_past_maintenance, window_create_one_off
+from health.services.maintenance import (
+    MaintenanceError,
+    maintenance_mark_past,
+    window_create_one_off,
+)
 from health.models import MaintenanceWindow
 from mi_admin.accounts.models import User
 from mi_admin.audit.models import AuditEvent
@@ -93,7 +97,7 @@ def test_a_wholly_past_window_is_refused_but_an_admin_can_mark_the_downtime(
     with pytest.raises(MaintenanceError, match="an Admin can mark it as maintenance"):
         window_create_one_off(instance=acme, reason="x", actor=devops, **past)
     # and the after-the-fact path takes the same range
-    marked = mark_past_maintenance(
+    marked = maintenance_mark_past(
         instance=acme, reason="outage was planned work", actor=admin_user, retention_days=35, **past
     )
     assert marked.window.retroactive

@@ -11,7 +11,7 @@ from django.utils import timezone
 from health.choices import IncidentCause, IncidentState, WindowKind
 from health.models import Incident, InstanceHealth, MaintenanceWindow
 from health.selectors import filter_health, health_summary
-from health.services import check_version_slas
+from health.services.version_sla import version_slas_check
 from instances.models import Instance
 from tests.instances.factories import make_instance, make_release, make_version_fleet
 
@@ -59,8 +59,8 @@ def test_version_sla_incident_opens_and_resolves(
     behind = make_instance("behind-prod", observed_version="5.8.0")
     # when the hourly check runs (twice)
     with django_capture_on_commit_callbacks(execute=True):
-        check_version_slas()
-        check_version_slas()
+        version_slas_check()
+        version_slas_check()
     # then one incident is open and PagerDuty got one warning trigger
     incident = Incident.objects.get(cause=IncidentCause.VERSION_SLA)
     assert incident.dedup_key == "mi-admin/behind-prod/version_sla"
@@ -72,7 +72,7 @@ def test_version_sla_incident_opens_and_resolves(
     # when the instance reaches 5.9.0 and the check runs again
     Instance.objects.filter(pk=behind.pk).update(observed_version="5.9.0")
     with django_capture_on_commit_callbacks(execute=True):
-        check_version_slas()
+        version_slas_check()
     # then the incident is resolved and the resolve sent once
     incident.refresh_from_db()
     assert incident.state == IncidentState.RESOLVED
@@ -93,5 +93,5 @@ def test_version_sla_muted_in_maintenance(db, no_alert_channels):
         ends_at=now + timedelta(hours=1),
     )
     # when the check runs; then no incident is opened
-    check_version_slas()
+    version_slas_check()
     assert not Incident.objects.exists()

@@ -17,19 +17,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from health import incidents, maintenance, rollups
+from health import rollups
 from health.choices import HealthState
 from health.conf import HealthSettings, health_settings
 from health.hysteresis import Step, Tracker, advance
 from health.models import HealthSample, HealthTransition, InstanceHealth
 from health.probes import ProbeResult, ProbeTarget, run_probes
+from health.services import incidents, maintenance
+from health.services.states import (
+    health_mark_stale,
+    health_mark_suspended,
+    transition_to,
+)
 from instances.choices import LifecycleState
 from instances.models import Instance
-from instances.versions import OVERDUE, ReleaseHistory
-from mi_admin.sla import work_calendar_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ _HEALTH_FIELDS = [
     "observed_version",
     "state_changed_at",
 ]
-_INSTANCE_FIELDS = (
+INSTANCE_FIELDS = (
     "pk",
     "slug",
     "url",
@@ -85,39 +88,24 @@ class SweepReport:
         }
 
 
-def sweep(*, conf: HealthSettings | None = None) -> SweepReport:
+def sweep_run(*, conf: HealthSettings | None = None) -> SweepReport:
     """Probe every active instance and record the results (see the module docstring)."""
     conf = conf or health_settings()
     instances = list(
-        Instance.objects.filter(state=LifecycleState.ACTIVE).only(*_INSTANCE_FIELDS).order_by("pk")
+        Instance.objects.filter(state=LifecycleState.ACTIVE).only(*INSTANCE_FIELDS).order_by("pk")
     )
     targets = [ProbeTarget(i.pk, i.url) for i in instances if i.url]
     started = time.perf_counter()
     results = run_probes(targets, concurrency=conf.probe_concurrency, timeout=conf.probe_timeout)
     probe_seconds = time.perf_counter() - started
-    report = record_results(results, instances=instances, conf=conf)
+    report = probe_results_record(results=results, instances=instances, conf=conf)
     report.probe_seconds = probe_seconds
     now = timezone.now()
-    report.suspended = mark_suspended(now=now)
-    report.stale = mark_stale(now=now, conf=conf)
-    report.resolved += len(incidents.resolve_for_inactive(now=now))
+    report.suspended = health_mark_suspended(now=now)
+    report.stale = health_mark_stale(now=now, conf=conf)
+    report.resolved += len(incidents.incidents_resolve_inactive(now=now))
     logger.info("health sweep: %s", report.as_dict())
     return report
-
-
-def _transition(
-    health: InstanceHealth, new_state: str, at: datetime, reason: str
-) -> HealthTransition:
-    transition = HealthTransition(
-        instance_id=health.instance_id,
-        from_state=health.state,
-        to_state=new_state,
-        at=at,
-        reason=reason[:255],
-    )
-    health.state = new_state
-    health.state_changed_at = at
-    return transition
 
 
 def _apply(health: InstanceHealth, result: ProbeResult, conf: HealthSettings) -> Step:
@@ -142,9 +130,9 @@ def _apply(health: InstanceHealth, result: ProbeResult, conf: HealthSettings) ->
     return step
 
 
-def record_results(
-    results: Sequence[ProbeResult],
+def probe_results_record(
     *,
+    results: Sequence[ProbeResult],
     instances: Sequence[Instance] | None = None,
     conf: HealthSettings | None = None,
 ) -> SweepReport:
@@ -155,7 +143,7 @@ def record_results(
         return report
     ids = [r.instance_id for r in results]
     if instances is None:
-        instances = list(Instance.objects.filter(pk__in=ids).only(*_INSTANCE_FIELDS))
+        instances = list(Instance.objects.filter(pk__in=ids).only(*INSTANCE_FIELDS))
     by_id = {i.pk: i for i in instances}
     moments = [r.probed_at for r in results]
     with transaction.atomic():
@@ -165,13 +153,13 @@ def record_results(
             for r in results
         ]
         HealthSample.objects.bulk_create(samples)
-        rollups.add_samples(samples)
+        rollups.rollups_add_samples(samples=samples)
         # Alerts follow each instance's latest sample: muted while it is in maintenance.
         latest = {s.instance_id: s for s in sorted(samples, key=lambda s: s.probed_at)}
         muted = {iid for iid, sample in latest.items() if sample.in_maintenance}
         healths = _advance_all(results, by_id, conf, report)
         _copy_versions(results, by_id)
-        changes = incidents.sync_down_incidents(healths=healths, muted=muted)
+        changes = incidents.incidents_sync_down(healths=healths, muted=muted)
         report.opened, report.resolved = len(changes.opened), len(changes.resolved)
     report.ok = sum(r.ok for r in results)
     report.failed = report.probed - report.ok
@@ -215,7 +203,12 @@ def _advance_all(
         step = _apply(health, result, conf)
         if step.tracker.state != health.state:
             transitions.append(
-                _transition(health, step.tracker.state, result.probed_at, step.reason)
+                transition_to(
+                    health,
+                    new_state=step.tracker.state,
+                    at=result.probed_at,
+                    reason=step.reason,
+                )
             )
     # One upsert for new and known rows alike (much cheaper than bulk_update's CASE chains).
     InstanceHealth.objects.bulk_create(
@@ -241,55 +234,7 @@ def _copy_versions(results: Sequence[ProbeResult], by_id: dict[int, Instance]) -
         Instance.objects.bulk_update(changed, ["observed_version"], batch_size=500)
 
 
-def mark_suspended(*, now: datetime | None = None) -> int:
-    """Suspended instances are not probed: their health shows ``suspended``."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        healths = list(
-            InstanceHealth.objects.select_for_update()
-            .filter(instance__state=LifecycleState.SUSPENDED)
-            .exclude(state=HealthState.SUSPENDED)
-        )
-        transitions = [
-            _transition(h, HealthState.SUSPENDED, now, "instance suspended") for h in healths
-        ]
-        for health in healths:
-            health.consecutive_failures = health.consecutive_successes = 0
-            health.recent_results = ""
-        InstanceHealth.objects.bulk_update(
-            healths,
-            [
-                "state",
-                "state_changed_at",
-                "consecutive_failures",
-                "consecutive_successes",
-                "recent_results",
-            ],
-        )
-        HealthTransition.objects.bulk_create(transitions)
-    return len(healths)
-
-
-def mark_stale(*, now: datetime | None = None, conf: HealthSettings | None = None) -> int:
-    """Active instances without a probe for ``HEALTH_STALE_SECONDS`` become ``unknown``."""
-    now = now or timezone.now()
-    conf = conf or health_settings()
-    cutoff = now - timedelta(seconds=conf.stale_seconds)
-    with transaction.atomic():
-        healths = list(
-            InstanceHealth.objects.select_for_update()
-            .filter(instance__state=LifecycleState.ACTIVE)
-            .exclude(state=HealthState.UNKNOWN)
-            .filter(Q(last_probe_at__lt=cutoff) | Q(last_probe_at__isnull=True))
-        )
-        reason = f"no probe for over {conf.stale_seconds} s"
-        transitions = [_transition(h, HealthState.UNKNOWN, now, reason) for h in healths]
-        InstanceHealth.objects.bulk_update(healths, ["state", "state_changed_at"])
-        HealthTransition.objects.bulk_create(transitions)
-    return len(healths)
-
-
-def prune_samples(*, now: datetime | None = None, conf: HealthSettings | None = None) -> int:
+def samples_prune(*, now: datetime | None = None, conf: HealthSettings | None = None) -> int:
     """Delete raw samples older than ``HEALTH_SAMPLE_RETENTION_DAYS`` (rollups stay)."""
     now = now or timezone.now()
     conf = conf or health_settings()
@@ -297,33 +242,3 @@ def prune_samples(*, now: datetime | None = None, conf: HealthSettings | None = 
     deleted, _ = HealthSample.objects.filter(probed_at__lt=cutoff).delete()
     logger.info("pruned %s health samples older than %s", deleted, cutoff.isoformat())
     return deleted
-
-
-def check_version_slas(*, now: datetime | None = None) -> incidents.IncidentChanges:
-    """Open or resolve ``version_sla`` incidents for every active instance."""
-    now = now or timezone.now()
-    releases = ReleaseHistory.load()
-    active = list(Instance.objects.filter(state=LifecycleState.ACTIVE).only(*_INSTANCE_FIELDS))
-    breached: dict[int, dict[str, object]] = {}
-    if releases.latest is not None:
-        calendar = work_calendar_from_settings()
-        for instance in active:
-            status = releases.instance_sla(instance, now=now, calendar=calendar)
-            if status.state == OVERDUE:
-                breached[instance.pk] = {
-                    "instance": instance.slug,
-                    "observed": status.version,
-                    "latest": status.latest,
-                    "text": status.text,
-                    "deadline": status.deadline.isoformat() if status.deadline else None,
-                }
-    windows = maintenance.windows_by_instance(list(breached), now, now)
-    candidates = [i for i in active if not maintenance.covered(windows.get(i.pk, []), now)]
-    changes = incidents.sync_version_incidents(breached=breached, candidates=candidates, now=now)
-    logger.info(
-        "version SLA check: %s breached, %s opened, %s resolved",
-        len(breached),
-        len(changes.opened),
-        len(changes.resolved),
-    )
-    return changes

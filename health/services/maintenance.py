@@ -159,7 +159,7 @@ class MarkedMaintenance:
     after: dict[str, float | None]
 
 
-def mark_past_maintenance(
+def maintenance_mark_past(
     *,
     instance: Instance,
     starts_at: datetime,
@@ -173,7 +173,8 @@ def mark_past_maintenance(
     Flags the samples in the range, rebuilds the rollups of the days it touches and
     records the uptime figures before and after in the audit trail.
     """
-    from health.selectors import uptime_for_instances  # selectors read what this writes
+    # Imported at call time: selectors import the models and rollups this module writes.
+    from health.selectors import uptime_for_instances
 
     now = timezone.now()
     if ends_at <= starts_at:
@@ -206,7 +207,7 @@ def mark_past_maintenance(
             in_maintenance=False,
         ).update(in_maintenance=True)
         days = rollups.days_between(starts_at, ends_at)
-        rollups.rebuild(instance.pk, days)
+        rollups.rollups_rebuild(instance_id=instance.pk, days=days)
         after = uptime_for_instances([instance.pk], now=now)[instance.pk].as_dict()
         audit_record(
             action="health.downtime_marked_as_maintenance",

@@ -1,7 +1,4 @@
-"""SLA engine: working-day arithmetic, SLA clocks and the staged rollout schedule.
-
-Pure functions over aware datetimes; nothing here touches the database. Version SLAs use it
-now, request SLAs (response 24 h, resolution 15 working days) later.
+"""Working days: the holiday calendar and working-day arithmetic over aware datetimes.
 
 Working-day rule (used by :func:`add_working_days` and :func:`working_days_between`):
 
@@ -25,24 +22,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
-
-RESPONSE_HOURS = 24
-RESOLUTION_WORKING_DAYS = 15
-VERSION_DAYS = 7
-AT_RISK_FRACTION = 0.2
 
 # A working-day search never needs to look further than this; it guards against a calendar
 # that (through a misconfiguration) has no working day at all.
 _MAX_SKIP_DAYS = 366
 
 
-def _require_aware(value: datetime, name: str) -> None:
+def require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime, got naive {value.isoformat()}")
 
 
-def _utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     # Python compares and subtracts two datetimes sharing one tzinfo by wall clock, which is
     # wrong across a DST change; in UTC both are exact.
     return value.astimezone(UTC)
@@ -70,7 +61,7 @@ class WorkCalendar:
             _public_holidays(self.country, self.subdiv, 2000)
 
     def local_date(self, moment: datetime) -> date:
-        _require_aware(moment, "moment")
+        require_aware(moment, "moment")
         return moment.astimezone(self.timezone).date()
 
     def is_holiday(self, day: date) -> bool:
@@ -124,7 +115,7 @@ def _next_working_day(day: date, *, calendar: WorkCalendar) -> date:
 
 def _effective_start(start: datetime, *, calendar: WorkCalendar) -> datetime:
     """``start`` in local time, moved to 00:00 of the next working day if it is not one."""
-    _require_aware(start, "start")
+    require_aware(start, "start")
     local = start.astimezone(calendar.timezone)
     if is_working_day(local.date(), calendar=calendar):
         return local
@@ -154,9 +145,9 @@ def working_days_between(start: datetime, end: datetime, *, calendar: WorkCalend
     Counts working dates in (effective start date, end date], so a release on Monday is on
     day 1 all of Tuesday. ``working_days_between(s, add_working_days(s, n)) == n``.
     """
-    _require_aware(start, "start")
-    _require_aware(end, "end")
-    if _utc(end) < _utc(start):
+    require_aware(start, "start")
+    require_aware(end, "end")
+    if as_utc(end) < as_utc(start):
         raise ValueError("end must not be before start")
     first = _effective_start(start, calendar=calendar).date()
     last = calendar.local_date(end)
@@ -170,156 +161,5 @@ def working_days_between(start: datetime, end: datetime, *, calendar: WorkCalend
 
 def add_hours(start: datetime, hours: float) -> datetime:
     """``hours`` elapsed hours after ``start`` (a DST change does not stretch or shrink them)."""
-    _require_aware(start, "start")
-    return (_utc(start) + timedelta(hours=hours)).astimezone(start.tzinfo)
-
-
-class SlaState(models.TextChoices):
-    ON_TRACK = "on_track", "On track"
-    AT_RISK = "at_risk", "At risk"
-    BREACHED = "breached", "Breached"
-    MET = "met", "Met"
-
-
-@dataclass(frozen=True)
-class SlaClock:
-    """One SLA: due at ``deadline`` (inclusive), at risk for the last ``at_risk_fraction``."""
-
-    started_at: datetime
-    deadline: datetime
-    completed_at: datetime | None = None
-    at_risk_fraction: float = AT_RISK_FRACTION
-
-    def __post_init__(self) -> None:
-        _require_aware(self.started_at, "started_at")
-        _require_aware(self.deadline, "deadline")
-        if self.completed_at is not None:
-            _require_aware(self.completed_at, "completed_at")
-        if _utc(self.deadline) < _utc(self.started_at):
-            raise ValueError("deadline must not be before started_at")
-        if not 0.0 <= self.at_risk_fraction <= 1.0:
-            raise ValueError("at_risk_fraction must be between 0 and 1")
-
-    @property
-    def at_risk_from(self) -> datetime:
-        """The first instant of the at-risk window (in UTC)."""
-        allowed = _utc(self.deadline) - _utc(self.started_at)
-        return _utc(self.deadline) - allowed * self.at_risk_fraction
-
-    def state(self, now: datetime) -> SlaState:
-        """Met/breached once completed; else on track, at risk, or breached after the deadline."""
-        _require_aware(now, "now")
-        if self.completed_at is not None:
-            met = _utc(self.completed_at) <= _utc(self.deadline)
-            return SlaState.MET if met else SlaState.BREACHED
-        if _utc(now) > _utc(self.deadline):
-            return SlaState.BREACHED
-        if _utc(now) >= self.at_risk_from:
-            return SlaState.AT_RISK
-        return SlaState.ON_TRACK
-
-    def remaining(self, now: datetime) -> timedelta:
-        """Time left (negative when overdue); frozen at completion for a completed clock."""
-        _require_aware(now, "now")
-        until = self.completed_at if self.completed_at is not None else now
-        return _utc(self.deadline) - _utc(until)
-
-
-def response_clock(
-    started_at: datetime,
-    *,
-    completed_at: datetime | None = None,
-    at_risk_fraction: float = AT_RISK_FRACTION,
-) -> SlaClock:
-    """Response SLA: within 24 calendar hours of becoming aware of the need."""
-    deadline = add_hours(started_at, RESPONSE_HOURS)
-    return SlaClock(started_at, deadline, completed_at, at_risk_fraction)
-
-
-def resolution_clock(
-    started_at: datetime,
-    *,
-    calendar: WorkCalendar,
-    completed_at: datetime | None = None,
-    at_risk_fraction: float = AT_RISK_FRACTION,
-) -> SlaClock:
-    """Resolution SLA: within 15 working days from agreement."""
-    deadline = add_working_days(started_at, RESOLUTION_WORKING_DAYS, calendar=calendar)
-    return SlaClock(started_at, deadline, completed_at, at_risk_fraction)
-
-
-def version_clock(
-    release_published_at: datetime,
-    *,
-    completed_at: datetime | None = None,
-    at_risk_fraction: float = AT_RISK_FRACTION,
-) -> SlaClock:
-    """Version SLA: on the newest release within 1 week (7 x 24 h) after it was published."""
-    deadline = add_hours(release_published_at, VERSION_DAYS * 24)
-    return SlaClock(release_published_at, deadline, completed_at, at_risk_fraction)
-
-
-INSTANCE_KINDS = ("internal", "trial", "production")
-
-
-@dataclass(frozen=True)
-class RolloutStage:
-    """Where a release's rollout should be: the shares (percent) each kind should reach
-    by the end of this stage. ``last_day`` is None once the schedule is over."""
-
-    name: str
-    label: str
-    working_day: int
-    first_day: int
-    last_day: int | None
-    internal_pct: int
-    trial_pct: int
-    production_pct: int
-
-    def target_pct(self, kind: str) -> int:
-        if kind not in INSTANCE_KINDS:
-            raise ValueError(f"unknown instance kind {kind!r}")
-        return int(getattr(self, f"{kind}_pct"))
-
-    @property
-    def kinds(self) -> tuple[str, ...]:
-        """The instance kinds that should (at least partly) run the release in this stage."""
-        return tuple(kind for kind in INSTANCE_KINDS if self.target_pct(kind) > 0)
-
-
-# (first_day, last_day, name, label, internal %, trial %, production %), from domain-facts.md.
-_Row = tuple[int, int | None, str, str, int, int, int]
-_MONTHLY: tuple[_Row, ...] = (
-    (0, 2, "internal", "Internal instances", 100, 0, 0),
-    (3, 4, "verification", "Verification", 100, 0, 0),
-    (5, 6, "early", "30 % of trials, 10 % of customers", 100, 30, 10),
-    (7, 8, "broad", "All trials, 40 % of customers", 100, 100, 40),
-    (9, 10, "general", "All customers", 100, 100, 100),
-    (11, None, "complete", "Rollout complete", 100, 100, 100),
-)
-_PATCH: tuple[_Row, ...] = (
-    (0, 2, "internal", "Internal instances", 100, 0, 0),
-    (3, 5, "everyone", "Everyone", 100, 100, 100),
-    (6, None, "complete", "Rollout complete", 100, 100, 100),
-)
-# Keyed by the values of instances.choices.ReleaseKind (the platform does not import apps).
-_SCHEDULES = {"monthly": _MONTHLY, "patch": _PATCH, "emergency": _PATCH}
-
-
-def rollout_stage(
-    *, release_kind: str, released_at: datetime, now: datetime, calendar: WorkCalendar
-) -> RolloutStage:
-    """The stage of the staged rollout ``now``, counted in working days since the release.
-
-    Pass the newest release: a new patch release restarts the stages. Emergency releases
-    follow the patch schedule. ``now`` before ``released_at`` is a ValueError.
-    """
-    schedule = _SCHEDULES.get(str(release_kind))
-    if schedule is None:
-        raise ValueError(f"unknown release kind {release_kind!r}")
-    day = working_days_between(released_at, now, calendar=calendar)
-    # Every schedule ends with an open-ended row, so a row always matches.
-    first, last, name, label, internal, trial, production = next(
-        row for row in schedule if row[1] is None or day <= row[1]
-    )
-    return RolloutStage(name, label, day, first, last, internal, trial, production)
+    require_aware(start, "start")
+    return (as_utc(start) + timedelta(hours=hours)).astimezone(start.tzinfo)

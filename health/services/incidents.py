@@ -1,0 +1,231 @@
+"""Incidents: open once per instance and cause, resolve once.
+
+The sweep calls :func:`incidents_sync_down` with the states it just derived; the hourly
+version check calls :func:`incidents_sync_version`. Opening or resolving an incident queues
+the ``health.tasks.incident_deliver`` task once the transaction commits, which sends the
+alerts (:mod:`health.services.deliveries`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from health.choices import DeliveryAction, HealthState, IncidentCause, IncidentState
+from health.models import Incident, InstanceHealth
+from instances.choices import LifecycleState
+from instances.models import Instance
+from mi_admin.audit.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "health-monitor"
+Enqueue = Callable[[int, str], None]
+
+
+def _enqueue_delivery(incident_id: int, action: str) -> None:
+    # The one services → tasks edge of the app: opening or resolving an incident queues its
+    # delivery task (tasks → services is the usual direction). Imported here, at call time,
+    # because health.tasks imports this module at load time.
+    from health.tasks import incident_deliver
+
+    incident_deliver.delay(incident_id, action)
+
+
+def dedup_key(slug: str, cause: str) -> str:
+    """The key that ties an incident's resolve to its trigger at every provider."""
+    return f"mi-admin/{slug}/{cause}"
+
+
+def incident_open(
+    *,
+    instance: Instance,
+    cause: IncidentCause,
+    summary: str,
+    details: dict[str, Any],
+    now: datetime,
+    enqueue: Enqueue = _enqueue_delivery,
+) -> Incident | None:
+    """Open an incident unless one is open for the same instance and cause."""
+    if Incident.objects.filter(instance=instance, cause=cause, state=IncidentState.OPEN).exists():
+        return None
+    incident = Incident.objects.create(
+        instance=instance,
+        cause=cause,
+        dedup_key=dedup_key(instance.slug, cause),
+        summary=summary[:255],
+        details=details,
+        opened_at=now,
+    )
+    audit_record(
+        action=f"health.incident.{cause}.opened",
+        actor_label=SYSTEM_ACTOR,
+        obj=instance,
+        after={"incident": incident.pk, "summary": incident.summary},
+    )
+    transaction.on_commit(lambda: enqueue(incident.pk, DeliveryAction.TRIGGER))
+    logger.info("incident %s opened: %s", incident.dedup_key, incident.summary)
+    return incident
+
+
+def incident_resolve(
+    *, incident: Incident, reason: str, now: datetime, enqueue: Enqueue = _enqueue_delivery
+) -> bool:
+    """Resolve an open incident (False if it was resolved already) and queue the resolve."""
+    updated = Incident.objects.filter(pk=incident.pk, state=IncidentState.OPEN).update(
+        state=IncidentState.RESOLVED, resolved_at=now
+    )
+    if not updated:
+        return False
+    audit_record(
+        action=f"health.incident.{incident.cause}.resolved",
+        actor_label=SYSTEM_ACTOR,
+        obj=incident.instance,
+        after={"incident": incident.pk, "reason": reason},
+    )
+    transaction.on_commit(lambda: enqueue(incident.pk, DeliveryAction.RESOLVE))
+    logger.info("incident %s resolved: %s", incident.dedup_key, reason)
+    return True
+
+
+@dataclass
+class IncidentChanges:
+    opened: list[Incident] = field(default_factory=list)
+    resolved: list[Incident] = field(default_factory=list)
+
+
+def incidents_sync_down(
+    *,
+    healths: Sequence[InstanceHealth],
+    muted: set[int],
+    now: datetime | None = None,
+    enqueue: Enqueue = _enqueue_delivery,
+) -> IncidentChanges:
+    """Open a ``down`` incident for each down instance outside maintenance (``muted``)
+    without one; resolve open ones whose instance answers again.
+
+    Call inside the sweep's transaction; ``healths`` need ``instance`` loaded.
+    """
+    now = now or timezone.now()
+    changes = IncidentChanges()
+    open_by_instance = {
+        incident.instance_id: incident
+        for incident in Incident.objects.select_related("instance").filter(
+            cause=IncidentCause.DOWN, state=IncidentState.OPEN
+        )
+    }
+    for health in healths:
+        incident = open_by_instance.get(health.instance_id)
+        if health.state == HealthState.DOWN and incident is None:
+            if health.instance_id in muted:
+                continue
+            opened = incident_open(
+                instance=health.instance,
+                cause=IncidentCause.DOWN,
+                summary=_down_summary(health),
+                details=_down_details(health),
+                now=now,
+                enqueue=enqueue,
+            )
+            if opened is not None:
+                changes.opened.append(opened)
+        elif (
+            incident is not None
+            and health.state in (HealthState.HEALTHY, HealthState.DEGRADED)
+            and incident_resolve(
+                incident=incident,
+                reason=f"instance is {health.state} again",
+                now=now,
+                enqueue=enqueue,
+            )
+        ):
+            changes.resolved.append(incident)
+    return changes
+
+
+def incidents_resolve_inactive(
+    *, now: datetime | None = None, enqueue: Enqueue = _enqueue_delivery
+) -> list[Incident]:
+    """Resolve every open incident of an instance no longer active (suspended, torn down):
+    nobody probes it or holds it to the version SLA any more."""
+    now = now or timezone.now()
+    resolved = []
+    with transaction.atomic():
+        stale = Incident.objects.select_related("instance").filter(state=IncidentState.OPEN)
+        for incident in stale.exclude(instance__state=LifecycleState.ACTIVE):
+            reason = f"instance is {incident.instance.state}"
+            if incident_resolve(incident=incident, reason=reason, now=now, enqueue=enqueue):
+                resolved.append(incident)
+    return resolved
+
+
+def _down_summary(health: InstanceHealth) -> str:
+    error = health.last_error or "no answer"
+    return f"{health.instance.slug} is down: {error}"
+
+
+def _down_details(health: InstanceHealth) -> dict[str, Any]:
+    instance = health.instance
+    return {
+        "instance": instance.slug,
+        "url": instance.url,
+        "kind": instance.kind,
+        "customer_id": instance.customer_id,
+        "last_error": health.last_error,
+        "consecutive_failures": health.consecutive_failures,
+        "last_ok_at": health.last_ok_at.isoformat() if health.last_ok_at else None,
+    }
+
+
+def incidents_sync_version(
+    *,
+    breached: dict[int, dict[str, Any]],
+    candidates: Iterable[Instance],
+    now: datetime | None = None,
+    enqueue: Enqueue = _enqueue_delivery,
+) -> IncidentChanges:
+    """Open a ``version_sla`` incident for each breached instance (id → details) among
+    ``candidates`` (active, not in maintenance) without one; resolve every open one whose
+    instance is no longer breached."""
+    now = now or timezone.now()
+    changes = IncidentChanges()
+    open_by_instance = {
+        incident.instance_id: incident
+        for incident in Incident.objects.select_related("instance").filter(
+            cause=IncidentCause.VERSION_SLA, state=IncidentState.OPEN
+        )
+    }
+    with transaction.atomic():
+        for instance in candidates:
+            details = breached.get(instance.pk)
+            if details is None or instance.pk in open_by_instance:
+                continue
+            summary = (
+                f"{instance.slug} runs {details['observed'] or 'an unknown version'}, "
+                f"{details['text']} for {details['latest']}"
+            )
+            opened = incident_open(
+                instance=instance,
+                cause=IncidentCause.VERSION_SLA,
+                summary=summary,
+                details=details,
+                now=now,
+                enqueue=enqueue,
+            )
+            if opened is not None:
+                changes.opened.append(opened)
+        for instance_id, incident in open_by_instance.items():
+            if instance_id not in breached and incident_resolve(
+                incident=incident,
+                reason="instance runs the newest release",
+                now=now,
+                enqueue=enqueue,
+            ):
+                changes.resolved.append(incident)
+    return changes
