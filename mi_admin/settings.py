@@ -126,7 +126,9 @@ if DATABASE_URL:
     # server or a proxy dropped is replaced instead of failing the request with a 500.
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=env_int("CONN_MAX_AGE", 60),
+            conn_health_checks=env_bool("CONN_HEALTH_CHECKS", default=True),
         )
     }
 else:

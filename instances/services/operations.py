@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -194,7 +196,8 @@ def operation_claim(*, operation_id: int) -> Operation | None:
     UPDATE, so of two workers claiming at once exactly one wins.
     """
     now = timezone.now()
-    token = uuid.uuid4().hex
+    # Says who holds it (host:pid), for the people reading the row; unique per claim.
+    token = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:16]}"
     claimed = (
         Operation.objects.filter(pk=operation_id, state__in=ACTIVE_OPERATION_STATES)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
@@ -282,7 +285,7 @@ def operation_finish(
             error=error,
             result=result,
             finished_at=finished_at,
-            lease_owner="",
+            # The owner stays, to say which worker finished it; the lease ends.
             lease_expires_at=None,
             next_retry_at=None,
         )
@@ -296,7 +299,7 @@ def operation_finish(
             return operation
         operation.state, operation.error, operation.result = state, error, result
         operation.finished_at = finished_at
-        operation.lease_owner, operation.lease_expires_at = "", None
+        operation.lease_expires_at = None
         audit_record(
             action=f"operation.{operation.kind}.{state}",
             actor=operation.actor,
