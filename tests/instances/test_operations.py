@@ -321,3 +321,24 @@ def test_transient_errors_past_the_budget_fail_the_operation(devops, settings):
     assert failed.state == OperationState.FAILED
     assert "GCP kept failing for" in failed.error
     assert "503: backend unavailable" in failed.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_more_retries_than_the_old_five_still_wait_within_the_budget(devops, settings):
+    settings.OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS = 900
+    settings.OPERATION_RETRY_MAX_SECONDS = 120
+    operation = make_operation(
+        make_instance("acme-prod"),
+        actor=devops,
+        retry_count=8,
+        retrying_since=timezone.now() - dt.timedelta(seconds=300),
+    )
+    claimed = operation_claim(operation_id=operation.pk)
+    assert claimed is not None
+    # when GCP answers 503 a ninth time, five minutes into a fifteen-minute budget
+    waiting = operation_retry_later(operation=claimed, error="503: backend unavailable")
+    # then it waits again, the backoff capped
+    assert waiting.state == OperationState.RUNNING
+    assert waiting.retry_count == 9
+    assert waiting.next_retry_at is not None
+    assert waiting.next_retry_at <= timezone.now() + dt.timedelta(seconds=133)
