@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ class Stack:
         if web:
             wait_for("the web app to answer", self._web_answers, seconds=60, every=0.25)
         for name in workers:
-            wait_for(f"worker {name} to answer", lambda n=name: self._worker_answers(n), 60)
+            wait_for(f"worker {name} to answer", partial(self._worker_answers, name), 60)
         return {self.processes[name].pid: name for name in workers}
 
     def _web_answers(self) -> bool:

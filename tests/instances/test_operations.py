@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -14,6 +15,7 @@ from kombu.exceptions import OperationalError
 from instances.choices import OperationKind, OperationState, StepState
 from instances.models import Instance, Operation
 from instances.services.operations import (
+    LeaseKeeper,
     OperationConflict,
     operation_claim,
     operation_create,
@@ -342,3 +344,28 @@ def test_more_retries_than_the_old_five_still_wait_within_the_budget(devops, set
     assert waiting.retry_count == 9
     assert waiting.next_retry_at is not None
     assert waiting.next_retry_at <= timezone.now() + dt.timedelta(seconds=133)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_is_renewed_while_the_runner_works_and_not_after(devops, settings):
+    settings.OPERATION_LEASE_SECONDS = 0.3
+    operation = make_operation(make_instance("acme-prod"), actor=devops)
+    claimed = operation_claim(operation_id=operation.pk)
+    assert claimed is not None
+    first_expiry = claimed.lease_expires_at
+    assert first_expiry is not None
+
+    def expiry() -> dt.datetime | None:
+        return Operation.objects.values_list("lease_expires_at", flat=True).get(pk=operation.pk)
+
+    # when the runner works longer than the lease
+    with LeaseKeeper(claimed) as keeper:
+        deadline = time.monotonic() + 10
+        while (expiry() or first_expiry) <= first_expiry and time.monotonic() < deadline:
+            time.sleep(0.05)
+        renewed = expiry()
+    # then the lease was pushed forward meanwhile, and the keeper stopped with the block
+    assert renewed is not None
+    assert renewed > first_expiry
+    assert not keeper.lost.is_set()
+    assert not keeper._thread.is_alive()
