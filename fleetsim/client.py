@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, NotRequired, TypedDict
@@ -39,6 +40,7 @@ class InstanceSpec(TypedDict):
     health_latency: NotRequired[float]
     reconcile_delay: NotRequired[float]
     iam_bindings: NotRequired[list[dict[str, Any]]]
+    api_fields: NotRequired[dict[str, Any]]
 
 
 class FleetSimError(Exception):
@@ -77,7 +79,11 @@ class FleetSimClient:
         return f"{self.base_url}/i/{slug}"
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        response = self._http.request(method, f"/__control{path}", json=body)
+        # json.dumps escapes to ASCII, so a lone surrogate (a raw byte in a fault's body)
+        # survives; httpx's own encoder would fail on it.
+        content = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        response = self._http.request(method, f"/__control{path}", content=content, headers=headers)
         if response.status_code >= 400:
             try:
                 message = str(response.json().get("error", response.text))
@@ -147,14 +153,16 @@ class FleetSimClient:
         message: str = "",
         reason: str = "",
         in_operation: bool = False,
+        body: str | None = None,
     ) -> dict[str, Any]:
         """Fail (or slow down) calls to an API method such as ``compute.instances.get``.
 
         ``count``: the next N calls; ``probability``: each call with that chance; neither:
         every call until cleared. ``in_operation``: a mutation is accepted and its operation
-        ends in the error instead.
+        ends in the error instead (``reason`` as its code). ``body``: answer this raw text
+        instead (lone surrogates become raw bytes; see ``fleetsim.faults``).
         """
-        body = {
+        rule = {
             "method": method,
             "status": status,
             "count": count,
@@ -163,8 +171,9 @@ class FleetSimClient:
             "message": message,
             "reason": reason,
             "in_operation": in_operation,
+            "body": body,
         }
-        result: dict[str, Any] = self._call("POST", "/faults", body)
+        result: dict[str, Any] = self._call("POST", "/faults", rule)
         return result
 
     def faults(self) -> list[dict[str, Any]]:

@@ -7,7 +7,11 @@ operations get/wait. Mutations answer an Operation whose effect lands when it is
 ``setMetadata`` is the exception: its fingerprint check and new items apply at once (so two
 writers racing on one fingerprint cannot both win), while the agent on the VM only starts
 reconciling a new ``sourcegraph-version`` once the operation is DONE.
-A ``requestId`` seen before returns the earlier operation, as GCP de-duplicates retries.
+A ``requestId`` seen before returns the earlier operation, as GCP de-duplicates retries;
+it must be a UUID other than the zero UUID (anything else is a 400, as Compute answers), and
+the operation echoes it as ``clientOperationId``. ``setIamPolicy`` takes the policy wrapped
+in ``{"policy": {...}}`` (ZoneSetPolicyRequest); the deprecated flattened ``bindings`` /
+``etag`` at the top level are refused with 400 rather than read as an empty policy.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ from fleetsim.sim import Simulator
 from fleetsim.state import Snapshot, check_name, now_rfc3339
 
 METADATA_KEY_RE = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+REQUEST_ID_RE = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE
+)
+ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 METADATA_MAX_BYTES = 512 * 1024
 
 
@@ -48,6 +56,20 @@ class Call:
 
     def query(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default)
+
+    def request_id(self) -> str:
+        """The mutation's ``requestId`` (lower-case), "" if none; 400 unless a non-zero UUID."""
+        value = self.query("requestId")
+        if not value:
+            return ""
+        if not REQUEST_ID_RE.match(value) or value == ZERO_UUID:
+            raise ApiError(
+                400,
+                f"Invalid value for field 'requestId': '{value}'. The request ID must be a "
+                f"valid UUID with the exception that zero UUID is not supported ({ZERO_UUID}).",
+                "invalid",
+            )
+        return value.lower()
 
     async def body(self) -> dict[str, Any]:
         raw = await self.request.body()
@@ -80,7 +102,7 @@ class Call:
             duration=self.sim.store.config.duration_for(self.method),
             effect=effect,
             failure=failure,
-            request_id=self.query("requestId"),
+            request_id=self.request_id(),
         )
         self.sim.changed()
         return op.to_api()
@@ -91,7 +113,7 @@ class Call:
         return self.failure is not None
 
     def replayed(self) -> dict[str, Any] | None:
-        op = self.sim.ops.replay(self.path("project"), self.query("requestId"))
+        op = self.sim.ops.replay(self.path("project"), self.request_id())
         return op.to_api() if op is not None else None
 
 
@@ -110,8 +132,15 @@ def api(method: str, handler: Handler) -> Callable[[Request], Awaitable[Response
                 if rule is not None:
                     if rule.latency > 0:
                         await asyncio.sleep(rule.latency)
+                    if rule.body is not None:
+                        # Whatever GCP might answer, byte for byte (surrogates = raw bytes).
+                        raw = rule.body.encode("utf-8", "surrogateescape")
+                        return Response(
+                            raw, status_code=rule.status or 200, media_type="application/json"
+                        )
                     if rule.status and rule.in_operation:
-                        failure = Failure(rule.status, rule.message or "Injected failure.")
+                        message = rule.message or "Injected failure."
+                        failure = Failure(rule.status, message, rule.reason)
                     elif rule.status:
                         raise ApiError(rule.status, rule.message, rule.reason)
                 call = Call(sim=sim, method=method, request=request, failure=failure)
@@ -290,7 +319,17 @@ async def instances_get_iam_policy(call: Call) -> dict[str, Any]:
 
 async def instances_set_iam_policy(call: Call) -> dict[str, Any]:
     inst = call.sim.store.instance(call.path("project"), call.path("zone"), call.path("resource"))
-    new_policy = set_policy(inst.iam, await call.body())
+    body = await call.body()
+    flattened = sorted({"bindings", "etag"} & set(body))
+    if flattened or not isinstance(body.get("policy"), dict):
+        fields = ", ".join(f"'{name}'" for name in flattened) or "no 'policy'"
+        raise ApiError(
+            400,
+            f"Invalid JSON payload: the policy goes in 'policy' (got {fields}); the "
+            "flattened 'bindings' and 'etag' of ZoneSetPolicyRequest are deprecated.",
+            "invalid",
+        )
+    new_policy = set_policy(inst.iam, body)
     inst.iam = new_policy
     call.sim.changed()
     return policy_json(new_policy, 3)

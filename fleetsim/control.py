@@ -22,12 +22,15 @@ An instance spec: ``slug`` (required) and optionally ``project``
 (``default-red-instance``), ``machine_type``, ``status``, ``version``, ``metadata``,
 ``labels``, ``boot_disk``, ``data_disk`` (default ``default-<deployment>-data-disk``,
 ``""`` for none), ``data_disk_size_gb``, ``internal_ip``, ``external_ip``, ``health_mode``,
-``health_latency``, ``reconcile_delay``, ``iam_bindings``.
+``health_latency``, ``reconcile_delay``, ``iam_bindings``, ``api_fields`` (an object
+whose keys replace fields of the VM's API answer: e.g. ``{"status": "DEFROSTING"}`` to
+simulate data GCP should never send; the simulated VM itself is unaffected).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, fields
@@ -59,6 +62,13 @@ SLUG_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DEPLOYMENT_RE = re.compile(r"^default-(?P<deployment>[a-z0-9]+)-instance$")
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON escaped to ASCII, so a fault's body with lone surrogates (raw bytes) renders."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 class ControlError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -88,13 +98,13 @@ def _handler(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
-            return JSONResponse(await fn(request))
+            return AsciiJSONResponse(await fn(request))
         except ControlError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            return AsciiJSONResponse({"error": str(exc)}, status_code=exc.status)
         except ApiError as exc:
-            return JSONResponse({"error": exc.message}, status_code=400)
+            return AsciiJSONResponse({"error": exc.message}, status_code=400)
         except (TypeError, ValueError) as exc:
-            return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
+            return AsciiJSONResponse({"error": f"bad request: {exc}"}, status_code=400)
 
     return endpoint
 
@@ -149,6 +159,9 @@ def build_instance(store: Store, spec: dict[str, Any]) -> tuple[Instance, list[D
     iam = IamPolicy(version=3 if bindings else 1, bindings=normalize_bindings(bindings, 3))
     iam.etag = fingerprint([bindings, slug])
     reconcile_delay = spec.get("reconcile_delay")
+    api_fields = spec.get("api_fields") or {}
+    if not isinstance(api_fields, dict):
+        raise ControlError("api_fields must be an object")
     inst = Instance(
         project=project,
         zone=zone,
@@ -166,6 +179,7 @@ def build_instance(store: Store, spec: dict[str, Any]) -> tuple[Instance, list[D
         health_mode=health_mode,
         health_latency=float(spec.get("health_latency") or 0.0),
         reconcile_delay=None if reconcile_delay is None else float(reconcile_delay),
+        api_fields={str(k): v for k, v in api_fields.items()},
     )
     existing = store.slugs.get(slug)
     if inst.key in store.instances and existing != inst.key:
@@ -198,6 +212,7 @@ def instance_view(sim: Simulator, request: Request, slug: str) -> dict[str, Any]
         internal_ip=inst.internal_ip,
         external_ip=inst.external_ip,
         iam=asdict(inst.iam),
+        api_fields=dict(inst.api_fields),
         health={
             "mode": inst.health_mode,
             "latency": inst.health_latency,

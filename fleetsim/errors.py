@@ -13,6 +13,7 @@ REASONS: dict[int, str] = {
     412: "conditionNotMet",
     429: "rateLimitExceeded",
     500: "backendError",
+    501: "notImplemented",
     502: "badGateway",
     503: "backendError",
     504: "deadlineExceeded",
@@ -26,6 +27,7 @@ MESSAGES: dict[int, str] = {
     412: "Precondition failed.",
     429: "Quota exceeded for quota metric 'Queries' of service 'compute.googleapis.com'.",
     500: "Internal error. Please try again or contact Google Support.",
+    501: "Not implemented.",
     502: "Bad gateway.",
     503: "The service is currently unavailable.",
     504: "Deadline exceeded.",
@@ -40,6 +42,7 @@ OPERATION_CODES: dict[int, str] = {
     412: "CONDITION_NOT_MET",
     429: "RATE_LIMIT_EXCEEDED",
     500: "INTERNAL_ERROR",
+    501: "NOT_IMPLEMENTED",
     503: "UNAVAILABLE",
 }
 
@@ -51,6 +54,7 @@ HTTP_PHRASES: dict[int, str] = {
     412: "PRECONDITION FAILED",
     429: "TOO MANY REQUESTS",
     500: "INTERNAL SERVER ERROR",
+    501: "NOT IMPLEMENTED",
     502: "BAD GATEWAY",
     503: "SERVICE UNAVAILABLE",
 }

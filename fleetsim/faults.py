@@ -4,7 +4,11 @@ A fault rule matches method ids such as ``compute.instances.get`` (shell-style p
 ``compute.instances.*`` work too). It applies to the next ``count`` calls, or to each call
 with ``probability``, or to every call when neither is given. It answers ``status`` after
 ``latency`` seconds; without a status it only adds latency. With ``in_operation`` a
-mutation is accepted and its operation ends in that error instead.
+mutation is accepted and its operation ends in that error instead (``reason``, when given,
+is the operation's error code, e.g. ``RATE_LIMIT_EXCEEDED``). With ``body`` the call is
+answered with that raw text (status 200 unless ``status`` is given) instead of the real
+answer: bad data "from GCP". Lone surrogates in it (``"\udcff"``) are sent as the raw byte
+(``0xff``), so a test can send bytes that are not UTF-8.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class FaultRule:
     message: str = ""
     reason: str = ""
     in_operation: bool = False
+    body: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
 
     def to_json(self) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def normalize_bindings(raw: list[dict[str, Any]], version: int) -> list[dict[str
 
 def set_policy(current: IamPolicy, body: dict[str, Any]) -> IamPolicy:
     policy = body.get("policy") or {}
-    etag = str(policy.get("etag", "") or body.get("etag", "") or "")
+    etag = str(policy.get("etag", "") or "")
     if etag and etag != current.etag:
         raise ApiError(
             409,

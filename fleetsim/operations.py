@@ -31,6 +31,7 @@ _seq = itertools.count(1)
 class Failure:
     status: int
     message: str
+    code: str = ""  # Compute's upper-case code; "" = the usual one for the status
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Operation:
     start_time: str = ""
     end_time: str = ""
     failure: Failure | None = None
+    request_id: str = ""
     id: int = field(default_factory=new_id)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -70,12 +72,14 @@ class Operation:
         }
         if self.zone:
             body["zone"] = f"{API_ROOT}/projects/{self.project}/zones/{self.zone}"
+        if self.request_id:
+            body["clientOperationId"] = self.request_id
         if self.start_time:
             body["startTime"] = self.start_time
         if self.end_time:
             body["endTime"] = self.end_time
         if self.status == "DONE" and self.failure is not None:
-            code = OPERATION_CODES.get(self.failure.status, "INTERNAL_ERROR")
+            code = self.failure.code or OPERATION_CODES.get(self.failure.status, "INTERNAL_ERROR")
             body["error"] = {"errors": [{"code": code, "message": self.failure.message}]}
             body["httpErrorStatusCode"] = self.failure.status
             body["httpErrorMessage"] = HTTP_PHRASES.get(self.failure.status, "ERROR")
@@ -129,6 +133,7 @@ class Operations:
             operation_type=operation_type,
             target_link=target_link,
             target_id=target_id,
+            request_id=request_id,
         )
         self._ops[op.key] = op
         if request_id:
@@ -171,3 +176,5 @@ class Operations:
             if old.status != "DONE":
                 break
             del self._ops[key]
+            if old.request_id:
+                self._by_request_id.pop((old.project, old.request_id), None)

@@ -62,6 +62,7 @@ def instance_json(inst: Instance) -> dict[str, Any]:
         body["lastStartTimestamp"] = inst.last_start_timestamp
     if inst.last_stop_timestamp:
         body["lastStopTimestamp"] = inst.last_stop_timestamp
+    body.update(inst.api_fields)
     return body
 
 

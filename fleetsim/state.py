@@ -142,6 +142,9 @@ class Instance:
     reconcile_target: str | None = None
     reconcile_until: float = 0.0
     broken: bool = False
+    # Fields that replace the API's answer for this VM in instances.get/list, to simulate
+    # whatever GCP might return (a status it never documented, a garbled timestamp...).
+    api_fields: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.metadata_fingerprint:

@@ -4,10 +4,12 @@ Typed, keyword-only functions named ``<entity>_<verb>`` over google-cloud-comput
 transport. They return plain frozen dataclasses (``Vm``, ``Disk``, ``Snapshot``,
 ``Operation``, ``IamPolicy``...) and raise only ``GcpError`` subclasses:
 
-- ``GcpTransientError`` (429, 5xx, 403 rate-limit reasons, timeouts including
-  ``GcpTimeout``, connection errors): worth retrying later;
+- ``GcpTransientError`` (408, 429, 5xx except 501/505, rate-limit and not-ready reasons in
+  either spelling, ``rateLimitExceeded`` or an operation's ``RATE_LIMIT_EXCEEDED``, timeouts
+  including ``GcpTimeout``, connection errors): worth retrying later;
 - ``GcpPermanentError`` (400, 401/403 as ``GcpPermissionDenied``, 404 as ``GcpNotFound``,
-  409/412 as ``GcpConflict``...): retrying the same call fails the same way.
+  409/412 as ``GcpConflict``, 501, an unparseable answer as ``GcpBadResponse``...):
+  retrying the same call fails the same way.
 
 Retry policy:
 
@@ -17,12 +19,16 @@ Retry policy:
   policy.
 - Mutations (stop, start, delete, setMetadata, createSnapshot, setIamPolicy) are sent
   once and never retried here: the Celery task that calls them retries the whole step,
-  guarded by its own state check (and may pass ``request_id`` so GCP de-duplicates a
-  resent request). Each waits for its operation (``GCP_OPERATION_TIMEOUT``, default
-  300 s; ``GcpTimeout`` when exceeded, although the operation may still complete) and
-  raises the operation's error if it ends in one.
+  guarded by its own state check. Every operation-returning mutation carries a UUID
+  ``requestId`` (Compute refuses anything else): ``request_id_for(key)`` of the caller's
+  ``request_id`` key, so a step resent with the same key gets the first operation back,
+  or a fresh UUID without one. Each waits for its operation (``GCP_OPERATION_TIMEOUT``,
+  default 300 s; ``GcpTimeout`` when exceeded, although the operation may still complete)
+  and raises the operation's error if it ends in one.
 - Read-modify-writes (``vm_set_metadata``, ``vm_iam_binding_add/remove``) are guarded by
-  the metadata fingerprint or policy etag: a concurrent change raises ``GcpConflict``.
+  the metadata fingerprint or policy etag: a concurrent change (412 / 409) is read again
+  and retried once; a second one raises ``GcpConflict``. ``vm_iam_policy_set`` writes the
+  caller's policy as given, so a stale etag raises ``GcpConflict`` at once.
 
 Endpoint and credentials come from settings ``GCP_COMPUTE_ENDPOINT`` ("" = Google with
 Application Default Credentials) and ``GCP_ANONYMOUS_CREDENTIALS`` (the fleet simulator);
@@ -37,6 +43,7 @@ from instances.gcp.compute import (
     disk_snapshot_create,
     operation_get,
     operation_wait,
+    request_id_for,
     snapshot_delete,
     snapshot_get,
     snapshot_list,
@@ -52,6 +59,7 @@ from instances.gcp.compute import (
     vm_stop,
 )
 from instances.gcp.errors import (
+    GcpBadResponse,
     GcpConflict,
     GcpError,
     GcpNotFound,
@@ -62,6 +70,7 @@ from instances.gcp.errors import (
 )
 from instances.gcp.iam import expiry_condition, policy_with_binding, policy_without_binding
 from instances.gcp.models import (
+    VM_STATUSES,
     AttachedDisk,
     Disk,
     IamBinding,
@@ -73,8 +82,10 @@ from instances.gcp.models import (
 )
 
 __all__ = [
+    "VM_STATUSES",
     "AttachedDisk",
     "Disk",
+    "GcpBadResponse",
     "GcpConflict",
     "GcpError",
     "GcpNotFound",
@@ -97,6 +108,7 @@ __all__ = [
     "operation_wait",
     "policy_with_binding",
     "policy_without_binding",
+    "request_id_for",
     "snapshot_delete",
     "snapshot_get",
     "snapshot_list",

@@ -6,14 +6,18 @@ mutations start once, wait for their operation and raise if it ends in error.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from google.cloud.compute_v1.types import compute
 
 from instances.gcp.calls import mutate, read, request_timeout, reraise, wait_for_operation
 from instances.gcp.clients import compute_clients
+from instances.gcp.errors import GcpConflict
 from instances.gcp.iam import expiry_condition, policy_with_binding, policy_without_binding
 from instances.gcp.models import (
     Disk,
@@ -29,13 +33,54 @@ from instances.gcp.models import (
     vm_from_proto,
 )
 
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
 IAM_POLICY_VERSION = 3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_ZERO_UUID = uuid.UUID(int=0)
+# Namespace of the UUIDs derived from callers' keys (fixed: the same key must give the
+# same UUID in every process and release, or a resent request would not be recognised).
+_REQUEST_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mi-admin/gcp/request-id")
 
 
 def _optional(**fields: str | None) -> dict[str, str]:
     """Only the fields with a value: setting an optional proto field to "" still sends it."""
     return {key: value for key, value in fields.items() if value}
+
+
+def request_id_for(key: str) -> str:
+    """The ``requestId`` Compute gets for a caller's key: the key itself when it already is
+    a (non-zero) UUID, else a UUID derived from it (the same key always gives the same one).
+
+    Compute refuses any other requestId with 400, and de-duplicates a mutation resent with
+    the same one: a task passes a key naming its step (e.g. ``f"{operation.idempotency_key}
+    :stop"``) so a retry after a lost answer gets the first operation back.
+    """
+    if _UUID_RE.match(key) and uuid.UUID(key) != _ZERO_UUID:
+        return str(uuid.UUID(key))
+    return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, key))
+
+
+def _request_id(key: str | None) -> str:
+    """Every mutation carries a requestId; without a caller's key it is a fresh one."""
+    return request_id_for(key) if key else str(uuid.uuid4())
+
+
+def _reread_once(what: str, attempt: Callable[[str | None], T], request_id: str | None) -> T:
+    """Run a read-modify-write; if its guard (fingerprint, etag) went stale between the read
+    and the write, read and write once more. A second conflict is raised (someone keeps
+    changing it: let the task retry the step later). The second write is a new request, so
+    it gets its own requestId derived from the caller's key."""
+    try:
+        return attempt(request_id)
+    except GcpConflict as exc:
+        if exc.status not in (409, 412):
+            raise
+        logger.info("gcp %s: %s; reading again and retrying once", what, exc)
+    return attempt(f"{request_id}:reread" if request_id else None)
 
 
 # --- VMs -----------------------------------------------------------------------------------
@@ -78,14 +123,14 @@ def _vm_lifecycle(verb: str, request: Any, project: str, zone: str, name: str) -
 
 def vm_stop(*, project: str, zone: str, name: str, request_id: str | None = None) -> Operation:
     request = compute.StopInstanceRequest(
-        project=project, zone=zone, instance=name, **_optional(request_id=request_id)
+        project=project, zone=zone, instance=name, request_id=_request_id(request_id)
     )
     return _vm_lifecycle("stop", request, project, zone, name)
 
 
 def vm_start(*, project: str, zone: str, name: str, request_id: str | None = None) -> Operation:
     request = compute.StartInstanceRequest(
-        project=project, zone=zone, instance=name, **_optional(request_id=request_id)
+        project=project, zone=zone, instance=name, request_id=_request_id(request_id)
     )
     return _vm_lifecycle("start", request, project, zone, name)
 
@@ -93,7 +138,7 @@ def vm_start(*, project: str, zone: str, name: str, request_id: str | None = Non
 def vm_delete(*, project: str, zone: str, name: str, request_id: str | None = None) -> Operation:
     """Delete the VM; disks marked auto-delete (the boot disk) go with it, data disks stay."""
     request = compute.DeleteInstanceRequest(
-        project=project, zone=zone, instance=name, **_optional(request_id=request_id)
+        project=project, zone=zone, instance=name, request_id=_request_id(request_id)
     )
     return _vm_lifecycle("delete", request, project, zone, name)
 
@@ -110,33 +155,39 @@ def vm_set_metadata(
     """Set and/or remove metadata keys, keeping every other key.
 
     Read-modify-write guarded by the metadata fingerprint: if someone else changed the
-    metadata in between, GCP answers 412 and this raises GcpConflict (retry the step).
+    metadata in between, GCP answers 412; the metadata is read again and the change applied
+    on top of theirs, once. A second 412 raises GcpConflict (retry the step later).
     Returns None, without writing, when the metadata already has the wanted values.
     """
-    vm = vm_get(project=project, zone=zone, name=name)
-    items = dict(vm.metadata)
-    for key in remove:
-        items.pop(key, None)
-    items.update(updates or {})
-    if items == vm.metadata:
-        return None
-    request = compute.SetMetadataInstanceRequest(
-        project=project,
-        zone=zone,
-        instance=name,
-        **_optional(request_id=request_id),
-        metadata_resource=compute.Metadata(
-            fingerprint=vm.metadata_fingerprint,
-            items=[compute.Items(key=k, value=v) for k, v in items.items()],
-        ),
-    )
-    return mutate(
-        f"instances.setMetadata {project}/{zone}/{name}",
-        project,
-        lambda: compute_clients().instances.set_metadata_unary(
-            request=request, retry=None, timeout=request_timeout()
-        ),
-    )
+    what = f"instances.setMetadata {project}/{zone}/{name}"
+
+    def attempt(key: str | None) -> Operation | None:
+        vm = vm_get(project=project, zone=zone, name=name)
+        items = dict(vm.metadata)
+        for item in remove:
+            items.pop(item, None)
+        items.update(updates or {})
+        if items == vm.metadata:
+            return None
+        request = compute.SetMetadataInstanceRequest(
+            project=project,
+            zone=zone,
+            instance=name,
+            request_id=_request_id(key),
+            metadata_resource=compute.Metadata(
+                fingerprint=vm.metadata_fingerprint,
+                items=[compute.Items(key=k, value=v) for k, v in items.items()],
+            ),
+        )
+        return mutate(
+            what,
+            project,
+            lambda: compute_clients().instances.set_metadata_unary(
+                request=request, retry=None, timeout=request_timeout()
+            ),
+        )
+
+    return _reread_once(what, attempt, request_id)
 
 
 # --- VM IAM policies -----------------------------------------------------------------------
@@ -190,13 +241,18 @@ def vm_iam_binding_add(
     title: str = "",
 ) -> IamPolicy:
     """Grant ``role`` to ``member`` on the VM, until ``expires_at`` when given (an IAM
-    condition, so GCP ends the access itself). No write if the binding is already there."""
+    condition, so GCP ends the access itself). No write if the binding is already there.
+    A stale etag (someone changed the policy in between) is read again and retried once."""
     condition = expiry_condition(expires_at, title=title) if expires_at is not None else None
-    current = vm_iam_policy_get(project=project, zone=zone, name=name)
-    wanted = policy_with_binding(current, role=role, member=member, condition=condition)
-    if wanted == current:
-        return current
-    return vm_iam_policy_set(project=project, zone=zone, name=name, policy=wanted)
+
+    def attempt(_key: str | None) -> IamPolicy:
+        current = vm_iam_policy_get(project=project, zone=zone, name=name)
+        wanted = policy_with_binding(current, role=role, member=member, condition=condition)
+        if wanted == current:
+            return current
+        return vm_iam_policy_set(project=project, zone=zone, name=name, policy=wanted)
+
+    return _reread_once(f"instances.setIamPolicy {project}/{zone}/{name}", attempt, None)
 
 
 def vm_iam_binding_remove(
@@ -209,14 +265,18 @@ def vm_iam_binding_remove(
     condition_title: str | None = None,
 ) -> IamPolicy:
     """Remove ``member`` from ``role`` (only under conditions with that title when given).
-    No write if there is nothing to remove."""
-    current = vm_iam_policy_get(project=project, zone=zone, name=name)
-    wanted = policy_without_binding(
-        current, role=role, member=member, condition_title=condition_title
-    )
-    if wanted == current:
-        return current
-    return vm_iam_policy_set(project=project, zone=zone, name=name, policy=wanted)
+    No write if there is nothing to remove. A stale etag is read again and retried once."""
+
+    def attempt(_key: str | None) -> IamPolicy:
+        current = vm_iam_policy_get(project=project, zone=zone, name=name)
+        wanted = policy_without_binding(
+            current, role=role, member=member, condition_title=condition_title
+        )
+        if wanted == current:
+            return current
+        return vm_iam_policy_set(project=project, zone=zone, name=name, policy=wanted)
+
+    return _reread_once(f"instances.setIamPolicy {project}/{zone}/{name}", attempt, None)
 
 
 # --- disks and snapshots -------------------------------------------------------------------
@@ -235,7 +295,7 @@ def disk_get(*, project: str, zone: str, name: str) -> Disk:
 def disk_delete(*, project: str, zone: str, name: str, request_id: str | None = None) -> Operation:
     """Delete a disk; GCP refuses (GcpPermanentError, 400) while a VM still uses it."""
     request = compute.DeleteDiskRequest(
-        project=project, zone=zone, disk=name, **_optional(request_id=request_id)
+        project=project, zone=zone, disk=name, request_id=_request_id(request_id)
     )
     return mutate(
         f"disks.delete {project}/{zone}/{name}",
@@ -261,7 +321,7 @@ def disk_snapshot_create(
         project=project,
         zone=zone,
         disk=disk,
-        **_optional(request_id=request_id),
+        request_id=_request_id(request_id),
         snapshot_resource=compute.Snapshot(
             name=snapshot, labels=dict(labels or {}), description=description
         ),
@@ -315,7 +375,7 @@ def snapshot_list(
 
 def snapshot_delete(*, project: str, name: str, request_id: str | None = None) -> Operation:
     request = compute.DeleteSnapshotRequest(
-        project=project, snapshot=name, **_optional(request_id=request_id)
+        project=project, snapshot=name, request_id=_request_id(request_id)
     )
     return mutate(
         f"snapshots.delete {project}/{name}",

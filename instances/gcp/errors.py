@@ -1,8 +1,14 @@
 """Errors of the GCP adapter, and the translation of google-api-core / HTTP errors into them.
 
-``GcpTransientError`` means "try again later" (429, 5xx, timeouts, connection failures,
-403 rate-limit reasons); ``GcpPermanentError`` means retrying the same call cannot help
-(400, 401, 403, 404, 409, 412...). Callers branch on the class, never on Google's types.
+``GcpTransientError`` means "try again later" (408, 429, 5xx but 501/505, timeouts,
+connection failures, and the rate-limit / not-ready reasons below whatever the status);
+``GcpPermanentError`` means retrying the same call cannot help (400, 401, 403, 404, 409,
+412, 501, an answer that cannot be parsed...). Callers branch on the class, never on
+Google's types.
+
+Reasons come in two spellings: an API error's ``reason`` is lowerCamel
+(``rateLimitExceeded``), a failed operation's error ``code`` is UPPER_SNAKE
+(``RATE_LIMIT_EXCEEDED``). Both are compared in one normal form.
 """
 
 from __future__ import annotations
@@ -13,9 +19,31 @@ import requests
 import urllib3.exceptions
 from google.api_core import exceptions as core_exceptions
 from google.auth import exceptions as auth_exceptions
+from google.protobuf import json_format
 
-# Compute has answered quota throttling with 403 and these reasons.
-RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+
+def normal_reason(reason: str) -> str:
+    """``RATE_LIMIT_EXCEEDED`` and ``rateLimitExceeded`` → ``ratelimitexceeded``."""
+    return reason.replace("_", "").lower()
+
+
+# Reasons that mean "not now" whatever the status (Compute answers throttling with 403 and
+# a transitioning resource with 400): rate limits and quota throttling, a resource still
+# changing state, a zone momentarily out of capacity.
+TRANSIENT_REASONS = frozenset(
+    normal_reason(r)
+    for r in (
+        "rateLimitExceeded",
+        "userRateLimitExceeded",
+        "quotaExceeded",
+        "RESOURCE_OPERATION_RATE_EXCEEDED",
+        "resourceNotReady",
+        "ZONE_RESOURCE_POOL_EXHAUSTED",
+        "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS",
+    )
+)
+# Server errors that retrying cannot fix: the method or the HTTP version is not supported.
+PERMANENT_SERVER_ERRORS = frozenset({501, 505})
 
 
 class GcpError(Exception):
@@ -65,13 +93,26 @@ class GcpPermissionDenied(GcpPermanentError):
     """Missing permission, or bad credentials (401, 403)."""
 
 
+class GcpBadResponse(GcpPermanentError):
+    """GCP answered something the client could not parse (not JSON, not UTF-8, a number out
+    of range, a field of the wrong type). Asking again gets the same answer."""
+
+
+def is_transient(status: int | None, reason: str = "") -> bool:
+    if status in PERMANENT_SERVER_ERRORS:
+        return False
+    if status is not None and (status in (408, 429) or status >= 500):
+        return True
+    return normal_reason(reason) in TRANSIENT_REASONS
+
+
 def error_for_status(status: int | None, message: str, reason: str = "") -> GcpError:
     """The adapter error for an HTTP status, as an API answer or a failed operation gives it."""
     cls: type[GcpError]
-    if status is None:
-        cls = GcpPermanentError
-    elif status in (408, 429) or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS):
+    if is_transient(status, reason):
         cls = GcpTransientError
+    elif status is None:
+        cls = GcpPermanentError
     elif status == 404:
         cls = GcpNotFound
     elif status in (409, 412):
@@ -102,6 +143,8 @@ def translate(exc: BaseException) -> GcpError | None:
     if isinstance(exc, core_exceptions.GoogleAPICallError):
         status = exc.code if isinstance(exc.code, int) else None
         return error_for_status(status, exc.message or str(exc), _reason(exc))
+    if isinstance(exc, json_format.Error | UnicodeDecodeError):
+        return GcpBadResponse(f"GCP's answer could not be read: {exc}")
     if isinstance(exc, concurrent.futures.TimeoutError | TimeoutError | requests.Timeout):
         return GcpTimeout(f"timed out: {exc}")
     if isinstance(exc, requests.RequestException | urllib3.exceptions.HTTPError):

@@ -5,10 +5,19 @@ Nothing outside this package ever sees a protobuf message.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.cloud.compute_v1.types import compute
+
+logger = logging.getLogger(__name__)
+
+# Every VM status the Compute API documents (the client's enum, so a new one arrives with a
+# client upgrade); anything else in ``Vm.status`` is data GCP should not have sent.
+VM_STATUSES = frozenset(
+    name for name in compute.Instance.Status.__members__ if name != "UNDEFINED_STATUS"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class Operation:
     status: str
     operation_type: str
     target_link: str
+    request_id: str = ""  # the requestId it was started with (Compute's clientOperationId)
 
 
 @dataclass(frozen=True)
@@ -101,9 +111,15 @@ def short_name(url: str) -> str:
 
 
 def parse_timestamp(value: str) -> datetime | None:
+    """An RFC 3339 timestamp as an aware datetime; None when absent or unparseable (a
+    timestamp is informative, never worth failing a read over)."""
     if not value:
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        logger.warning("unparseable timestamp from GCP: %r", value[:64])
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -173,6 +189,7 @@ def operation_from_proto(project: str, op: compute.Operation) -> Operation:
         status=op.status.name,
         operation_type=op.operation_type,
         target_link=op.target_link,
+        request_id=op.client_operation_id,
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from instances.models import Operation
 from instances.services.inventory import fleet_sync, instance_sync
-from instances.services.operations import step_run
+from instances.services.operations import StepFailed, step_run
 
 
 def run_sync(operation: Operation) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def run_sync(operation: Operation) -> dict[str, Any]:
     def read_vm() -> tuple[str, dict[str, Any]]:
         outcome = instance_sync(instance=instance)
         if outcome.error:
-            raise RuntimeError(outcome.error)
+            raise StepFailed(outcome.error)
         detail = "VM read" if outcome.drift != "vm_missing" else "VM not found"
         return detail, {"changed": outcome.changed, "drift": outcome.drift}
 

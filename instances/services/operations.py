@@ -32,7 +32,6 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from instances import gcp
 from instances.choices import (
     ACTIVE_OPERATION_STATES,
     MUTATING_OPERATION_KINDS,
@@ -435,12 +434,18 @@ def step_done(*, operation: Operation, name: str) -> OperationStep | None:
 StepWork = Callable[[], tuple[str, dict[str, Any]]]
 
 
+class StepFailed(Exception):
+    """A step's work failed for a reason it states itself; the step's detail is the message."""
+
+
 def step_run(*, operation: Operation, name: str, work: StepWork) -> dict[str, Any]:
     """Run one step once per operation: a step a previous attempt finished is skipped and
     its recorded output returned, so a resumed operation repeats no completed change.
 
-    ``work`` returns ``(detail, output)``. A transient GCP error leaves the step running (the
-    retry picks it up); any other error marks it failed with the message, and propagates.
+    ``work`` returns ``(detail, output)``. If it raises, the step is closed as failed with
+    the error and the error propagates (a retry after a transient error starts a new step
+    of the same name). A step is only left running when the worker itself dies; the next
+    attempt picks it up.
     """
     done = step_done(operation=operation, name=name)
     if done is not None:
@@ -448,10 +453,11 @@ def step_run(*, operation: Operation, name: str, work: StepWork) -> dict[str, An
     step = step_begin(operation=operation, name=name)
     try:
         detail, output = work()
-    except gcp.GcpTransientError:
+    except StepFailed as exc:
+        step_end(step=step, state=StepState.FAILED, detail=str(exc))
         raise
     except Exception as exc:
-        step_end(step=step, state=StepState.FAILED, detail=str(exc))
+        step_end(step=step, state=StepState.FAILED, detail=f"{type(exc).__name__}: {exc}")
         raise
     step_end(step=step, detail=detail, output=output)
     return output

@@ -240,11 +240,108 @@ def test_fault_in_operation_fails_the_operation_and_changes_nothing(
 
 def test_request_id_returns_the_earlier_operation(acme: FleetSimClient, http: httpx.Client) -> None:
     # given
-    first = http.post(f"{VM_PATH}/stop", params={"requestId": "r-1"}).json()
-    # when
-    again = http.post(f"{VM_PATH}/stop", params={"requestId": "r-1"}).json()
+    request_id = "5e0a1b6c-3f7d-4d2a-9c1e-0b8f7a6d5c4e"
+    first = http.post(f"{VM_PATH}/stop", params={"requestId": request_id}).json()
+    # when the same request is resent (upper-case hex is the same UUID)
+    again = http.post(f"{VM_PATH}/stop", params={"requestId": request_id.upper()}).json()
     # then
     assert again["name"] == first["name"]
+    assert first["clientOperationId"] == request_id
+    assert acme.calls("compute.instances.stop") == 2
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    ["r-1", "00000000-0000-0000-0000-000000000000", "5e0a1b6c3f7d4d2a9c1e0b8f7a6d5c4e"],
+    ids=["not-a-uuid", "zero-uuid", "no-hyphens"],
+)
+def test_request_id_must_be_a_uuid(
+    acme: FleetSimClient, http: httpx.Client, request_id: str
+) -> None:
+    # given / when a mutation carries a request id that is not a (non-zero) UUID
+    response = http.post(f"{VM_PATH}/stop", params={"requestId": request_id})
+    # then Compute refuses it, and nothing changed
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["errors"][0]["reason"] == "invalid"
+    assert "requestId" in error["message"]
+    assert http.get(VM_PATH).json()["status"] == "RUNNING"
+
+
+def test_set_iam_policy_refuses_the_deprecated_flattened_body(
+    acme: FleetSimClient, http: httpx.Client
+) -> None:
+    # given a policy with one binding
+    binding = {"role": "roles/viewer", "members": ["user:dev@example.com"]}
+    wrapped = http.post(f"{VM_PATH}/setIamPolicy", json={"policy": {"bindings": [binding]}})
+    assert wrapped.status_code == 200
+    etag = wrapped.json()["etag"]
+    # when the bindings come at the top level (ZoneSetPolicyRequest's deprecated fields),
+    # alone or next to a policy
+    flat = http.post(f"{VM_PATH}/setIamPolicy", json={"bindings": [], "etag": etag})
+    mixed = http.post(
+        f"{VM_PATH}/setIamPolicy",
+        json={"policy": {"bindings": [], "etag": etag}, "bindings": [binding]},
+    )
+    # then both are refused and the policy is untouched (not wiped)
+    assert flat.status_code == 400
+    assert mixed.status_code == 400
+    assert "policy" in flat.json()["error"]["message"]
+    policy = http.get(f"{VM_PATH}/getIamPolicy").json()
+    assert policy["bindings"] == [binding]
+    assert policy["etag"] == etag
+
+
+def test_fault_in_operation_with_a_reason_uses_it_as_the_error_code(
+    acme: FleetSimClient, http: httpx.Client
+) -> None:
+    # given
+    acme.set_fault(
+        "compute.instances.stop",
+        status=403,
+        reason="RATE_LIMIT_EXCEEDED",
+        count=1,
+        in_operation=True,
+    )
+    # when
+    done = _wait(http, http.post(f"{VM_PATH}/stop").json())
+    # then
+    assert done["httpErrorStatusCode"] == 403
+    assert done["error"]["errors"][0]["code"] == "RATE_LIMIT_EXCEEDED"
+
+
+def test_fault_body_answers_raw_bytes(acme: FleetSimClient, http: httpx.Client) -> None:
+    # given an answer with a byte that is not UTF-8 (a lone surrogate stands for it)
+    acme.set_fault("compute.instances.get", count=1, body='{"name": "a\udcffb"}')
+    # when
+    response = http.get(VM_PATH)
+    # then
+    assert response.status_code == 200
+    assert response.content == b'{"name": "a\xffb"}'
+    assert http.get(VM_PATH).json()["name"] == VM
+
+
+def test_api_fields_override_what_the_api_answers_for_a_vm(
+    fleetsim: FleetSimClient, http: httpx.Client
+) -> None:
+    # given a VM whose API answer carries a status and a timestamp GCP never documented
+    fleetsim.upsert_instances(
+        [
+            {
+                "slug": "acme",
+                "project": PROJECT,
+                "api_fields": {"status": "DEFROSTING", "creationTimestamp": "yesterday"},
+            }
+        ]
+    )
+    # when
+    vm = http.get(VM_PATH).json()
+    listed = http.get(f"{API}/instances").json()["items"][0]
+    # then the API answers the overrides; the simulated VM itself still runs
+    assert (vm["status"], vm["creationTimestamp"]) == ("DEFROSTING", "yesterday")
+    assert listed["status"] == "DEFROSTING"
+    assert fleetsim.get_instance("acme")["status"] == "RUNNING"
+    assert http.get("/i/acme/healthz").status_code == 200
 
 
 def test_disk_in_use_cannot_be_deleted(acme: FleetSimClient, http: httpx.Client) -> None:

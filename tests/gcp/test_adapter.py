@@ -4,6 +4,7 @@ fleet simulator: happy paths, operation waiting, retries and the error classes."
 from __future__ import annotations
 
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -168,7 +169,7 @@ def test_vm_set_metadata_without_a_change_writes_nothing(acme: FleetSimClient) -
     assert acme.calls("compute.instances.setMetadata") == 0
 
 
-def test_vm_set_metadata_against_a_concurrent_writer_raises_conflict(
+def test_vm_set_metadata_against_a_concurrent_writer_rereads_and_keeps_both_changes(
     acme: FleetSimClient,
 ) -> None:
     # given our write is slow to reach GCP, and another writer changes the metadata meanwhile
@@ -182,14 +183,26 @@ def test_vm_set_metadata_against_a_concurrent_writer_raises_conflict(
         ):
             time.sleep(0.02)
         gcp.vm_set_metadata(**VM_ARGS, updates={"banner": "maintenance"})
-        # when our stale write lands
-        with pytest.raises(gcp.GcpConflict) as excinfo:
-            ours.result(timeout=10)
-    # then GCP's 412 is a permanent conflict and the other writer's change stands
+        # when our stale write lands (GCP answers 412 on the old fingerprint)
+        op = ours.result(timeout=10)
+    # then the adapter read the metadata again and applied our key on top of theirs
+    assert op is not None
+    assert acme.calls("compute.instances.setMetadata") == 3
+    metadata = gcp.vm_get(**VM_ARGS).metadata
+    assert metadata["sourcegraph-version"] == "6.0"
+    assert metadata["banner"] == "maintenance"
+
+
+def test_vm_set_metadata_gives_up_after_a_second_stale_fingerprint(acme: FleetSimClient) -> None:
+    # given GCP answers 412 to the write and to its one retry
+    acme.set_fault("compute.instances.setMetadata", status=412, count=2)
+    # when / then
+    with pytest.raises(gcp.GcpConflict) as excinfo:
+        gcp.vm_set_metadata(**VM_ARGS, updates={"sourcegraph-version": "6.0"})
     assert excinfo.value.status == 412
-    assert isinstance(excinfo.value, gcp.GcpPermanentError)
+    assert acme.calls("compute.instances.setMetadata") == 2
+    assert acme.calls("compute.instances.get") == 2
     assert gcp.vm_get(**VM_ARGS).metadata["sourcegraph-version"] == "5.3.0"
-    assert gcp.vm_get(**VM_ARGS).metadata["banner"] == "maintenance"
 
 
 def test_disk_snapshot_create_returns_the_ready_snapshot(acme: FleetSimClient) -> None:
@@ -317,6 +330,30 @@ def test_iam_policy_set_with_a_stale_etag_raises_conflict(acme: FleetSimClient) 
     assert members == {"user:other@example.com"}
 
 
+def test_iam_binding_add_reads_again_after_a_stale_etag(acme: FleetSimClient) -> None:
+    # given GCP refuses the first write: the policy changed since we read it
+    acme.set_fault("compute.instances.setIamPolicy", status=409, reason="aborted", count=1)
+    # when
+    policy = gcp.vm_iam_binding_add(**VM_ARGS, role=ROLE, member="user:me@example.com")
+    # then the adapter read the policy again and wrote once more
+    assert [b.members for b in policy.bindings] == [("user:me@example.com",)]
+    assert acme.calls("compute.instances.getIamPolicy") == 2
+    assert acme.calls("compute.instances.setIamPolicy") == 2
+
+
+def test_iam_binding_remove_gives_up_after_a_second_stale_etag(acme: FleetSimClient) -> None:
+    # given a binding, and GCP refusing the next two writes
+    gcp.vm_iam_binding_add(**VM_ARGS, role=ROLE, member="user:me@example.com")
+    acme.reset_stats()
+    acme.set_fault("compute.instances.setIamPolicy", status=409, reason="aborted", count=2)
+    # when / then
+    with pytest.raises(gcp.GcpConflict):
+        gcp.vm_iam_binding_remove(**VM_ARGS, role=ROLE, member="user:me@example.com")
+    assert acme.calls("compute.instances.setIamPolicy") == 2
+    members = {m for b in gcp.vm_iam_policy_get(**VM_ARGS).bindings for m in b.members}
+    assert members == {"user:me@example.com"}
+
+
 def test_expiry_condition_refuses_a_naive_datetime() -> None:
     # given
     naive = datetime.now(UTC).replace(tzinfo=None)
@@ -380,6 +417,52 @@ def test_operation_ending_in_a_server_error_is_transient(acme: FleetSimClient) -
 
 
 @pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (403, "RATE_LIMIT_EXCEEDED"),
+        (403, "RESOURCE_OPERATION_RATE_EXCEEDED"),
+        (400, "RESOURCE_NOT_READY"),
+        (429, "RATE_LIMIT_EXCEEDED"),
+        (503, "ZONE_RESOURCE_POOL_EXHAUSTED"),
+        (403, "QUOTA_EXCEEDED"),
+    ],
+)
+def test_operation_ending_in_an_upper_case_rate_limit_is_transient(
+    acme: FleetSimClient, status: int, code: str
+) -> None:
+    # given GCP accepts the stop, and its operation ends with Compute's upper-case code
+    acme.set_fault("compute.instances.stop", status=status, reason=code, count=1, in_operation=True)
+    # when / then the task that called it will retry the step later
+    with pytest.raises(gcp.GcpTransientError) as excinfo:
+        gcp.vm_stop(**VM_ARGS)
+    assert excinfo.value.reason == code
+    assert excinfo.value.status == status
+    assert gcp.vm_get(**VM_ARGS).status == "RUNNING"
+
+
+def test_operation_ending_in_not_implemented_is_permanent(acme: FleetSimClient) -> None:
+    # given
+    acme.set_fault("compute.instances.stop", status=501, count=1, in_operation=True)
+    # when / then
+    with pytest.raises(gcp.GcpPermanentError) as excinfo:
+        gcp.vm_stop(**VM_ARGS)
+    assert not excinfo.value.transient
+
+
+def test_starting_a_vm_that_is_still_stopping_is_transient(acme: FleetSimClient, settings) -> None:
+    # given a stop still in progress when the adapter stops waiting for it
+    acme.configure(operation_durations={"compute.instances.stop": 1.0})
+    settings.GCP_OPERATION_TIMEOUT = 0.2
+    with pytest.raises(gcp.GcpTimeout):
+        gcp.vm_stop(**VM_ARGS)
+    # when / then GCP's 400 resourceNotReady means "later", not "never"
+    with pytest.raises(gcp.GcpTransientError) as excinfo:
+        gcp.vm_start(**VM_ARGS)
+    assert excinfo.value.status == 400
+    assert excinfo.value.reason == "resourceNotReady"
+
+
+@pytest.mark.parametrize(
     ("status", "reason", "error_class", "transient"),
     [
         (400, "", gcp.GcpPermanentError, False),
@@ -391,6 +474,13 @@ def test_operation_ending_in_a_server_error_is_transient(acme: FleetSimClient) -
         (500, "", gcp.GcpTransientError, True),
         (503, "", gcp.GcpTransientError, True),
         (403, "rateLimitExceeded", gcp.GcpTransientError, True),
+        (403, "RATE_LIMIT_EXCEEDED", gcp.GcpTransientError, True),
+        (403, "RESOURCE_OPERATION_RATE_EXCEEDED", gcp.GcpTransientError, True),
+        (400, "resourceNotReady", gcp.GcpTransientError, True),
+        (409, "resourceNotReady", gcp.GcpTransientError, True),
+        (409, "alreadyExists", gcp.GcpConflict, False),
+        (501, "", gcp.GcpPermanentError, False),
+        (505, "", gcp.GcpPermanentError, False),
     ],
 )
 def test_mutation_errors_map_to_classes_and_are_not_retried(
@@ -432,6 +522,66 @@ def test_read_gives_up_after_the_configured_retries(acme: FleetSimClient, settin
     assert acme.calls("compute.instances.getIamPolicy") == 3
 
 
+def test_read_retries_an_upper_case_rate_limit_reason(acme: FleetSimClient) -> None:
+    # given the next get is refused with 403 and Compute's upper-case reason
+    acme.set_fault("compute.instances.get", status=403, reason="RATE_LIMIT_EXCEEDED", count=1)
+    # when
+    vm = gcp.vm_get(**VM_ARGS)
+    # then it was retried
+    assert vm.status == "RUNNING"
+    assert acme.calls("compute.instances.get") == 2
+
+
+def test_read_does_not_retry_not_implemented(acme: FleetSimClient) -> None:
+    # given
+    acme.set_fault("compute.instances.get", status=501, count=5)
+    # when / then
+    with pytest.raises(gcp.GcpPermanentError) as excinfo:
+        gcp.vm_get(**VM_ARGS)
+    assert excinfo.value.status == 501
+    assert acme.calls("compute.instances.get") == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": "default-red-instance", "id": "99999999999999999999999999"}',
+        '{"name": "default-red-instance", "labels": "not-a-map"}',
+        '{"name": "default-red-\udcffinstance"}',
+        "<html>502 Bad Gateway</html>",
+    ],
+    ids=["number-out-of-range", "labels-not-a-map", "invalid-utf8", "not-json"],
+)
+def test_an_unreadable_answer_is_a_permanent_bad_response(acme: FleetSimClient, body: str) -> None:
+    # given GCP answers 200 with something the client cannot parse
+    acme.set_fault("compute.instances.get", body=body)
+    # when / then it is an adapter error (not a raw parser error), and not retried
+    with pytest.raises(gcp.GcpBadResponse) as excinfo:
+        gcp.vm_get(**VM_ARGS)
+    assert isinstance(excinfo.value, gcp.GcpPermanentError)
+    assert "could not be read" in str(excinfo.value)
+    assert acme.calls("compute.instances.get") == 1
+
+
+def test_an_unparseable_timestamp_is_no_timestamp(fleetsim: FleetSimClient) -> None:
+    # given a VM whose creation timestamp GCP answers in no known format
+    fleetsim.upsert_instances(
+        [
+            {
+                "slug": "acme",
+                "project": PROJECT,
+                "name": VM,
+                "api_fields": {"creationTimestamp": "last tuesday"},
+            }
+        ]
+    )
+    # when
+    vm = gcp.vm_get(**VM_ARGS)
+    # then the VM is read, without a creation time
+    assert vm.created_at is None
+    assert vm.status == "RUNNING"
+
+
 def test_read_does_not_retry_a_permanent_error(acme: FleetSimClient) -> None:
     # given
     acme.set_fault("compute.snapshots.list", status=403, count=5)
@@ -469,6 +619,30 @@ def test_request_id_makes_a_resent_mutation_return_the_same_operation(
     again = gcp.vm_stop(**VM_ARGS, request_id="5e0a1b6c-3f7d-4d2a-9c1e-0b8f7a6d5c4e")
     # then
     assert again.name == first.name
+
+
+def test_any_request_key_is_sent_as_a_stable_uuid(acme: FleetSimClient) -> None:
+    # given a task's own key for its step (not a UUID; Compute refuses those with 400)
+    key = "operation-42:stop"
+    first = gcp.vm_stop(**VM_ARGS, request_id=key)
+    # when the step runs again with the same key, and another step with another key
+    again = gcp.vm_stop(**VM_ARGS, request_id=key)
+    other = gcp.vm_start(**VM_ARGS, request_id="operation-42:start")
+    # then the same key was the same UUID to GCP (one operation), another key another one
+    assert again.name == first.name
+    assert other.name != first.name
+    assert first.request_id == gcp.request_id_for(key)
+    assert str(uuid.UUID(first.request_id)) == first.request_id
+    assert other.request_id == gcp.request_id_for("operation-42:start") != first.request_id
+
+
+def test_mutations_without_a_key_still_send_a_fresh_uuid(acme: FleetSimClient) -> None:
+    # given / when two stops without a key (the second is a no-op on a stopped VM)
+    first = gcp.vm_stop(**VM_ARGS)
+    second = gcp.vm_stop(**VM_ARGS)
+    # then each carried its own UUID (Compute echoes it as clientOperationId)
+    assert first.name != second.name
+    assert uuid.UUID(first.request_id) != uuid.UUID(second.request_id)
 
 
 def test_extended_operation_result_polls_the_configured_endpoint(acme: FleetSimClient) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.utils import timezone
 
-from instances.choices import Drift, LifecycleState, OperationKind, OperationState
+from instances.choices import Drift, LifecycleState, OperationKind, OperationState, StepState
 from instances.models import Customer, Instance, Operation
 from instances.services.inventory import fleet_sync
 from instances.services.operations import operation_create
@@ -194,3 +195,208 @@ def test_same_idempotency_key_gives_one_operation(db, devops):
     assert not created_other
     assert again.pk == first.pk == other.pk
     assert Operation.objects.count() == 1
+
+
+# --- whatever GCP returns, one VM's bad data flags that VM and the others sync -------------
+
+
+def _fleet(sim, bad: dict[str, object]) -> tuple[Instance, Instance, Instance]:
+    """Three active instances; the middle one's VM gets ``bad`` in its simulator spec."""
+    good_a, broken, good_b = (_instance(slug) for slug in ("acme-a", "acme-b", "acme-c"))
+    specs = []
+    for instance in (good_a, broken, good_b):
+        spec: dict[str, object] = {
+            "slug": instance.slug,
+            "project": instance.gcp_project,
+            "zone": instance.gcp_zone,
+            "name": instance.vm_name,
+            "version": "6.9.1",
+            "internal_ip": "10.0.0.5",
+        }
+        if instance is broken:
+            spec.update(bad)
+        specs.append(spec)
+    sim.upsert_instances(specs)
+    return good_a, broken, good_b
+
+
+def _assert_synced(*instances: Instance) -> None:
+    for instance in instances:
+        instance.refresh_from_db()
+        assert (instance.vm_status, instance.vm_version, instance.drift) == (
+            "RUNNING",
+            "6.9.1",
+            Drift.NONE,
+        ), instance.slug
+        assert instance.vm_internal_ip == "10.0.0.5"
+        assert instance.last_synced_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_oversized_version_metadata_on_one_vm_flags_it_and_the_others_sync(fleetsim):
+    # given three VMs, one of whose sourcegraph-version metadata is far longer than a version
+    good_a, broken, good_b = _fleet(fleetsim, {"version": "6.9.1-" + "x" * 300})
+    # when the fleet is synced
+    report = fleet_sync()
+    # then the other two are synced, and the broken one is flagged with a readable reason
+    _assert_synced(good_a, good_b)
+    broken.refresh_from_db()
+    assert (report.checked, report.failed) == (3, 1)
+    assert broken.drift == Drift.SYNC_FAILED
+    assert "sourcegraph-version" in broken.drift_detail
+    assert "306 characters" in broken.drift_detail
+    assert "at most 32" in broken.drift_detail
+    assert broken.vm_version == ""
+    assert broken.vm_status == "RUNNING"
+    assert broken.last_synced_at is not None
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"version": "6.9.1\x00"}, "sourcegraph-version metadata contains unprintable"),
+        ({"version": "6.9.1\n"}, "sourcegraph-version metadata contains unprintable"),
+        ({"internal_ip": "10.0.0.300"}, "internal IP '10.0.0.300' is not an IP address"),
+        ({"external_ip": "nat-pending"}, "external IP 'nat-pending' is not an IP address"),
+        ({"machine_type": "n2-" + "x" * 80}, "machine type is 83 characters (at most 63)"),
+        ({"api_fields": {"status": "DEFROSTING"}}, "unknown VM status 'DEFROSTING'"),
+        ({"api_fields": {"status": "S" * 40}}, "unknown VM status 'SSSS"),
+        ({"api_fields": {"status": ""}}, "GCP reported no VM status"),
+        ({"api_fields": {"id": "9" * 30}}, "could not be read"),
+        ({"api_fields": {"labels": "not-a-map"}}, "could not be read"),
+        ({"api_fields": {"metadata": {"items": "x"}}}, "could not be read"),
+    ],
+    ids=[
+        "version-nul",
+        "version-newline",
+        "internal-ip",
+        "external-ip",
+        "machine-type-too-long",
+        "status-unknown",
+        "status-too-long",
+        "status-missing",
+        "id-out-of-range",
+        "labels-not-a-map",
+        "metadata-items-not-a-list",
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+def test_bad_data_from_gcp_flags_only_that_instance(fleetsim, bad, reason):
+    # given three VMs, one of which GCP describes with data we cannot store or trust
+    good_a, broken, good_b = _fleet(fleetsim, bad)
+    # when the fleet is synced
+    report = fleet_sync()
+    # then the others are synced and that one is flagged, saying why
+    _assert_synced(good_a, good_b)
+    broken.refresh_from_db()
+    assert (report.checked, report.failed) == (3, 1)
+    assert broken.drift == Drift.SYNC_FAILED
+    assert reason in broken.drift_detail
+    assert len(broken.drift_detail) <= 255
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"api_fields": {"creationTimestamp": "last tuesday"}},
+        {"api_fields": {"status": "REPAIRING"}},
+        {"labels": {"k" * 63: "v" * 63}},
+    ],
+    ids=["timestamp-garbage", "status-repairing", "long-labels"],
+)
+@pytest.mark.django_db(transaction=True)
+def test_odd_but_harmless_data_syncs(fleetsim, bad):
+    # given a VM with data we do not store or that is merely unusual
+    good_a, odd, good_b = _fleet(fleetsim, bad)
+    # when
+    report = fleet_sync()
+    # then it is synced like the others
+    _assert_synced(good_a, good_b)
+    odd.refresh_from_db()
+    assert report.failed == 0
+    assert odd.drift in (Drift.NONE, Drift.VM_STOPPED)
+    assert odd.vm_version == "6.9.1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fleet_sync_operation_with_bad_data_succeeds_and_reports_it(fleetsim, devops):
+    # given one VM with oversized version metadata among good ones
+    good_a, broken, good_b = _fleet(fleetsim, {"version": "x" * 40})
+    operation, _ = operation_create(kind=OperationKind.SYNC, actor=devops, enqueue=lambda *_: None)
+    # when the fleet sync operation runs
+    operation_run.apply(args=(operation.pk,))
+    # then it finished, its step is closed and says one instance was unreadable
+    operation.refresh_from_db()
+    assert operation.state == OperationState.SUCCEEDED
+    assert operation.result["failed"] == 1
+    [step] = operation.steps.all()
+    assert step.state == StepState.DONE
+    assert "1 unreadable" in step.detail
+    _assert_synced(good_a, good_b)
+    broken.refresh_from_db()
+    assert broken.drift == Drift.SYNC_FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_step_is_closed_as_failed_on_every_attempt(fleetsim, devops, settings):
+    # given GCP answering 503 to every read, no read retries inside the adapter, and retries
+    # an hour apart (so no worker runs one behind the test's back)
+    settings.GCP_READ_RETRIES = 0
+    settings.OPERATION_RETRY_BASE_SECONDS = 3600
+    instance = _instance("acme-prod")
+    _sim_vm(fleetsim, instance)
+    fleetsim.set_fault("compute.instances.get", status=503)
+    operation, _ = operation_create(
+        kind=OperationKind.SYNC, actor=devops, instance=instance, enqueue=lambda *_: None
+    )
+    # when the task runs, its retry is run (made due at once), and then the budget is spent
+    operation_run.apply(args=(operation.pk,))
+    Operation.objects.filter(pk=operation.pk).update(next_retry_at=timezone.now())
+    operation_run.apply(args=(operation.pk,))
+    settings.OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS = 0
+    Operation.objects.filter(pk=operation.pk).update(next_retry_at=timezone.now())
+    operation_run.apply(args=(operation.pk,))
+    # then the operation failed and no step is left "running"
+    operation.refresh_from_db()
+    steps = list(operation.steps.all())
+    assert operation.state == OperationState.FAILED
+    assert len(steps) == 3
+    assert all(step.state == StepState.FAILED for step in steps)
+    assert all("503" in step.detail for step in steps)
+    assert all(step.finished_at is not None for step in steps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_missing_fields_sync_as_blanks(fleetsim):
+    # given a VM whose answer has no network interface, no metadata and no machine type
+    good_a, bare, good_b = _fleet(
+        fleetsim, {"api_fields": {"networkInterfaces": [], "metadata": {}, "machineType": ""}}
+    )
+    # when
+    report = fleet_sync()
+    # then it is synced with what there is
+    _assert_synced(good_a, good_b)
+    bare.refresh_from_db()
+    assert report.failed == 0
+    assert (bare.vm_status, bare.drift) == ("RUNNING", Drift.NONE)
+    assert (bare.vm_version, bare.vm_machine_type, bare.vm_internal_ip) == ("", "", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_instance_sync_of_bad_data_fails_the_operation_with_the_reason(fleetsim, devops):
+    # given one instance whose VM has an oversized version
+    instance = _instance("acme-prod")
+    _sim_vm(fleetsim, instance, version="v" * 33)
+    operation, _ = operation_create(
+        kind=OperationKind.SYNC, actor=devops, instance=instance, enqueue=lambda *_: None
+    )
+    # when
+    operation_run.apply(args=(operation.pk,))
+    # then the operation failed saying why, its step is closed, and the instance is flagged
+    operation.refresh_from_db()
+    instance.refresh_from_db()
+    assert operation.state == OperationState.FAILED
+    assert "sourcegraph-version metadata is 33 characters (at most 32)" in operation.error
+    assert [s.state for s in operation.steps.all()] == [StepState.FAILED]
+    assert instance.drift == Drift.SYNC_FAILED
+    assert instance.vm_status == "RUNNING"
