@@ -141,7 +141,8 @@ class Stack:
             argv += ["-k", "gthread", "-w", "1", "--threads", "10", "--graceful-timeout", "2"]
             self.spawn("web", argv, web_env)
         for name in workers:
-            argv = ["-m", "celery", "-A", "mi_admin", "worker", "-n", f"{name}@faults"]
+            argv = ["-m", "celery", "-A", "tests.faults.stack_app", "worker"]
+            argv += ["-n", f"{name}@faults"]
             argv += ["-l", "INFO"]
             argv += ["--pool", "threads", "--concurrency", "2", "-Q", self.queue]
             argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
