@@ -4,7 +4,8 @@ A Redis server of its own on a free port (the broker-stop test stops it; the mac
 Redis is never touched), the web app under gunicorn (threads, persistent DB connections named
 ``mi-admin-faults-web`` so a test can terminate exactly those), Celery workers and beat, all
 on the test database and the fleet simulator, with the operation timings shortened (a 3 s
-lease, a dispatcher every second).
+lease, a dispatcher every second). Workers run ``tests.faults.stack_app``: MI Admin's Celery
+app plus a runner that stops a VM, so a test can count mutations.
 """
 
 from __future__ import annotations
