@@ -61,8 +61,8 @@ def operation_run(operation_id: int) -> str:
 def operation_dispatch_pending() -> int:
     """Send operations the broker never delivered; resume those whose worker died.
 
-    Beat sends it every ``OPERATION_DISPATCH_SECONDS`` with that expiry, so messages queued
-    while no worker listened expire instead of piling up."""
+    Beat sends it every ``OPERATION_DISPATCH_SECONDS``. A run is one indexed query when
+    there is nothing to send, so the runs queued while no worker listened drain quickly."""
     return len(operation_services.operation_dispatch_pending())
 
 
