@@ -22,6 +22,7 @@ from instances.services import operations as operation_services
 from instances.services.inventory import fleet_sync
 from instances.services.operations import (
     LeaseKeeper,
+    LeaseLost,
     operation_claim,
     operation_finish,
     operation_retry_later,
@@ -49,6 +50,9 @@ def operation_run(operation_id: int) -> str:
             result = runner(operation)
         except gcp.GcpTransientError as exc:
             return operation_retry_later(operation=operation, error=str(exc)).state
+        except LeaseLost:
+            logger.warning("operation %s: another worker took it over; stopping", operation_id)
+            return "lease lost"
         except Exception as exc:
             logger.exception("operation %s failed", operation_id)
             operation_finish(operation=operation, state=OperationState.FAILED, error=str(exc))

@@ -438,9 +438,14 @@ class StepFailed(Exception):
     """A step's work failed for a reason it states itself; the step's detail is the message."""
 
 
+class LeaseLost(Exception):
+    """This worker's lease lapsed and another worker took the operation over: stop here."""
+
+
 def step_run(*, operation: Operation, name: str, work: StepWork) -> dict[str, Any]:
     """Run one step once per operation: a step a previous attempt finished is skipped and
     its recorded output returned, so a resumed operation repeats no completed change.
+    Raises :class:`LeaseLost`, before starting the step, if another worker took over.
 
     ``work`` returns ``(detail, output)``. If it raises, the step is closed as failed with
     the error and the error propagates (a retry after a transient error starts a new step
@@ -450,6 +455,10 @@ def step_run(*, operation: Operation, name: str, work: StepWork) -> dict[str, An
     done = step_done(operation=operation, name=name)
     if done is not None:
         return dict(done.output)
+    # A worker that stalled past its lease must not start another change beside the worker
+    # that took over (one query per step; rows created outside a claim have no owner).
+    if operation.lease_owner and not Operation.objects.filter(_held(operation)).exists():
+        raise LeaseLost(f"operation {operation.pk}: lease lost before step {name!r}")
     step = step_begin(operation=operation, name=name)
     try:
         detail, output = work()

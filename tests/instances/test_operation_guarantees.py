@@ -16,6 +16,7 @@ from instances.choices import OperationKind, OperationState, StepState
 from instances.models import Instance, Operation
 from instances.services.operations import (
     LeaseKeeper,
+    LeaseLost,
     OperationConflict,
     operation_claim,
     operation_create,
@@ -369,3 +370,26 @@ def test_the_lease_is_renewed_while_the_runner_works_and_not_after(devops, setti
     assert renewed > first_expiry
     assert not keeper.lost.is_set()
     assert not keeper._thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_that_lost_its_lease_starts_no_further_step(devops):
+    # given a worker that claimed an operation and stalled past its lease
+    operation = make_operation(make_instance("acme-prod"), actor=devops)
+    stalled = operation_claim(operation_id=operation.pk)
+    assert stalled is not None
+    Operation.objects.filter(pk=operation.pk).update(
+        lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    # and another worker took it over
+    assert operation_claim(operation_id=operation.pk) is not None
+    calls: list[str] = []
+    # when the stalled worker comes to its next step, then it stops before doing it
+    with pytest.raises(LeaseLost):
+        step_run(
+            operation=stalled,
+            name="Stop the VM",
+            work=lambda: (calls.append("stop"), ("done", {}))[1],
+        )
+    assert calls == []
+    assert not stalled.steps.exists()
