@@ -384,12 +384,13 @@ def test_a_worker_that_lost_its_lease_starts_no_further_step(devops):
     # and another worker took it over
     assert operation_claim(operation_id=operation.pk) is not None
     calls: list[str] = []
+
+    def stop():
+        calls.append("stop")
+        return "done", {}
+
     # when the stalled worker comes to its next step, then it stops before doing it
     with pytest.raises(LeaseLost):
-        step_run(
-            operation=stalled,
-            name="Stop the VM",
-            work=lambda: (calls.append("stop"), ("done", {}))[1],
-        )
+        step_run(operation=stalled, name="Stop the VM", work=stop)
     assert calls == []
     assert not stalled.steps.exists()
