@@ -77,6 +77,16 @@ class OperationState(models.TextChoices):
 TERMINAL_OPERATION_STATES = frozenset(
     {OperationState.SUCCEEDED, OperationState.FAILED, OperationState.CANCELLED}
 )
+# An operation in one of these states holds its target: the partial unique indexes on
+# Operation allow one per kind and target, and one mutating operation per target.
+ACTIVE_OPERATION_STATES = (OperationState.PENDING, OperationState.RUNNING)
+# Kinds that change the VM itself; two of them on one instance at once would fight.
+MUTATING_OPERATION_KINDS = (
+    OperationKind.UPGRADE,
+    OperationKind.SUSPEND,
+    OperationKind.RESUME,
+    OperationKind.TEARDOWN,
+)
 
 
 class StepState(models.TextChoices):

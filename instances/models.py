@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 
 from instances.choices import (
+    ACTIVE_OPERATION_STATES,
+    MUTATING_OPERATION_KINDS,
     Architecture,
     Drift,
     InstanceKind,
@@ -115,11 +119,21 @@ class Release(models.Model):
         return self.version
 
 
+def _target() -> Coalesce:
+    # A fleet-wide operation has no instance; 0 stands for "the fleet" so the unique indexes
+    # below treat two fleet-wide operations as the same target (NULLs would be distinct).
+    return Coalesce(F("instance"), Value(0))
+
+
 class Operation(models.Model):
     """One background action on one instance (or the whole fleet, for a fleet sync).
 
-    Created by a service in the request's transaction, run by a Celery task that takes a
-    row lock and checks the state first, so a redelivered task never repeats finished work.
+    The row is the outbox: created by a service in the request's transaction, sent to the
+    broker after commit (``dispatched_at``) and re-sent by the dispatcher if no worker ever
+    claimed it. A worker claims it by taking a lease (``lease_owner``, ``lease_expires_at``)
+    that it renews while it runs; a lapsed lease means the worker died, and the dispatcher
+    sends the operation again so another worker resumes it from its recorded steps.
+    ``next_retry_at`` / ``retry_count`` say when it next tries after a transient GCP error.
     """
 
     instance = models.ForeignKey(
@@ -148,14 +162,56 @@ class Operation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last sent to the broker (empty: not yet)."
+    )
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    retrying_since = models.DateTimeField(
+        null=True, blank=True, help_text="First transient error of the current run of errors."
+    )
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["instance", "-created_at"])]
+        indexes = [
+            models.Index(fields=["instance", "-created_at"]),
+            # The dispatcher's scan: only unfinished operations, a handful at any time.
+            models.Index(
+                fields=["dispatched_at"],
+                name="operation_active_dispatch",
+                condition=Q(state__in=ACTIVE_OPERATION_STATES),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                _target(),
+                "kind",
+                name="one_active_operation_per_kind_and_target",
+                condition=Q(state__in=ACTIVE_OPERATION_STATES),
+                violation_error_message="An operation of this kind is already under way here.",
+            ),
+            models.UniqueConstraint(
+                _target(),
+                name="one_active_mutating_operation_per_target",
+                condition=Q(state__in=ACTIVE_OPERATION_STATES, kind__in=MUTATING_OPERATION_KINDS),
+                violation_error_message="Another change to this instance is already under way.",
+            ),
+        ]
 
     def __str__(self) -> str:
         target = self.instance.slug if self.instance_id and self.instance else "fleet"
         return f"{self.get_kind_display()} of {target} #{self.pk}"
+
+    @property
+    def waiting_for_retry(self) -> bool:
+        """Waiting for its next try after a transient GCP error (no worker runs it now)."""
+        return (
+            self.state in ACTIVE_OPERATION_STATES
+            and self.next_retry_at is not None
+            and not self.lease_owner
+        )
 
 
 class OperationStep(models.Model):
@@ -166,6 +222,8 @@ class OperationStep(models.Model):
     name = models.CharField(max_length=100)
     state = models.CharField(max_length=16, choices=StepState.choices, default=StepState.RUNNING)
     detail = models.TextField(blank=True)
+    # What a finished step produced, so a resumed operation skips the step and reuses it.
+    output = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
 

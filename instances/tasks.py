@@ -1,39 +1,41 @@
 """Celery tasks of the instances app: thin wrappers that claim, run and finish.
 
-Every task is safe to run twice: ``operation_claim`` locks the row and skips finished
-operations, and each runner's steps are idempotent. Only transient GCP errors are retried,
-with exponential backoff; anything else fails the operation with its message.
+Every task is safe to run twice: ``operation_claim`` takes the operation's lease with a
+conditional UPDATE and skips finished or claimed operations, and each runner skips the steps
+a previous attempt finished. Only transient GCP errors are retried, with exponential backoff
+within ``OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS``; anything else fails the operation with
+its message. ``operation_dispatch_pending`` (beat) re-sends what the broker lost and resumes
+operations whose worker died.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 
 from celery import shared_task
-from celery.app.task import Task
 from django.core.cache import cache
 
 from instances import gcp
 from instances.choices import OperationState
 from instances.runners import RUNNERS
+from instances.services import operations as operation_services
 from instances.services.inventory import fleet_sync
-from instances.services.operations import operation_claim, operation_finish
+from instances.services.operations import (
+    LeaseKeeper,
+    LeaseLost,
+    operation_claim,
+    operation_finish,
+    operation_retry_later,
+)
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRIES = 5
 
-
-def _backoff(retries: int) -> float:
-    return float(min(300, 2 ** (retries + 1)) + random.uniform(0, 1))  # noqa: S311 (jitter)
-
-
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
-def operation_run(self: Task, operation_id: int) -> str:
+@shared_task(acks_late=True)
+def operation_run(operation_id: int) -> str:
     operation = operation_claim(operation_id=operation_id)
     if operation is None:
-        logger.info("operation %s: nothing to do (finished or gone)", operation_id)
+        logger.info("operation %s: nothing to do (finished, claimed or not due)", operation_id)
         return "skipped"
     runner = RUNNERS.get(operation.kind)
     if runner is None:
@@ -43,24 +45,29 @@ def operation_run(self: Task, operation_id: int) -> str:
             error=f"No runner for {operation.kind} operations yet.",
         )
         return OperationState.FAILED
-    try:
-        result = runner(operation)
-    except gcp.GcpTransientError as exc:
-        if self.request.retries >= MAX_RETRIES:
-            operation_finish(
-                operation=operation,
-                state=OperationState.FAILED,
-                error=f"Gave up after {MAX_RETRIES} retries: {exc}",
-            )
+    with LeaseKeeper(operation):
+        try:
+            result = runner(operation)
+        except gcp.GcpTransientError as exc:
+            return operation_retry_later(operation=operation, error=str(exc)).state
+        except LeaseLost:
+            logger.warning("operation %s: another worker took it over; stopping", operation_id)
+            return "lease lost"
+        except Exception as exc:
+            logger.exception("operation %s failed", operation_id)
+            operation_finish(operation=operation, state=OperationState.FAILED, error=str(exc))
             return OperationState.FAILED
-        logger.warning("operation %s: transient error, retrying: %s", operation_id, exc)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-    except Exception as exc:
-        logger.exception("operation %s failed", operation_id)
-        operation_finish(operation=operation, state=OperationState.FAILED, error=str(exc))
-        return OperationState.FAILED
-    operation_finish(operation=operation, state=OperationState.SUCCEEDED, result=result)
+        operation_finish(operation=operation, state=OperationState.SUCCEEDED, result=result)
     return OperationState.SUCCEEDED
+
+
+@shared_task(acks_late=True)
+def operation_dispatch_pending() -> int:
+    """Send operations the broker never delivered; resume those whose worker died.
+
+    Beat sends it every ``OPERATION_DISPATCH_SECONDS``. A run is one indexed query when
+    there is nothing to send, so the runs queued while no worker listened drain quickly."""
+    return len(operation_services.operation_dispatch_pending())
 
 
 @shared_task(acks_late=True)

@@ -18,8 +18,8 @@ from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
 from instances.forms import OperationRequestForm
-from instances.models import Instance
-from instances.services.operations import operation_create
+from instances.models import Instance, Operation
+from instances.services.operations import OperationConflict, operation_create
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
 from mi_admin.ui.extensions import (
@@ -95,17 +95,34 @@ def _request_sync(request: HttpRequest, instance: Instance | None) -> HttpRespon
             f"Invalid request: {form.errors.as_text()}", status=400, content_type="text/plain"
         )
     target = instance.slug if instance else "fleet"
-    operation, created = operation_create(
-        kind=OperationKind.SYNC,
-        actor=request.user,  # type: ignore[arg-type]  # the middleware let only people in
-        instance=instance,
-        idempotency_key=form.key_for(f"sync:{target}"),
-    )
-    if created:
-        messages.success(request, f"Inventory sync of {target} queued (operation #{operation.pk}).")
-    else:
-        messages.info(request, f"An inventory sync of {target} is already under way.")
+    try:
+        operation, created = operation_create(
+            kind=OperationKind.SYNC,
+            actor=request.user,  # type: ignore[arg-type]  # the middleware let only people in
+            instance=instance,
+            idempotency_key=form.key_for(f"sync:{target}"),
+        )
+    except OperationConflict as exc:
+        return HttpResponse(f"Refused: {exc}", status=409, content_type="text/plain")
+    messages.add_message(request, *_sync_message(operation, created=created, target=target))
     return redirect("instances:operation_detail", pk=operation.pk)
+
+
+def _sync_message(operation: Operation, *, created: bool, target: str) -> tuple[int, str]:
+    if created and operation.dispatched_at is None:
+        # The broker was unreachable; the row is kept and the dispatcher sends it later.
+        return messages.WARNING, (
+            f"Inventory sync of {target} recorded (operation #{operation.pk}) and queued; "
+            "it will start when the job queue is back."
+        )
+    if created:
+        return messages.SUCCESS, (f"Inventory sync of {target} queued (operation #{operation.pk}).")
+    if operation.state in TERMINAL_OPERATION_STATES:
+        return messages.INFO, (
+            f"This inventory sync of {target} was already requested and has finished "
+            f"({operation.get_state_display().lower()})."
+        )
+    return messages.INFO, f"An inventory sync of {target} is already under way."
 
 
 @requires(Perm.SYNC_INVENTORY)

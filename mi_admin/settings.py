@@ -138,7 +138,15 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Persistent connections, checked before each request reuses one: a connection the
+    # server or a proxy dropped is replaced instead of failing the request with a 500.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("CONN_MAX_AGE", 60),
+            conn_health_checks=env_bool("CONN_HEALTH_CHECKS", default=True),
+        )
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -164,7 +172,14 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # A task a killed worker took is redelivered after the visibility timeout (an hour);
+    # operations do not wait for that: their lease lapses and the dispatcher resumes them.
+    # A short connect timeout keeps a request quick when Redis is down (the operation row is
+    # kept and sent later).
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 3,
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     _broker_dir = VAR_DIR / "broker"
@@ -178,6 +193,17 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False
+# Publishing gives up quickly when the broker is down: the operation outbox sends it later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat wait for the broker as long as it takes, instead of exiting.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -194,6 +220,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat's schedule; django-celery-beat copies it into the database, where Admins can change it.
 CELERY_BEAT_SCHEDULE = {
+    "operation-dispatch": {
+        "task": "instances.tasks.operation_dispatch_pending",
+        "schedule": float(env_int("OPERATION_DISPATCH_SECONDS", 30)),
+        "options": {"expires": float(env_int("OPERATION_DISPATCH_SECONDS", 30))},
+    },
     "inventory-sync": {
         "task": "instances.tasks.inventory_sync_fleet",
         "schedule": float(env_int("INVENTORY_SYNC_SECONDS", 300)),
@@ -215,6 +246,19 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 INVENTORY_SYNC_CONCURRENCY = env_int("INVENTORY_SYNC_CONCURRENCY", 8)
+# Operations (instances/services/operations.py): a worker's lease, renewed every third of it;
+# an operation whose lease lapsed is resumed at the next dispatch (lease + dispatch interval
+# bounds how long a killed worker's operation waits). An operation sent but never claimed
+# is sent again after OPERATION_REDISPATCH_SECONDS.
+OPERATION_LEASE_SECONDS = env_int("OPERATION_LEASE_SECONDS", 60)
+OPERATION_REDISPATCH_SECONDS = env_int("OPERATION_REDISPATCH_SECONDS", 120)
+# Transient GCP errors are retried with exponential backoff (base doubling up to the max)
+# for this long after the first one, enough to ride out a regional blip; then it fails.
+OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS = env_int(
+    "OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS", 20 * 60
+)
+OPERATION_RETRY_BASE_SECONDS = float(env_str("OPERATION_RETRY_BASE_SECONDS", "5"))
+OPERATION_RETRY_MAX_SECONDS = float(env_str("OPERATION_RETRY_MAX_SECONDS", "120"))
 # Health probes (the health app): see health/conf.py.
 HEALTH_SWEEP_SECONDS = env_int("HEALTH_SWEEP_SECONDS", 60)
 HEALTH_PROBE_CONCURRENCY = env_int("HEALTH_PROBE_CONCURRENCY", 100)

@@ -1,5 +1,9 @@
 """What each kind of operation does, step by step. A runner gets a claimed (running)
-operation, records its steps, and returns a result dict; errors propagate to the task."""
+operation, records its steps, and returns a result dict; errors propagate to the task.
+
+A runner may run again on the same operation (its worker died, or a transient GCP error
+is retried), so each step goes through ``step_run``: a step already done is skipped and its
+recorded output reused, and a change to GCP is never made twice."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.utils import timezone
 
 from instances.choices import Drift, LifecycleState, OperationKind, OperationState, StepState
 from instances.models import Customer, Instance, Operation
@@ -338,21 +339,28 @@ def test_fleet_sync_operation_with_bad_data_succeeds_and_reports_it(fleetsim, de
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_step_is_closed_as_failed_on_every_attempt(fleetsim, devops, settings):
-    # given GCP answering 503 to every read, and no read retries inside the adapter
+    # given GCP answering 503 to every read, no read retries inside the adapter, and retries
+    # an hour apart (so no worker runs one behind the test's back)
     settings.GCP_READ_RETRIES = 0
+    settings.OPERATION_RETRY_BASE_SECONDS = 3600
     instance = _instance("acme-prod")
     _sim_vm(fleetsim, instance)
     fleetsim.set_fault("compute.instances.get", status=503)
     operation, _ = operation_create(
         kind=OperationKind.SYNC, actor=devops, instance=instance, enqueue=lambda *_: None
     )
-    # when the task runs and retries until it gives up (eagerly, retries run in line)
+    # when the task runs, its retry is run (made due at once), and then the budget is spent
+    operation_run.apply(args=(operation.pk,))
+    Operation.objects.filter(pk=operation.pk).update(next_retry_at=timezone.now())
+    operation_run.apply(args=(operation.pk,))
+    settings.OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS = 0
+    Operation.objects.filter(pk=operation.pk).update(next_retry_at=timezone.now())
     operation_run.apply(args=(operation.pk,))
     # then the operation failed and no step is left "running"
     operation.refresh_from_db()
     steps = list(operation.steps.all())
     assert operation.state == OperationState.FAILED
-    assert steps
+    assert len(steps) == 3
     assert all(step.state == StepState.FAILED for step in steps)
     assert all("503" in step.detail for step in steps)
     assert all(step.finished_at is not None for step in steps)
