@@ -209,12 +209,11 @@ def test_deny_and_withdraw_and_expiry_are_audited(db, decisions):
     approval_review_submit(request=denied, reviewer=make_person("m1"), decision=D, comment="no")
     approval_request_withdraw(request=withdrawn, actor=make_person("requester"))
     approval_requests_expire(now=expired.expires_at)
-    actions = {
-        pk: action
-        for pk, action in AuditEvent.objects.filter(
+    actions = dict(
+        AuditEvent.objects.filter(
             action__in=["approval.denied", "approval.withdrawn", "approval.expired"]
         ).values_list("object_id", "action")
-    }
+    )
     assert actions == {
         str(denied.pk): "approval.denied",
         str(withdrawn.pk): "approval.withdrawn",
@@ -246,31 +245,35 @@ def test_review_twice_is_refused_by_the_database_too(db, decisions):
     m1 = make_person("m1")
     approval_review_submit(request=request, reviewer=m1, decision=A)
     # when a second row for m1 is written around the service
-    with pytest.raises(IntegrityError, match="approvals_review_once_per_person"):
-        with transaction.atomic():
-            Review.objects.create(
-                request=request,
-                step=1,
-                reviewer=m1,
-                requester=request.requester,
-                decision=A,
-                created_at=timezone.now(),
-            )
+    with (
+        pytest.raises(IntegrityError, match="approvals_review_once_per_person"),
+        transaction.atomic(),
+    ):
+        Review.objects.create(
+            request=request,
+            step=1,
+            reviewer=m1,
+            requester=request.requester,
+            decision=A,
+            created_at=timezone.now(),
+        )
 
 
 def test_self_review_is_refused_by_the_database_too(db, decisions):
     requester = make_person("m1")
     request = file_request(make_policy(MANAGER_STEP), requester)
-    with pytest.raises(IntegrityError, match="approvals_review_not_requester"):
-        with transaction.atomic():
-            Review.objects.create(
-                request=request,
-                step=1,
-                reviewer=requester,
-                requester=requester,
-                decision=A,
-                created_at=timezone.now(),
-            )
+    with (
+        pytest.raises(IntegrityError, match="approvals_review_not_requester"),
+        transaction.atomic(),
+    ):
+        Review.objects.create(
+            request=request,
+            step=1,
+            reviewer=requester,
+            requester=requester,
+            decision=A,
+            created_at=timezone.now(),
+        )
 
 
 def _age(request: ApprovalRequest, by: timedelta) -> None:
@@ -287,9 +290,11 @@ def test_an_expired_request_refuses_a_review_before_the_task_ran(
     request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
     _age(request, timedelta(hours=25))
     # when a manager approves it
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(ApprovalError, match="expired at .* UTC without a decision"):
-            approval_review_submit(request=request, reviewer=make_person("m1"), decision=A)
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(ApprovalError, match=r"expired at .* UTC without a decision"),
+    ):
+        approval_review_submit(request=request, reviewer=make_person("m1"), decision=A)
     # then no review was recorded, the request is expired (committed), and the subject heard
     request.refresh_from_db()
     assert request.state == RequestState.EXPIRED
