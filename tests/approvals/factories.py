@@ -13,7 +13,12 @@ from mi_admin.approvals.models import ApprovalPolicy, ApprovalRequest, pack_grou
 
 def make_approval_request(requester: User, **fields: Any) -> ApprovalRequest:
     """A pending request under the seeded manager-approval policy."""
-    policy = ApprovalPolicy.objects.get(slug="manager-approval")
+    # Seeded by migration 0002; a flush by an earlier transactional test removes it.
+    policy, created = ApprovalPolicy.objects.get_or_create(
+        slug="manager-approval", defaults={"name": "Manager approval"}
+    )
+    if created:
+        policy.steps.create(position=1, name="Manager", reviewer_roles=["mi-managers"])
     steps = [step.snapshot() for step in policy.steps.order_by("position")]
     now = timezone.now()
     values: dict[str, Any] = {
