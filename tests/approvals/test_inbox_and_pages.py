@@ -70,7 +70,8 @@ def test_inbox_lists_what_waits_for_the_person_oldest_first(db):
         "reviewed",
         "security-first",
     ]
-    m2_rows = {r.subject_id: r.step_approvals for r in approval_inbox(user=make_person("m2"))}
+    m2_inbox = approval_inbox(user=make_person("m2"))
+    m2_rows = {r.subject_id: r.step_approvals for r in m2_inbox}  # type: ignore[attr-defined]
     assert (m2_rows["reviewed"], m2_rows["newer"]) == (1, 0)  # approvals of the open step
     assert list(approval_inbox(user=make_person("sec1"))) == []
     assert newer.pk  # filed
@@ -91,7 +92,7 @@ def test_inbox_query_count_does_not_grow_with_the_requests(db, django_assert_num
     with django_assert_num_queries(2):
         more = list(approval_inbox(user=m1))
     assert (len(rows), len(more)) == (3, 20)
-    assert all(row.step_approvals == 0 for row in more)
+    assert all(row.step_approvals == 0 for row in more)  # type: ignore[attr-defined]
 
 
 def test_inbox_page_shows_time_left_and_approvals(db):
