@@ -95,6 +95,12 @@ def approval_request_create(
     steps: list[ApprovalStep] = list(policy.steps.order_by("position"))
     if not steps:
         raise ApprovalError(f"Policy {policy.name!r} has no steps: nobody could approve.")
+    unreviewable = [s.name for s in steps if not s.reviewer_roles and not s.okta_groups]
+    if unreviewable:
+        raise ApprovalError(
+            f"Policy {policy.name!r} has a step nobody may review ({', '.join(unreviewable)}): "
+            "give it a reviewer role or Okta group first."
+        )
     frozen = []
     for position, step in enumerate(steps, start=1):
         snapshot = step.snapshot()

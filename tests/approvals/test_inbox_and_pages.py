@@ -203,3 +203,18 @@ def test_withdrawing_through_the_ui(db):
     assert "withdrawn" in response.content.decode()
     request.refresh_from_db()
     assert request.state == RequestState.WITHDRAWN
+
+
+def test_denying_through_the_ui_shows_who_denied_and_why(
+    db, decisions, django_capture_on_commit_callbacks
+):
+    request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post_review(_client("m1"), request, decision="deny", comment="no ticket")
+    assert response.status_code == 302
+    page = _client("requester").get(reverse("approvals:request_detail", args=[request.pk]))
+    text = page.content.decode()
+    assert "m1</strong> denied" in text
+    assert "no ticket" in text
+    assert 'data-testid="withdraw"' not in text  # decided: nothing to withdraw
+    assert decisions.calls == [(request.pk, RequestState.DENIED)]
