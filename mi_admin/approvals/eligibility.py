@@ -7,7 +7,7 @@ nobody reviews a request twice. Every refusal is a sentence the person can act o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -61,8 +61,9 @@ def review_refusal(
     if request.state == RequestState.EXPIRED or (
         request.state == RequestState.PENDING and now >= request.expires_at
     ):
+        expired_at = request.expires_at.astimezone(UTC)
         return (
-            f"This request expired at {request.expires_at:%Y-%m-%d %H:%M} UTC without a "
+            f"This request expired at {expired_at:%Y-%m-%d %H:%M} UTC without a "
             "decision; it takes no more reviews. Ask the requester to file it again."
         )
     if request.state != RequestState.PENDING:
