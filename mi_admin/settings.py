@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "mi_admin.accounts",
     "mi_admin.audit",
     "mi_admin.ui",
+    "mi_admin.approvals",
     "instances",
     "mi_requests",
     "health",
@@ -242,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "audit-fold-failures": {
         "task": "mi_admin.audit.tasks.audit_failures_fold_task",
+        "schedule": 60.0,
+    },
+    "approvals-expire": {
+        "task": "mi_admin.approvals.tasks.approval_requests_expire_task",
         "schedule": 60.0,
     },
 }

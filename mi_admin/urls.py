@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("mi_admin.ui.urls")),
     path("", include("mi_admin.accounts.urls")),
     path("audit/", include("mi_admin.audit.urls")),
+    path("", include("mi_admin.approvals.urls")),
     path("", include("instances.urls")),
     path("", include("health.urls")),
     path("admin/", admin.site.urls),

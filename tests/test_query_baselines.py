@@ -120,3 +120,77 @@ def test_query_count_is_the_baseline_at_two_fleet_sizes(
     large = _count(client, url, query, headers)
     # then both cost the baseline
     assert (small, large) == (BASELINES[name], BASELINES[name])
+
+
+# The approvals pages, as a manager sees them (the inbox lists what waits for the viewer).
+# Each includes the session, the user and their groups (3 queries).
+APPROVAL_BASELINES: dict[str, int] = {
+    # the viewer's groups (for the inbox filter); count; page with each row's approvals
+    "approval_inbox": 6,
+    # request; its reviews with their reviewers (the viewer reviewed it: no groups needed)
+    "approval_detail": 5,
+}
+
+
+def _approval_fixture(requests: int, reviews: int) -> tuple[str, str]:
+    """``requests`` pending requests waiting for managers, and one under a quorum-50 policy
+    carrying ``reviews`` approvals; returns the inbox and that request's URLs."""
+    from mi_admin.approvals.choices import Decision
+    from mi_admin.approvals.models import ApprovalPolicy, Review
+    from tests.approvals.factories import make_approval_request
+    from tests.fixtures.personas import make_persona
+
+    devops = make_persona("devops")
+    for _ in range(requests):
+        make_approval_request(devops)
+    policy, _ = ApprovalPolicy.objects.get_or_create(slug="big-quorum", name="Big quorum")
+    if not policy.steps.exists():
+        policy.steps.create(position=1, name="Managers", reviewer_roles=["mi-managers"], quorum=50)
+    measured = _request_under(policy, devops)
+    for n in range(measured.reviews.count(), reviews):
+        reviewer = make_persona("manager") if n == 0 else _manager(f"reviewer-{n}")
+        Review.objects.create(
+            request=measured,
+            step=1,
+            reviewer=reviewer,
+            requester=devops,
+            decision=Decision.APPROVE,
+            created_at=timezone.now(),
+        )
+    return "/approvals/", f"/approvals/{measured.pk}/"
+
+
+def _request_under(policy, requester):
+    from mi_admin.approvals.models import ApprovalRequest
+    from tests.approvals.factories import make_approval_request
+
+    existing = ApprovalRequest.objects.filter(policy=policy).first()
+    if existing is not None:
+        return existing
+    steps = [step.snapshot() for step in policy.steps.order_by("position")]
+    return make_approval_request(requester, policy=policy, policy_name=policy.name, steps=steps)
+
+
+def _manager(name: str):
+    from django.contrib.auth.models import Group
+
+    from mi_admin.accounts.models import User
+
+    user = User.objects.create(username=name, oidc_sub=f"sub-{name}")
+    user.groups.add(Group.objects.get_or_create(name="mi-managers")[0])
+    return user
+
+
+@pytest.mark.parametrize("name", list(APPROVAL_BASELINES))
+def test_approval_pages_query_count_is_the_baseline(name: str, client_for: Callable):
+    # given a manager, a few pending requests, and a request with one review
+    client = client_for("manager")
+    inbox, detail = _approval_fixture(requests=3, reviews=1)
+    url = inbox if name == "approval_inbox" else detail
+    client.get(url)  # warm per-process caches
+    # when the page renders, then again with many more requests and reviews
+    small = _count(client, url, {}, {})
+    _approval_fixture(requests=60, reviews=20)
+    large = _count(client, url, {}, {})
+    # then both cost the baseline
+    assert (small, large) == (APPROVAL_BASELINES[name], APPROVAL_BASELINES[name])

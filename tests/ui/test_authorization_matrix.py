@@ -15,7 +15,8 @@ from django.urls import reverse
 from instances.choices import OperationState
 from mi_admin.accounts.checks import iter_patterns
 from mi_admin.accounts.rules import is_delegated
-from tests.fixtures.personas import PERSONAS
+from tests.approvals.factories import make_approval_request
+from tests.fixtures.personas import PERSONAS, make_persona
 from tests.instances.factories import make_instance, make_operation
 
 LOGIN = 302  # anonymous: sent to the login page
@@ -88,14 +89,25 @@ MATRIX: dict[str, Row] = {
         only(404, "devops", "admin"), method="post", kwargs={"slug": "acme-prod", "pk": "900001"}
     ),
     "health:mark_maintenance": Row(only(200, "admin"), kwargs={"slug": "acme-prod"}),
+    # Approvals: pages for any role (who may review is the policy's business, refused in the
+    # service); request #900001 is the matrix objects' pending request, filed by devops. A
+    # review without a decision is a 400 for everyone who reaches the view.
+    "approvals:inbox": Row(everyone(200)),
+    "approvals:request_detail": Row(everyone(200), kwargs={"pk": "900001"}),
+    "approvals:review": Row(everyone(400), method="post", kwargs={"pk": "900001"}),
+    # Only the requester may withdraw; the others are told so on the page they return to.
+    "approvals:withdraw": Row(everyone(302), method="post", kwargs={"pk": "900002"}),
 }
 
 
 @pytest.fixture
 def matrix_objects(db):
-    """The objects the rows' kwargs name: instance acme-prod and operation #900001."""
+    """The objects the rows' kwargs name: instance acme-prod, operation #900001, approval
+    requests #900001 and #900002 (pending, filed by devops)."""
     instance = make_instance("acme-prod")
     make_operation(instance, state=OperationState.SUCCEEDED, pk=900001)
+    make_approval_request(make_persona("devops"), pk=900001)
+    make_approval_request(make_persona("devops"), pk=900002)
 
 
 def _our_patterns() -> list[tuple[str, str]]:

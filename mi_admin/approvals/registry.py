@@ -1,0 +1,64 @@
+"""Subject kinds and who hears their outcome.
+
+The app that owns a subject (access grants, customer requests) registers its kind once, in its
+``AppConfig.ready()``, with the function to call when a request about one of its objects is
+decided (approved, denied, expired or withdrawn). Approvals never imports those apps.
+
+The handler runs after the decision committed (``transaction.on_commit``), once per decision,
+with the decided request re-read from the database. It must be safe to run twice (a task it
+queues may be retried); an exception in it is logged and does not undo the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mi_admin.approvals.models import ApprovalRequest
+
+logger = logging.getLogger(__name__)
+
+DecisionHandler = Callable[["ApprovalRequest"], None]
+
+
+@dataclass(frozen=True)
+class SubjectKind:
+    kind: str
+    label: str
+    on_decided: DecisionHandler
+
+
+_KINDS: dict[str, SubjectKind] = {}
+
+
+def register_subject(kind: str, *, label: str, on_decided: DecisionHandler) -> None:
+    """Declare a subject kind; registering the same kind again replaces its handler."""
+    _KINDS[kind] = SubjectKind(kind=kind, label=label, on_decided=on_decided)
+
+
+def unregister_subject(kind: str) -> None:
+    _KINDS.pop(kind, None)
+
+
+def subject_kind(kind: str) -> SubjectKind | None:
+    return _KINDS.get(kind)
+
+
+def approval_decided(request_pk: int) -> None:
+    """Tell the subject's app that request ``request_pk`` was decided (after commit)."""
+    from mi_admin.approvals.models import ApprovalRequest
+
+    request = ApprovalRequest.objects.select_related("requester").get(pk=request_pk)
+    registered = _KINDS.get(request.subject_kind)
+    if registered is None:
+        logger.warning(
+            "approval #%s decided (%s) for unregistered subject kind %s",
+            request.pk,
+            request.state,
+            request.subject_kind,
+        )
+        return
+    registered.on_decided(request)
