@@ -10,12 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django import Settings
 
+from health.models import MaintenanceWindow
 from health.services.maintenance import (
     MaintenanceError,
     maintenance_mark_past,
     window_create_one_off,
 )
-from health.models import MaintenanceWindow
 from mi_admin.accounts.models import User
 from mi_admin.audit.models import AuditEvent
 from tests.instances.factories import make_instance
