@@ -10,9 +10,9 @@ from django.utils import timezone
 from health.choices import HealthState, WindowKind
 from health.forms import MaintenanceWindowForm, MarkMaintenanceForm
 from health.models import HealthSample, Incident, MaintenanceWindow
+from health.selectors.maintenance import in_maintenance
 from health.services.maintenance import (
     MaintenanceError,
-    in_maintenance,
     window_create_one_off,
     window_delete,
 )
