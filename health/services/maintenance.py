@@ -14,7 +14,7 @@ from django.utils import timezone
 from health import rollups
 from health.choices import WindowKind
 from health.conf import health_settings
-from health.models import HealthSample, MaintenanceWindow
+from health.models import MAX_WINDOW_MINUTES, HealthSample, MaintenanceWindow
 from instances.models import Instance
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
@@ -44,7 +44,14 @@ def window_create_weekly(
     reason: str,
     actor: User,
 ) -> MaintenanceWindow:
-    """A weekly window (UTC), effective for probes from now on."""
+    """A weekly window (UTC) of 1 minute to 7 days, effective for probes from now on."""
+    if weekday not in range(7):
+        raise MaintenanceError("The weekday must be 0 (Monday) to 6 (Sunday).")
+    if not 1 <= duration_minutes <= MAX_WINDOW_MINUTES:
+        raise MaintenanceError(
+            f"A weekly window lasts 1 to {MAX_WINDOW_MINUTES} minutes (7 days); "
+            f"this one would last {duration_minutes} minutes."
+        )
     return _create(
         MaintenanceWindow(
             instance=instance,
