@@ -1,5 +1,6 @@
 """Forms of the health pages: they parse (UTC times, which fields a window kind needs); the
-rules (order of the ends, past or future, retention) live in health.services.maintenance,
+rules (order of the ends, past or future, length, retention) live in
+health.services.maintenance,
 whose MaintenanceError the views show on the form."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django import forms
 from django.utils import timezone
 
 from health.choices import WindowKind
-from health.models import MAX_WINDOW_MINUTES, WEEKDAYS
+from health.models import WEEKDAYS
 
 _DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -46,9 +47,8 @@ class MaintenanceWindowForm(forms.Form):
     start_time = forms.TimeField(
         required=False, label="Start time (UTC)", widget=forms.TimeInput(attrs={"type": "time"})
     )
-    duration_minutes = forms.IntegerField(
-        required=False, min_value=1, max_value=MAX_WINDOW_MINUTES, label="Duration (minutes)"
-    )
+    # No range here: how long a window may last is the service's rule (window_create_weekly).
+    duration_minutes = forms.IntegerField(required=False, label="Duration (minutes)")
     starts_at = UtcDateTimeField(required=False, label="Starts (UTC)")
     ends_at = UtcDateTimeField(required=False, label="Ends (UTC)")
     reason = forms.CharField(max_length=255)

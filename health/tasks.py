@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from health.conf import health_settings
 from health.models import HealthSample
+from health.selectors.deliveries import deliveries_pending
 from health.services import deliveries, version_sla
 from health.services.sweep import samples_prune, sweep_run
 
@@ -82,7 +83,7 @@ def incident_deliver(self: Task, incident_id: int, action: str) -> dict[str, obj
 def incident_redeliver() -> int:
     """Every few minutes: queue again the alert deliveries that failed or never went out
     (a broker outage when the incident opened, a channel down past the task's retries)."""
-    pending = deliveries.deliveries_pending(now=timezone.now())
+    pending = deliveries_pending(now=timezone.now())
     for incident_id, action in pending:
         incident_deliver.delay(incident_id, action)
     return len(pending)

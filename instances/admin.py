@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 
 from instances.models import Customer, Instance, Operation, OperationStep, Release
+from instances.services.releases import ReleaseError, release_validate
 
 
 @admin.register(Customer)
@@ -85,8 +88,34 @@ class InstanceAdmin(admin.ModelAdmin[Instance]):
         return False
 
 
+class ReleaseAdminForm(forms.ModelForm[Release]):
+    """Parses the fields; whether the release may be recorded is the service's call
+    (:func:`release_validate`, the same rules and messages as ``manage.py add_release``)."""
+
+    class Meta:
+        model = Release
+        fields = ["version", "kind", "released_at", "notes"]
+
+    def clean(self) -> dict[str, Any]:
+        # Not super().clean(): that turns on Django's own unique check, which would repeat
+        # release_validate's "already recorded" in other words.
+        cleaned = self.cleaned_data
+        if not self.errors:
+            try:
+                release_validate(
+                    version=cleaned["version"],
+                    kind=cleaned["kind"],
+                    released_at=cleaned["released_at"],
+                    release_id=self.instance.pk,
+                )
+            except ReleaseError as exc:
+                raise ValidationError(str(exc)) from exc
+        return cleaned
+
+
 @admin.register(Release)
 class ReleaseAdmin(admin.ModelAdmin[Release]):
+    form = ReleaseAdminForm
     list_display = ["version", "kind", "released_at"]
     list_filter = ["kind"]
     search_fields = ["version"]

@@ -61,6 +61,13 @@ def _in_networks(address: str, networks: tuple[IPNetwork, ...]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
+def _is_our_proxy(
+    sender: str, hops_from_us: int, proxy_count: int, proxy_networks: tuple[IPNetwork, ...]
+) -> bool:
+    """Whether ``sender``, ``hops_from_us`` hops away (0: our peer), is one of our proxies."""
+    return hops_from_us < proxy_count or _in_networks(sender, proxy_networks)
+
+
 def client_ip_from(
     *,
     remote_addr: str | None,
@@ -78,8 +85,7 @@ def client_ip_from(
     # `client` is the sender of the hop being looked at; it is one of our proxies when it is
     # within the first `proxy_count` hops from us, or inside a trusted proxy network.
     while hops:
-        sender_is_proxy = trusted_hops < proxy_count or _in_networks(client, proxy_networks)
-        if not sender_is_proxy:
+        if not _is_our_proxy(client, trusted_hops, proxy_count, proxy_networks):
             break
         previous = canonical_ip(hops.pop())
         if previous is None:
@@ -98,6 +104,15 @@ def client_ip(request: HttpRequest) -> str | None:
         forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR", ""),
         proxy_count=settings.TRUSTED_PROXY_COUNT,
         proxy_networks=parse_proxy_networks(settings.TRUSTED_PROXY_NETWORKS),
+    )
+
+
+def peer_is_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether whoever sent ``request`` is one of our proxies, by the same settings as
+    :func:`client_ip`: only then are headers a proxy sets (``X-Request-ID``) believed."""
+    peer = canonical_ip(request.META.get("REMOTE_ADDR"))
+    return peer is not None and _is_our_proxy(
+        peer, 0, settings.TRUSTED_PROXY_COUNT, parse_proxy_networks(settings.TRUSTED_PROXY_NETWORKS)
     )
 
 

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "mi_admin.accounts",
     "mi_admin.audit",
     "mi_admin.ui",
+    "mi_admin.audit_pages",
     "mi_admin.approvals",
     "instances",
     "mi_requests",

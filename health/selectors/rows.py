@@ -13,13 +13,13 @@ from health.choices import HealthState
 from health.selectors.states import NOT_MONITORED, STATE_LEVELS, effective_state
 from health.selectors.uptime import (
     BAR_DAYS,
+    UPTIME_FIELDS,
     DayCell,
     Uptime,
-    days_since,
+    instances_with_uptime,
     status_bars,
-    uptime_subqueries,
+    uptime_from,
 )
-from instances.models import Instance
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,8 @@ def health_for_instances(
     with health and uptime; then the status bar rollups)."""
     now = now or timezone.now()
     ids = list(instance_ids)
-    uptime = uptime_subqueries(now)
     rows = list(
-        Instance.objects.filter(pk__in=ids)
-        .order_by()
-        .annotate(
-            uptime_24h=uptime.day,
-            uptime_7d=uptime.week,
-            uptime_30d=uptime.month,
-            uptime_30d_first=uptime.month_first_day,
-        )
-        .values(
+        instances_with_uptime(ids, now).values(
             "pk",
             "slug",
             "state",
@@ -71,10 +62,7 @@ def health_for_instances(
             "health__last_probe_at",
             "health__last_latency_ms",
             "health__last_error",
-            "uptime_24h",
-            "uptime_7d",
-            "uptime_30d",
-            "uptime_30d_first",
+            *UPTIME_FIELDS,
         )
     )
     bars = status_bars(ids, days=bar_days, now=now) if rows else {}
@@ -93,12 +81,7 @@ def health_for_instances(
             last_probe_at=row["health__last_probe_at"],
             last_latency_ms=row["health__last_latency_ms"],
             last_error=row["health__last_error"] or "",
-            uptime=Uptime(
-                row["uptime_24h"],
-                row["uptime_7d"],
-                row["uptime_30d"],
-                days_since(row["uptime_30d_first"], now),
-            ),
+            uptime=uptime_from(row, now),
             bar=bars.get(row["pk"], []),
         )
     return result

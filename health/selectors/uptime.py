@@ -6,9 +6,10 @@ Uptime excludes samples taken in maintenance; suspended periods have no samples 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import (
     Avg,
@@ -19,6 +20,7 @@ from django.db.models import (
     FloatField,
     Min,
     OuterRef,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -167,15 +169,15 @@ def days_since(first: date | None, now: datetime) -> int:
     return 0 if first is None else (day_of(now) - first).days + 1
 
 
-def uptime_for_instances(
-    instance_ids: Iterable[int], *, now: datetime | None = None
-) -> dict[int, Uptime]:
-    """24 h / 7 d / 30 d uptime per instance id, in one query."""
-    now = now or timezone.now()
-    ids = list(instance_ids)
+UPTIME_FIELDS = ("uptime_24h", "uptime_7d", "uptime_30d", "uptime_30d_first")
+
+
+def instances_with_uptime(instance_ids: list[int], now: datetime) -> QuerySet[Instance]:
+    """These instances, each annotated with its uptime figures (``UPTIME_FIELDS``; read them
+    back with :func:`uptime_from`)."""
     uptime = uptime_subqueries(now)
-    rows = (
-        Instance.objects.filter(pk__in=ids)
+    return (
+        Instance.objects.filter(pk__in=instance_ids)
         .order_by()
         .annotate(
             uptime_24h=uptime.day,
@@ -183,11 +185,27 @@ def uptime_for_instances(
             uptime_30d=uptime.month,
             uptime_30d_first=uptime.month_first_day,
         )
-        .values_list("pk", "uptime_24h", "uptime_7d", "uptime_30d", "uptime_30d_first")
     )
-    found = {
-        pk: Uptime(day, week, month, days_since(first, now)) for pk, day, week, month, first in rows
-    }
+
+
+def uptime_from(row: Mapping[str, Any], now: datetime) -> Uptime:
+    """The :class:`Uptime` of a ``.values()`` row of :func:`instances_with_uptime`."""
+    return Uptime(
+        row["uptime_24h"],
+        row["uptime_7d"],
+        row["uptime_30d"],
+        days_since(row["uptime_30d_first"], now),
+    )
+
+
+def uptime_for_instances(
+    instance_ids: Iterable[int], *, now: datetime | None = None
+) -> dict[int, Uptime]:
+    """24 h / 7 d / 30 d uptime per instance id, in one query."""
+    now = now or timezone.now()
+    ids = list(instance_ids)
+    rows = instances_with_uptime(ids, now).values("pk", *UPTIME_FIELDS)
+    found = {row["pk"]: uptime_from(row, now) for row in rows}
     return {pk: found.get(pk, Uptime()) for pk in ids}
 
 

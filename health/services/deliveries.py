@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -138,31 +136,3 @@ def _deliver_one(
             row.state, row.error, row.sent_at = DeliveryState.SENT, "", timezone.now()
             report.sent.append(notifier.name)
         row.save(update_fields=["state", "error", "sent_at", "attempts"])
-
-
-REDELIVERY_MAX_ATTEMPTS = 10
-
-
-def deliveries_pending(
-    *, now: datetime, grace: timedelta = timedelta(minutes=5)
-) -> list[tuple[int, str]]:
-    """(incident id, action) pairs whose delivery failed or never happened, past a grace
-    period that leaves the first delivery task its time. Bounded by attempts, so a channel
-    that keeps refusing (a revoked key) is not hammered forever."""
-    cutoff = now - grace
-    failed = AlertDelivery.objects.filter(
-        state=DeliveryState.FAILED, attempts__lt=REDELIVERY_MAX_ATTEMPTS
-    )
-    pending: set[tuple[int, str]] = set()
-    for incident_id, action in failed.filter(
-        Q(action=DeliveryAction.TRIGGER, incident__state=IncidentState.OPEN)
-        | Q(action=DeliveryAction.RESOLVE, incident__state=IncidentState.RESOLVED),
-        incident__opened_at__lt=cutoff,
-    ).values_list("incident_id", "action"):
-        pending.add((incident_id, action))
-    if configured_notifiers():
-        never_sent = Incident.objects.filter(
-            state=IncidentState.OPEN, opened_at__lt=cutoff, deliveries__isnull=True
-        ).values_list("pk", flat=True)
-        pending.update((pk, DeliveryAction.TRIGGER.value) for pk in never_sent)
-    return sorted(pending)

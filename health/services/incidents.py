@@ -100,6 +100,16 @@ class IncidentChanges:
     resolved: list[Incident] = field(default_factory=list)
 
 
+def _open_by_instance(cause: str) -> dict[int, Incident]:
+    """The open incidents of one cause, by instance id (instances loaded)."""
+    return {
+        incident.instance_id: incident
+        for incident in Incident.objects.select_related("instance").filter(
+            cause=cause, state=IncidentState.OPEN
+        )
+    }
+
+
 def incidents_sync_down(
     *,
     healths: Sequence[InstanceHealth],
@@ -114,12 +124,7 @@ def incidents_sync_down(
     """
     now = now or timezone.now()
     changes = IncidentChanges()
-    open_by_instance = {
-        incident.instance_id: incident
-        for incident in Incident.objects.select_related("instance").filter(
-            cause=IncidentCause.DOWN, state=IncidentState.OPEN
-        )
-    }
+    open_by_instance = _open_by_instance(IncidentCause.DOWN)
     for health in healths:
         incident = open_by_instance.get(health.instance_id)
         if health.state == HealthState.DOWN and incident is None:
@@ -195,12 +200,7 @@ def incidents_sync_version(
     instance is no longer breached."""
     now = now or timezone.now()
     changes = IncidentChanges()
-    open_by_instance = {
-        incident.instance_id: incident
-        for incident in Incident.objects.select_related("instance").filter(
-            cause=IncidentCause.VERSION_SLA, state=IncidentState.OPEN
-        )
-    }
+    open_by_instance = _open_by_instance(IncidentCause.VERSION_SLA)
     with transaction.atomic():
         for instance in candidates:
             details = breached.get(instance.pk)

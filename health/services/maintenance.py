@@ -1,22 +1,20 @@
-"""Maintenance windows: which moments they cover, adding and removing them, and marking
-past downtime as maintenance (which re-flags samples and rebuilds the affected rollups)."""
+"""Maintenance windows: adding and removing them, and marking past downtime as maintenance
+(which re-flags samples and rebuilds the affected rollups). Which moments windows cover is a
+read: :mod:`health.selectors.maintenance`."""
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from health import rollups
 from health.choices import WindowKind
 from health.conf import health_settings
-from health.models import HealthSample, MaintenanceWindow
+from health.models import MAX_WINDOW_MINUTES, HealthSample, MaintenanceWindow
 from instances.models import Instance
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
@@ -26,30 +24,6 @@ logger = logging.getLogger(__name__)
 
 class MaintenanceError(ValueError):
     """A request the maintenance rules refuse; the message is meant for the person."""
-
-
-def windows_by_instance(
-    instance_ids: Iterable[int], start: datetime, end: datetime
-) -> dict[int, list[MaintenanceWindow]]:
-    """Windows of these instances that may cover a moment in ``[start, end]`` (one query)."""
-    found: dict[int, list[MaintenanceWindow]] = defaultdict(list)
-    relevant = Q(kind=WindowKind.WEEKLY) | Q(
-        kind=WindowKind.ONE_OFF, starts_at__lte=end, ends_at__gt=start
-    )
-    for window in MaintenanceWindow.objects.filter(relevant, instance_id__in=list(instance_ids)):
-        found[window.instance_id].append(window)
-    return found
-
-
-def covered(windows: Iterable[MaintenanceWindow], moment: datetime) -> bool:
-    return any(window.covers(moment) for window in windows)
-
-
-def in_maintenance(instance_id: int, moment: datetime | None = None) -> bool:
-    """Whether the instance is inside one of its maintenance windows at ``moment`` (now)."""
-    moment = moment or timezone.now()
-    windows = windows_by_instance([instance_id], moment, moment).get(instance_id, [])
-    return covered(windows, moment)
 
 
 def _snapshot(window: MaintenanceWindow) -> dict[str, object]:
@@ -70,7 +44,14 @@ def window_create_weekly(
     reason: str,
     actor: User,
 ) -> MaintenanceWindow:
-    """A weekly window (UTC), effective for probes from now on."""
+    """A weekly window (UTC) of 1 minute to 7 days, effective for probes from now on."""
+    if weekday not in range(7):
+        raise MaintenanceError("The weekday must be 0 (Monday) to 6 (Sunday).")
+    if not 1 <= duration_minutes <= MAX_WINDOW_MINUTES:
+        raise MaintenanceError(
+            f"A weekly window lasts 1 to {MAX_WINDOW_MINUTES} minutes (7 days); "
+            f"this one would last {duration_minutes} minutes."
+        )
     return _create(
         MaintenanceWindow(
             instance=instance,

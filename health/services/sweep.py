@@ -25,7 +25,8 @@ from health.conf import HealthSettings, health_settings
 from health.hysteresis import Step, Tracker, advance
 from health.models import HealthSample, HealthTransition, InstanceHealth
 from health.probes import ProbeResult, ProbeTarget, run_probes
-from health.services import incidents, maintenance
+from health.selectors import maintenance
+from health.services import incidents
 from health.services.states import (
     health_mark_stale,
     health_mark_suspended,

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from health.services import incidents, maintenance
+from health.selectors import maintenance
+from health.services import incidents
 from health.services.sweep import INSTANCE_FIELDS
 from instances.choices import LifecycleState
 from instances.models import Instance

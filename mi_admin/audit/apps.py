@@ -8,10 +8,6 @@ class AuditConfig(AppConfig):
     label = "audit"
     verbose_name = "Audit trail"
 
-    def ready(self) -> None:
-        # dashboard registers the recent-events widget on the dashboard
-        from mi_admin.audit import dashboard  # noqa: F401
-
 
 class AuditedAdminConfig(admin_apps.AdminConfig):
     """``django.contrib.admin`` whose ``admin.site`` audits every admin action

@@ -1,5 +1,10 @@
-"""Gives every request an id (kept from a trusted proxy's X-Request-ID) and records its
-origin for the audit trail."""
+"""Gives every request an id and records its origin for the audit trail.
+
+The id is kept from an incoming ``X-Request-ID`` only when one of our proxies sent the
+request (:func:`mi_admin.http.peer_is_trusted_proxy`, the trust that decides the client IP)
+and the value is plain (``REQUEST_ID_FORMAT``); anything else gets a fresh id, so a client
+cannot choose the id its actions are filed under. The id is echoed in the response.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,17 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from mi_admin.audit.context import RequestContext, _current
-from mi_admin.http import client_ip
+from mi_admin.http import client_ip, peer_is_trusted_proxy
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+REQUEST_ID_FORMAT = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id_for(request: HttpRequest) -> str:
+    """The proxy's id when it may be believed, else a new one (32 hex digits)."""
+    incoming = request.headers.get("X-Request-ID", "")
+    if REQUEST_ID_FORMAT.fullmatch(incoming) and peer_is_trusted_proxy(request):
+        return incoming
+    return uuid.uuid4().hex
 
 
 class RequestContextMiddleware:
@@ -20,8 +33,7 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(request)
         request.request_id = request_id  # type: ignore[attr-defined]
         token = _current.set(
             RequestContext(

@@ -113,19 +113,30 @@ def test_an_ended_okta_session_ends_the_mi_admin_session(
     )
 
 
-def test_an_htmx_request_after_expiry_navigates_the_whole_page(
-    live_server: LiveServer, okta_login: Login
-) -> None:
-    # given: signed in, the id_token's time is up, and htmx asks for a partial
+def _htmx_request_after_expiry(
+    live_server: LiveServer, okta_login: Login, current_url: str
+) -> tuple[requests.Session, requests.Response]:
+    """Signed in as devops, the id_token's time up, htmx asks for the audit list's partial
+    from ``current_url``; the browser and the answer."""
     browser = requests.Session()
     okta_login(browser, live_server.url, "devops")
     expire_id_token(browser)
-    # when
     response = browser.get(
         f"{live_server.url}/audit/",
-        headers={"HX-Request": "true", "HX-Current-URL": f"{live_server.url}/audit/?page=2"},
+        headers={"HX-Request": "true", "HX-Current-URL": current_url},
         allow_redirects=False,
         timeout=10,
+    )
+    return browser, response
+
+
+def test_an_htmx_request_after_expiry_navigates_the_whole_page(
+    live_server: LiveServer, okta_login: Login
+) -> None:
+    # given: signed in, the id_token's time is up
+    # when: htmx asks for a partial
+    browser, response = _htmx_request_after_expiry(
+        live_server, okta_login, f"{live_server.url}/audit/?page=2"
     )
     # then: htmx is told to load the provider's URL as a page, and to come back to this page
     assert response.status_code == 200
@@ -137,16 +148,10 @@ def test_an_htmx_request_after_expiry_navigates_the_whole_page(
 def test_an_htmx_request_from_a_foreign_current_url_stays_on_this_site(
     live_server: LiveServer, okta_login: Login
 ) -> None:
-    # given: signed in, the id_token's time is up, and HX-Current-URL points elsewhere
-    browser = requests.Session()
-    okta_login(browser, live_server.url, "devops")
-    expire_id_token(browser)
-    # when
-    response = browser.get(
-        f"{live_server.url}/audit/",
-        headers={"HX-Request": "true", "HX-Current-URL": f"{live_server.url}//evil.example/x"},
-        allow_redirects=False,
-        timeout=10,
+    # given: signed in, the id_token's time is up
+    # when: htmx asks for a partial with HX-Current-URL pointing elsewhere
+    browser, response = _htmx_request_after_expiry(
+        live_server, okta_login, f"{live_server.url}//evil.example/x"
     )
     back = browser.get(response.headers["HX-Redirect"], timeout=30)
     # then: back on the requested MI Admin page, never on the other host

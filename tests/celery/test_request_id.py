@@ -65,8 +65,12 @@ def _finished_event(operation: Operation, seconds: float = 30) -> AuditEvent:
     raise AssertionError(f"operation {operation.pk} not finished after {seconds} s")
 
 
-def test_audit_rows_written_by_the_worker_carry_the_request_id(celery_worker, fleetsim, client_for):
-    # given an instance whose VM the simulator serves, and devops on its page
+def test_audit_rows_written_by_the_worker_carry_the_request_id(
+    celery_worker, fleetsim, client_for, settings
+):
+    # given an instance whose VM the simulator serves, and devops on its page behind our
+    # proxy (whose X-Request-ID is believed)
+    settings.TRUSTED_PROXY_COUNT = 1
     instance = _instance(fleetsim, "acme-prod")
     request_id = f"req-{uuid.uuid4().hex}"
     # when devops asks for a sync in a request with a known id (the task is queued on commit)

@@ -1,9 +1,10 @@
-"""One-off maintenance windows are bounded: at most MAINTENANCE_WINDOW_MAX_DAYS long, never
-wholly in the past (past downtime is marked after the fact, by an Admin)."""
+"""Maintenance windows are bounded: one-off windows at most MAINTENANCE_WINDOW_MAX_DAYS long,
+never wholly in the past (past downtime is marked after the fact, by an Admin); weekly ones 1
+minute to 7 days. The service says so; the page shows its message."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.urls import reverse
@@ -15,6 +16,7 @@ from health.services.maintenance import (
     MaintenanceError,
     maintenance_mark_past,
     window_create_one_off,
+    window_create_weekly,
 )
 from mi_admin.accounts.models import User
 from mi_admin.audit.models import AuditEvent
@@ -120,4 +122,49 @@ def test_the_page_shows_the_limit_and_saves_nothing(client_for) -> None:
     # then
     assert response.status_code == 400
     assert "A maintenance window can last at most 7 days" in response.content.decode()
+    assert not MaintenanceWindow.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "refusal"),
+    [
+        ({"duration_minutes": "20000"}, "A weekly window lasts 1 to 10080 minutes (7 days)"),
+        ({"duration_minutes": "0"}, "A weekly window lasts 1 to 10080 minutes (7 days)"),
+        (
+            {"kind": "one_off", "starts_at": "2030-01-02T10:00", "ends_at": "2030-01-02T09:00"},
+            "The window must end after it starts.",
+        ),
+    ],
+)
+def test_the_window_page_shows_the_services_refusal(client_for, fields, refusal) -> None:
+    # given an instance
+    make_instance("acme-prod")
+    weekly = {"kind": "weekly", "weekday": "1", "start_time": "02:00", "reason": "patching"}
+    # when devops submits a window the form parses but the service refuses
+    response = client_for("devops").post(
+        reverse("health:window_add", args=["acme-prod"]), {**weekly, **fields}
+    )
+    # then the page shows the service's message and nothing is recorded
+    assert response.status_code == 400
+    shown = response.context["form"].non_field_errors()
+    assert len(shown) == 1
+    assert shown[0].startswith(refusal)
+    assert response.context["form"].errors.keys() == {"__all__"}
+    assert not MaintenanceWindow.objects.exists()
+
+
+def test_the_service_refuses_a_weekly_window_out_of_range(devops: User) -> None:
+    # given an instance; when a weekly window of 0 minutes, 8 days or weekday 7 is asked for
+    acme = make_instance("acme-prod")
+    for weekday, minutes in [(1, 0), (1, 8 * 24 * 60), (7, 60)]:
+        with pytest.raises(MaintenanceError):
+            window_create_weekly(
+                instance=acme,
+                weekday=weekday,
+                start_time=time(2, 0),
+                duration_minutes=minutes,
+                reason="patching",
+                actor=devops,
+            )
+    # then nothing is recorded
     assert not MaintenanceWindow.objects.exists()

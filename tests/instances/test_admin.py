@@ -3,12 +3,17 @@ operations own cannot be changed through them."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
+from django.utils import timezone
 
 from instances.choices import (
+    ReleaseKind,
     StepState,
 )
-from instances.models import Instance
+from instances.models import Instance, Release
+from instances.services.releases import ReleaseError, release_create
 from tests.instances.factories import (
     make_operation,
 )
@@ -129,3 +134,80 @@ def test_admin_cannot_delete_an_instance(client_for, acme):
     # then it is refused and the instance stays
     assert response.status_code == 403
     assert Instance.objects.filter(pk=acme.pk).exists()
+
+
+def _release_form(version: str, released_at: datetime) -> dict[str, str]:
+    local = timezone.localtime(released_at)
+    return {
+        "version": version,
+        "kind": ReleaseKind.MONTHLY,
+        "released_at_0": local.strftime("%Y-%m-%d"),
+        "released_at_1": local.strftime("%H:%M:%S"),
+        "notes": "",
+    }
+
+
+def _service_refusal(version: str, released_at: datetime) -> str:
+    with pytest.raises(ReleaseError) as refused:
+        release_create(version=version, kind=ReleaseKind.MONTHLY, released_at=released_at)
+    return str(refused.value)
+
+
+BAD_RELEASES = {
+    "not a version": ("6.9", timedelta(days=-1)),
+    "in the future": ("6.9.1", timedelta(days=2)),
+    "already recorded": ("6.1.0", timedelta(days=-1)),
+}
+
+
+@pytest.mark.parametrize("case", BAD_RELEASES)
+def test_django_admin_refuses_a_bad_release_as_add_release_does(client_for, case):
+    # given a recorded release, and a release the service refuses (its message)
+    Release.objects.create(version="6.1.0", kind=ReleaseKind.MONTHLY, released_at=timezone.now())
+    version, offset = BAD_RELEASES[case]
+    released_at = timezone.now() + offset
+    message = _service_refusal(version, released_at)
+    # when an Admin adds it in Django admin
+    response = client_for("admin").post(
+        "/admin/instances/release/add/", _release_form(version, released_at)
+    )
+    # then it is refused with the same message and nothing is recorded
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [message]
+    assert list(Release.objects.values_list("version", flat=True)) == ["6.1.0"]
+
+
+@pytest.mark.parametrize("case", ["not a version", "in the future"])
+def test_django_admin_refuses_an_edit_that_add_release_would_refuse(client_for, case):
+    # given a recorded release
+    release = Release.objects.create(
+        version="6.1.0", kind=ReleaseKind.MONTHLY, released_at=timezone.now() - timedelta(days=3)
+    )
+    version, offset = BAD_RELEASES[case]
+    released_at = timezone.now() + offset
+    # when an Admin changes it to values the service refuses
+    response = client_for("admin").post(
+        f"/admin/instances/release/{release.pk}/change/", _release_form(version, released_at)
+    )
+    # then the edit is refused with the service's message and the release is unchanged
+    assert response.context["adminform"].form.non_field_errors() == [
+        _service_refusal(version, released_at)
+    ]
+    release.refresh_from_db()
+    assert release.version == "6.1.0"
+    assert release.released_at < timezone.now()
+
+
+def test_django_admin_saves_a_good_release_and_its_own_edit(client_for):
+    # given an Admin in Django admin
+    client = client_for("admin")
+    released_at = timezone.now() - timedelta(days=1)
+    # when they add a valid release, then save it again unchanged
+    added = client.post("/admin/instances/release/add/", _release_form("6.2.0", released_at))
+    release = Release.objects.get(version="6.2.0")
+    edited = client.post(
+        f"/admin/instances/release/{release.pk}/change/", _release_form("6.2.0", released_at)
+    )
+    # then both are accepted (its own version is not "already recorded")
+    assert added.status_code == 302
+    assert edited.status_code == 302

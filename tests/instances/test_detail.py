@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from django.urls import reverse
@@ -16,12 +15,7 @@ from mi_admin.audit.models import AuditEvent
 from tests.instances.factories import (
     make_operation,
 )
-
-
-def _sync_key(body: str) -> str:
-    match = re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', body)
-    assert match, "the Sync form carries an idempotency key"
-    return match.group(1)
+from tests.instances.pages import sync_key
 
 
 def test_detail_page_shows_every_fact(client_for, acme):
@@ -80,7 +74,7 @@ def test_sync_now_twice_with_the_same_key_makes_one_operation(client_for, acme):
     client = client_for("devops")
     page = client.get(f"/instances/{acme.slug}/").content.decode()
     assert 'data-testid="sync-now"' in page
-    key = _sync_key(page)
+    key = sync_key(page)
     url = reverse("instances:instance_sync", args=[acme.slug])
     # when the form is posted twice (a double click)
     first = client.post(url, {"idempotency_key": key})

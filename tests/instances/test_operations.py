@@ -17,18 +17,13 @@ from tests.instances.factories import (
     make_fleet,
     make_operation,
 )
-
-
-def _sync_key(body: str) -> str:
-    match = re.search(r'name="idempotency_key" value="([0-9a-f-]{36})"', body)
-    assert match, "the Sync form carries an idempotency key"
-    return match.group(1)
+from tests.instances.pages import sync_key
 
 
 def test_fleet_sync_is_one_operation_without_instance(client_for, db):
     # given admin on the fleet list, which offers a fleet-wide sync
     client = client_for("admin")
-    key = _sync_key(client.get("/instances/").content.decode())
+    key = sync_key(client.get("/instances/").content.decode())
     # when it is posted twice
     first = client.post(reverse("instances:fleet_sync"), {"idempotency_key": key})
     client.post(reverse("instances:fleet_sync"), {"idempotency_key": key})

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_GET
 
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
-from mi_admin.audit import exports
-from mi_admin.audit.filtersets import AuditEventFilterSet
 from mi_admin.audit.selectors import audit_event_list
+from mi_admin.audit_pages import exports
+from mi_admin.audit_pages.filtersets import AuditEventFilterSet
 from mi_admin.ui.lists import export_response, invalid_filters, render_list
 
 

@@ -1,5 +1,5 @@
 """The audit trail's block on the dashboard: the last ten events (imported by
-``AuditConfig.ready``)."""
+``AuditPagesConfig.ready``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from mi_admin.audit import views
+from mi_admin.audit_pages import views
 
 app_name = "audit"
 
