@@ -208,3 +208,38 @@ def test_by_default_one_address_cannot_reach_the_per_account_limit() -> None:
     most_per_hour_from_one_address = min(r.amount * 3600 / r.duration for r in per_source)
     assert per_account.duration == 3600
     assert most_per_hour_from_one_address < per_account.amount
+
+
+def test_behind_a_trusted_proxy_the_limit_follows_the_forwarded_client(
+    client: Client, db: None, break_glass_on: None, settings: Settings
+) -> None:
+    # given: one trusted proxy in front of MI Admin, and a stranger who knows the account name
+    settings.ACCOUNT_RATE_LIMITS = LIMITS
+    settings.TRUSTED_PROXY_COUNT = 1
+    account = create_break_glass_account(unique("bg-proxied"))
+    proxy, stranger_ip = address(), address()
+    # when: the stranger fails many times; every request reaches us from the proxy's address
+    for _ in range(6):
+        Client().post(
+            "/break-glass/login/",
+            {"login": account.user.username, "password": "wrong password guess"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=stranger_ip,
+        )
+    # then: the operator, through the same proxy from another address, still signs in (the
+    # limit counted the stranger's address, not the proxy's)
+    first = client.post(
+        "/break-glass/login/",
+        {"login": account.user.username, "password": account.password},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR=address(),
+    )
+    assert first.status_code == 302
+    # and the stranger's own address is the one that is stopped
+    stopped = Client().post(
+        "/break-glass/login/",
+        {"login": account.user.username, "password": account.password},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR=stranger_ip,
+    )
+    assert TOO_MANY in stopped.content.decode()
