@@ -49,6 +49,9 @@ BASELINES: dict[str, int] = {
     "operation_detail": 5,  # operation; its steps
     "audit_list": 5,  # count; page
     "audit_export": 4,  # the rows (one chunked cursor)
+    "operation_detail_partial": 5,  # the live step log htmx polls: operation; its steps
+    "audit_list_partial": 5,  # count; page
+    "audit_export_json": 4,  # the rows (one chunked cursor)
 }
 
 PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
@@ -71,6 +74,9 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "operation_detail": ("/operations/{op}/", {}, {}),
     "audit_list": ("/audit/", {}, {}),
     "audit_export": ("/audit/export.csv", {}, {}),
+    "operation_detail_partial": ("/operations/{op}/", {}, {"HTTP_HX_REQUEST": "true"}),
+    "audit_list_partial": ("/audit/", {"action": "auth"}, {"HTTP_HX_REQUEST": "true"}),
+    "audit_export_json": ("/audit/export.json", {}, {}),
 }
 
 
