@@ -212,7 +212,8 @@ class FleetSimClient:
 
     def stats(self) -> dict[str, Any]:
         """``{"methods": {method: {calls, errors, in_flight, peak_concurrency}}, "total": {...},
-        "health_by_slug": {slug: calls}}``; health endpoints are ``frontend.healthz`` and
+        "health_by_slug": {slug: calls}, "deploys": {"peak_concurrency": n}}``; health
+        endpoints are ``frontend.healthz`` and
         ``frontend.version``."""
         result: dict[str, Any] = self._call("GET", "/stats")
         return result
@@ -222,6 +223,10 @@ class FleetSimClient:
 
     def peak_concurrency(self, method: str) -> int:
         return int(self.stats()["methods"].get(method, {}).get("peak_concurrency", 0))
+
+    def peak_deploys(self) -> int:
+        """Most VMs that were deploying a new version (upgrade or rollback) at one moment."""
+        return int(self.stats()["deploys"]["peak_concurrency"])
 
     def reset_stats(self) -> None:
         self._call("POST", "/stats/reset")

@@ -218,7 +218,7 @@ def instance_view(sim: Simulator, request: Request, slug: str) -> dict[str, Any]
             "latency": inst.health_latency,
             "hang_seconds": inst.hang_seconds,
             "reconcile_delay": inst.reconcile_delay,
-            "broken": inst.broken,
+            "broken": inst.unhealthy,
         },
     )
     return view
@@ -282,6 +282,7 @@ async def set_health(request: Request) -> dict[str, Any]:
         inst.settle(sim.now())
         inst.health_mode = mode
         inst.broken = False
+        inst.broken_version = ""
     if "latency" in body:
         inst.health_latency = float(body["latency"])
     if "hang_seconds" in body:
