@@ -3,6 +3,7 @@ real Celery worker (4 threads; the suite's UPGRADE_CONCURRENCY is 2, tests/setti
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -61,18 +62,15 @@ def _instance(
         observed_version=FROM,
         vm_version=FROM,
     )
-    sim.upsert_instances(
-        [
-            {
-                "slug": slug,
-                "project": instance.gcp_project,
-                "name": instance.vm_name,
-                "version": FROM,
-                "reconcile_delay": reconcile_delay,
-                **spec,
-            }
-        ]
-    )
+    vm: dict[str, Any] = {
+        "slug": slug,
+        "project": instance.gcp_project,
+        "name": instance.vm_name,
+        "version": FROM,
+        "reconcile_delay": reconcile_delay,
+        **spec,
+    }
+    sim.upsert_instances([vm])
     return instance
 
 
@@ -90,11 +88,21 @@ def _steps(operation: Operation) -> list[tuple[str, str]]:
     return list(operation.steps.order_by("position").values_list("name", "state"))
 
 
-def _upgrade(instance: Instance, actor: User, **timing: float) -> Operation:
-    timing.setdefault("stability_seconds", 1.0)
-    timing.setdefault("deadline_seconds", 30.0)
-    timing.setdefault("poll_seconds", 0.2)
-    operation, created = upgrade_request(instance=instance, target=TO, actor=actor, **timing)
+def _upgrade(
+    instance: Instance,
+    actor: User,
+    *,
+    stability_seconds: float = 1.0,
+    deadline_seconds: float = 30.0,
+) -> Operation:
+    operation, created = upgrade_request(
+        instance=instance,
+        target=TO,
+        actor=actor,
+        stability_seconds=stability_seconds,
+        deadline_seconds=deadline_seconds,
+        poll_seconds=0.2,
+    )
     assert created
     return operation
 
@@ -159,6 +167,7 @@ def test_upgrade_succeeds_end_to_end_and_can_be_rolled_back(celery_worker, fleet
     assert fleetsim.get_instance("acme-prod")["version"] == FROM
     assert rollback.params["reason"] == "search is slower"
     requested = AuditEvent.objects.get(action="operation.rollback.requested")
+    assert requested.after is not None
     assert requested.after["params"]["reason"] == "search is slower"
     instance.refresh_from_db()
     assert instance.observed_version == FROM
@@ -227,13 +236,14 @@ def test_no_more_upgrades_run_at_once_than_the_fleet_wide_limit(
     assert fleetsim.peak_deploys() == 2
     assert fleetsim.calls(SET_METADATA) == 6
     # and by the operations' own records no more than two upgrades overlapped
-    spans = []
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
     for op in finished:
         steps = list(op.steps.order_by("position"))
-        spans.append((steps[0].started_at, steps[-1].finished_at))
-    overlap = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+        end = steps[-1].finished_at
+        assert end is not None
+        spans.append((steps[0].started_at, end))
+    overlap = max(len([1 for s, e in spans if s <= start < e]) for start, _ in spans)
     assert overlap <= 2
-    # some waited for a slot, and said so meanwhile
     assert AuditEvent.objects.filter(action="operation.upgrade.succeeded").count() == 6
 
 
