@@ -61,6 +61,17 @@ def upgrade_refusal(*, instance: Instance, target: str) -> str:
     return ""
 
 
+def upgrade_refusal_for_page(*, instance: Instance) -> str:
+    """Why the instance page offers no upgrade at all ("" when it offers one): the rules
+    that do not depend on the chosen release (no query)."""
+    if instance.state != LifecycleState.ACTIVE:
+        state = instance.get_state_display().lower()
+        return f"Only active instances are upgraded; {instance.slug} is {state}."
+    if instance.architecture == Architecture.V1_1:
+        return V1_1_REFUSAL
+    return ""
+
+
 def upgrade_request(
     *,
     instance: Instance,
