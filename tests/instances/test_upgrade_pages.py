@@ -15,10 +15,11 @@ from tests.instances.factories import make_instance, make_operation, make_releas
 PAGE = "/instances/acme-prod/"
 
 
-def _instance(**fields: str) -> Instance:
+def _instance(architecture: str = Architecture.V1_0) -> Instance:
     make_releases(["5.8.0", "5.9.0", "5.10.0"])
-    fields.setdefault("architecture", Architecture.V1_0)
-    return make_instance("acme-prod", observed_version="5.9.0", data_disk="data", **fields)
+    return make_instance(
+        "acme-prod", observed_version="5.9.0", data_disk="data", architecture=architecture
+    )
 
 
 def _key(body: str, form: str) -> str:
