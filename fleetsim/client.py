@@ -126,11 +126,16 @@ class FleetSimClient:
         latency: float | None = None,
         hang_seconds: float | None = None,
         reconcile_delay: float | None = None,
+        broken: bool | None = None,
     ) -> dict[str, Any]:
-        """Mode ``ok`` / ``slow`` / ``error`` / ``never_healthy`` / ``hang``; None keeps it."""
+        """Mode ``ok`` / ``slow`` / ``error`` / ``never_healthy`` / ``bad_release`` /
+        ``hang``; None keeps it. ``broken``: ``/healthz`` fails (500) from now on while
+        ``/__version`` still answers, until a mode is set."""
         body: dict[str, Any] = {}
         if mode is not None:
             body["mode"] = mode
+        if broken is not None:
+            body["broken"] = broken
         if latency is not None:
             body["latency"] = latency
         if hang_seconds is not None:

@@ -202,6 +202,34 @@ def test_a_release_that_never_gets_healthy_is_rolled_back(celery_worker, fleetsi
 
 
 @pytest.mark.django_db(transaction=True)
+def test_unhealthy_in_the_stability_window_rolls_back_and_says_if_that_did_not_recover(
+    celery_worker, fleetsim, devops
+):
+    # given an upgrade that reached 6.10.0 and is in a 30 s stability window
+    instance = _instance(fleetsim)
+    operation = _upgrade(instance, devops, stability_seconds=30, deadline_seconds=3)
+    deadline = time.monotonic() + 30
+    while not operation.steps.filter(name="Stay healthy for 30 s", state="running").exists():
+        assert time.monotonic() < deadline, "the stability window never started"
+        time.sleep(0.1)
+    # when its health check starts failing (while /__version still answers) and stays so
+    fleetsim.set_health("acme-prod", broken=True)
+    operation = _wait_finished(operation)
+    # then the window failed it, the previous version was set back, and the operation says
+    # that this did not bring the instance back
+    assert operation.state == OperationState.FAILED
+    assert "was not healthy on 6.10.0" in operation.error
+    assert "stability window" in operation.error
+    assert f"Setting {FROM} back did not recover it" in operation.error
+    assert fleetsim.get_instance("acme-prod")["metadata"]["sourcegraph-version"] == FROM
+    assert "error" in operation.result["health"]["rollback"]
+    # nothing records the instance as upgraded
+    instance.refresh_from_db()
+    assert instance.observed_version == FROM
+    assert not AuditEvent.objects.filter(action="instance.version_upgraded").exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_progress_deadline_fails_a_stuck_upgrade_and_rolls_it_back(
     celery_worker, fleetsim, devops
 ):
