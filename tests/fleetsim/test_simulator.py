@@ -200,7 +200,7 @@ def test_health_modes(
     acme: FleetSimClient,
     http: httpx.Client,
     mode: str,
-    extra: dict[str, float],
+    extra: dict[str, Any],
     status: int,
     min_seconds: float,
 ) -> None:
