@@ -392,6 +392,8 @@ def operation_defer(*, operation: Operation, seconds: float, reason: str) -> Ope
             lease_owner="",
             lease_expires_at=None,
             dispatched_at=next_at,
+            # Waiting is not an attempt: "Attempts" keeps counting the runs that did work.
+            attempts=F("attempts") - 1,
         )
         if updated:
             transaction.on_commit(lambda: _send(operation, _enqueue_operation, countdown=seconds))
@@ -525,6 +527,10 @@ def step_run(*, operation: Operation, name: str, work: StepWork) -> dict[str, An
     step = step_begin(operation=operation, name=name)
     try:
         detail, output = work()
+    except LeaseLost:
+        # Another worker owns the operation now and may be running this very step: leave
+        # the step to it rather than closing it as failed under its feet.
+        raise
     except StepFailed as exc:
         step_end(step=step, state=StepState.FAILED, detail=str(exc))
         raise

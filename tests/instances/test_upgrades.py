@@ -13,8 +13,14 @@ from django.db import IntegrityError, transaction
 from fleetsim.client import FleetSimClient
 from instances.choices import Architecture, LifecycleState, OperationKind, OperationState
 from instances.models import Customer, Instance, Operation, Release
-from instances.runners.upgrade import DECIDE, PRECHECK, RECORD, SNAPSHOT
-from instances.services.operations import OperationDeferred, operation_claim, operation_create
+from instances.runners.upgrade import DECIDE, PRECHECK, RECORD, SNAPSHOT, _held_or_stop
+from instances.services.operations import (
+    LeaseLost,
+    OperationDeferred,
+    operation_claim,
+    operation_create,
+    step_run,
+)
 from instances.services.upgrades import (
     V1_1_REFUSAL,
     UpgradeRefused,
@@ -330,6 +336,8 @@ def test_a_deferred_upgrade_is_pending_and_says_what_it_waits_for(fleetsim, devo
     # then it is back to pending, without a step or a GCP call, waiting for a slot
     operation.refresh_from_db()
     assert operation.state == OperationState.PENDING
+    assert operation.attempts == 0
+    assert operation.lease_owner == ""
     assert operation.waiting_for.startswith("a free upgrade slot")
     assert operation.next_retry_at is not None
     assert operation.steps.count() == 0
@@ -383,3 +391,27 @@ def test_v1_1_upgrades_are_refused_until_the_cloud_sql_backup_exists(fleetsim, d
     assert operation.error == V1_1_REFUSAL
     assert fleetsim.calls(SNAPSHOT_CALL) == 0
     assert fleetsim.calls(SET_METADATA) == 0
+
+
+@pytest.mark.django_db
+def test_a_wait_that_loses_its_lease_leaves_the_step_to_the_new_owner(fleetsim, devops):
+    # given a claimed upgrade in a waiting step
+    operation, _ = operation_create(
+        kind=OperationKind.UPGRADE,
+        actor=devops,
+        instance=_instance(fleetsim),
+        enqueue=_no_broker,
+    )
+    claimed = operation_claim(operation_id=operation.pk)
+    assert claimed is not None
+
+    # when another worker takes the lease over while this one waits
+    def wait() -> tuple[str, dict[str, Any]]:
+        Operation.objects.filter(pk=claimed.pk).update(lease_owner="other:1:x")
+        _held_or_stop(claimed)
+        return "never", {}
+
+    with pytest.raises(LeaseLost):
+        step_run(operation=claimed, name="Stay healthy for 1 s", work=wait)
+    # then the step is still running, for the new owner to carry on
+    assert _steps(claimed) == [("Stay healthy for 1 s", "running")]
