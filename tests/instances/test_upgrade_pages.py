@@ -138,3 +138,31 @@ def test_an_upgrade_waiting_for_a_slot_says_so(client_for, db):
     body = client_for("ce").get(f"/operations/{operation.pk}/").content.decode()
     # then it says what it waits for
     assert "Waiting for a free upgrade slot (all 5 are taken)" in body
+
+
+def test_the_operation_page_shows_the_upgrades_health_checks(client_for, db):
+    # given a finished upgrade with its health summary
+    instance = _instance()
+    probe = {
+        "probes": 12,
+        "healthy": 12,
+        "first_at": "2026-12-02T05:00:00+00:00",
+        "last_at": "2026-12-02T05:05:00+00:00",
+        "latency_ms": {"min": 3, "max": 40, "avg": 9},
+        "versions": ["5.10.0"],
+        "last_error": "",
+    }
+    operation = make_operation(
+        instance,
+        kind=OperationKind.UPGRADE,
+        state=OperationState.SUCCEEDED,
+        result={"from": "5.9.0", "to": "5.10.0", "health": {"stability": probe}},
+    )
+    # when someone opens the operation page
+    body = client_for("ce").get(f"/operations/{operation.pk}/").content.decode()
+    # then the evidence is readable there
+    assert 'data-testid="health-summary"' in body
+    assert "Stability window" in body
+    assert "12 of 12" in body
+    assert "3 / 9 / 40" in body
+    assert "05:00:00 to 05:05:00" in body
