@@ -27,6 +27,7 @@ from instances.services.upgrades import (
     rollback_request,
     upgrade_request,
     upgrade_slot_claim,
+    upgrade_wake_next,
 )
 from instances.tasks import operation_run
 from mi_admin.accounts.models import User
@@ -415,3 +416,41 @@ def test_a_wait_that_loses_its_lease_leaves_the_step_to_the_new_owner(fleetsim, 
         step_run(operation=claimed, name="Stay healthy for 1 s", work=wait)
     # then the step is still running, for the new owner to carry on
     assert _steps(claimed) == [("Stay healthy for 1 s", "running")]
+
+
+@pytest.mark.django_db
+def test_an_upgrade_that_ends_wakes_the_longest_waiting_one(fleetsim, devops):
+    # given both slots held and two upgrades waiting for one, asking again in a minute
+    holders = []
+    for i in range(2):
+        op, _ = operation_create(
+            kind=OperationKind.UPGRADE,
+            actor=devops,
+            instance=_instance(fleetsim, f"holder-{i}"),
+            enqueue=_no_broker,
+        )
+        Operation.objects.filter(pk=op.pk).update(upgrade_slot=i + 1)
+        holders.append(op)
+    later = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
+    waiting = []
+    for name in ("first", "second"):
+        op, _ = operation_create(
+            kind=OperationKind.UPGRADE,
+            actor=devops,
+            instance=_instance(fleetsim, name),
+            enqueue=_no_broker,
+        )
+        Operation.objects.filter(pk=op.pk).update(
+            waiting_for="a free upgrade slot", next_retry_at=later
+        )
+        waiting.append(op)
+    # while every slot is held, nobody is woken
+    assert upgrade_wake_next() is None
+    # when one holder ends
+    Operation.objects.filter(pk=holders[0].pk).update(state=OperationState.SUCCEEDED)
+    # then the longest-waiting upgrade is due now, and the other still waits
+    assert upgrade_wake_next() == waiting[0].pk
+    first, second = (Operation.objects.get(pk=op.pk) for op in waiting)
+    assert first.next_retry_at is not None
+    assert first.next_retry_at < later
+    assert second.next_retry_at == later
