@@ -126,11 +126,16 @@ class FleetSimClient:
         latency: float | None = None,
         hang_seconds: float | None = None,
         reconcile_delay: float | None = None,
+        broken: bool | None = None,
     ) -> dict[str, Any]:
-        """Mode ``ok`` / ``slow`` / ``error`` / ``never_healthy`` / ``hang``; None keeps it."""
+        """Mode ``ok`` / ``slow`` / ``error`` / ``never_healthy`` / ``bad_release`` /
+        ``hang``; None keeps it. ``broken``: ``/healthz`` fails (500) from now on while
+        ``/__version`` still answers, until a mode is set."""
         body: dict[str, Any] = {}
         if mode is not None:
             body["mode"] = mode
+        if broken is not None:
+            body["broken"] = broken
         if latency is not None:
             body["latency"] = latency
         if hang_seconds is not None:
@@ -212,7 +217,8 @@ class FleetSimClient:
 
     def stats(self) -> dict[str, Any]:
         """``{"methods": {method: {calls, errors, in_flight, peak_concurrency}}, "total": {...},
-        "health_by_slug": {slug: calls}}``; health endpoints are ``frontend.healthz`` and
+        "health_by_slug": {slug: calls}, "deploys": {"peak_concurrency": n}}``; health
+        endpoints are ``frontend.healthz`` and
         ``frontend.version``."""
         result: dict[str, Any] = self._call("GET", "/stats")
         return result
@@ -222,6 +228,10 @@ class FleetSimClient:
 
     def peak_concurrency(self, method: str) -> int:
         return int(self.stats()["methods"].get(method, {}).get("peak_concurrency", 0))
+
+    def peak_deploys(self) -> int:
+        """Most VMs that were deploying a new version (upgrade or rollback) at one moment."""
+        return int(self.stats()["deploys"]["peak_concurrency"])
 
     def reset_stats(self) -> None:
         self._call("POST", "/stats/reset")

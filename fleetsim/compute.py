@@ -298,6 +298,7 @@ async def instances_set_metadata(call: Call) -> dict[str, Any]:
 
     def effect() -> None:
         inst.begin_reconcile_if_needed(sim.now(), sim.store.config.reconcile_delay)
+        sim.note_deploys()
 
     return call.start_op(
         zone=inst.zone,

@@ -8,7 +8,7 @@ All bodies are JSON. Errors answer ``{"error": "..."}`` with 400 or 404.
   (upsert by slug: an existing slug is replaced with its VM and disks)
 - ``GET|DELETE /__control/instances/<slug>``
 - ``POST /__control/instances/<slug>/health``
-  ``{"mode", "latency", "hang_seconds", "reconcile_delay"}`` (all optional) → view
+  ``{"mode", "latency", "hang_seconds", "reconcile_delay", "broken"}`` (all optional) → view
 - ``POST /__control/reset`` → everything cleared, config back to defaults
 - ``GET|POST|DELETE /__control/faults`` (POST: a rule, see ``fleetsim.faults``;
   DELETE ``?method=...`` clears that method's rules, or all)
@@ -218,7 +218,7 @@ def instance_view(sim: Simulator, request: Request, slug: str) -> dict[str, Any]
             "latency": inst.health_latency,
             "hang_seconds": inst.hang_seconds,
             "reconcile_delay": inst.reconcile_delay,
-            "broken": inst.broken,
+            "broken": inst.unhealthy,
         },
     )
     return view
@@ -282,6 +282,11 @@ async def set_health(request: Request) -> dict[str, Any]:
         inst.settle(sim.now())
         inst.health_mode = mode
         inst.broken = False
+        inst.broken_version = ""
+    if "broken" in body:
+        # The frontend fails /healthz from now on (``/__version`` still answers).
+        inst.settle(sim.now())
+        inst.broken = bool(body["broken"])
     if "latency" in body:
         inst.health_latency = float(body["latency"])
     if "hang_seconds" in body:

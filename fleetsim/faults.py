@@ -87,8 +87,14 @@ class Stats:
         self.methods: defaultdict[str, MethodStats] = defaultdict(MethodStats)
         self.health_by_slug: defaultdict[str, int] = defaultdict(int)
         self.total = MethodStats()
+        # Most VMs deploying a new version at one moment (upgrades and rollbacks alike).
+        self.deploys_peak = 0
+
+    def deploys(self, count: int) -> None:
+        self.deploys_peak = max(self.deploys_peak, count)
 
     def reset(self) -> None:
+        self.deploys_peak = 0
         # Requests in flight keep their counters consistent when they finish.
         in_flight = {m: s.in_flight for m, s in self.methods.items() if s.in_flight}
         self.methods.clear()
@@ -121,4 +127,5 @@ class Stats:
             "methods": {m: asdict(s) for m, s in sorted(self.methods.items())},
             "total": asdict(self.total),
             "health_by_slug": dict(sorted(self.health_by_slug.items())),
+            "deploys": {"peak_concurrency": self.deploys_peak},
         }

@@ -5,7 +5,9 @@ authentication. They follow the VM: a VM that is not RUNNING answers 503 at once
 one 502 (nothing behind the load balancer). During a reconcile to a new version, healthz is
 503 and ``/__version`` still reports the old version. Health modes: ``ok``; ``slow`` (adds
 latency); ``error`` (500, as when the database is unreachable); ``never_healthy`` (healthz
-500 forever once the next upgrade lands); ``hang`` (sleeps, then 504, so clients time out).
+500 forever once the next upgrade lands); ``bad_release`` (the version the next upgrade
+lands fails healthz while it runs; setting the previous version back heals it); ``hang``
+(sleeps, then 504, so clients time out).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ async def _evaluate(sim: Simulator, slug: str, *, health: bool) -> Response:
                 f"503 Service Unavailable: deploying {inst.reconcile_target}", status_code=503
             )
         return PlainTextResponse(inst.running_version)
-    if health and inst.broken:
+    if health and inst.unhealthy:
         return PlainTextResponse("500 Internal Server Error: frontend unhealthy", 500)
     return PlainTextResponse(inst.running_version)
 

@@ -39,6 +39,15 @@ class Simulator:
     def now(self) -> float:
         return time.time()
 
+    def note_deploys(self) -> None:
+        """Count the VMs deploying a version right now, for the peak in the stats."""
+        now = self.now()
+        deploying = 0
+        for inst in self.store.instances.values():
+            inst.settle(now)
+            deploying += inst.reconcile_target is not None
+        self.stats.deploys(deploying)
+
     def reset(self) -> None:
         self.store = Store()
         self.ops.clear()

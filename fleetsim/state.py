@@ -20,7 +20,7 @@ from fleetsim.errors import ApiError, not_found
 
 API_ROOT = "https://www.googleapis.com/compute/v1"
 VERSION_KEY = "sourcegraph-version"
-HEALTH_MODES = ("ok", "slow", "error", "never_healthy", "hang")
+HEALTH_MODES = ("ok", "slow", "error", "never_healthy", "bad_release", "hang")
 VM_STATUSES = (
     "PROVISIONING",
     "STAGING",
@@ -142,6 +142,9 @@ class Instance:
     reconcile_target: str | None = None
     reconcile_until: float = 0.0
     broken: bool = False
+    # ``bad_release`` mode: the version whose deploy landed in that mode fails its health
+    # check while it runs; going back to another version heals the instance.
+    broken_version: str = ""
     # Fields that replace the API's answer for this VM in instances.get/list, to simulate
     # whatever GCP might return (a status it never documented, a garbled timestamp...).
     api_fields: dict[str, Any] = field(default_factory=dict)
@@ -173,6 +176,15 @@ class Instance:
             self.reconcile_target = None
             if self.health_mode == "never_healthy":
                 self.broken = True
+            if self.health_mode == "bad_release" and not self.broken_version:
+                self.broken_version = self.running_version
+
+    @property
+    def unhealthy(self) -> bool:
+        """The frontend fails its health check (never_healthy, or a bad release running)."""
+        return self.broken or (
+            bool(self.broken_version) and self.running_version == self.broken_version
+        )
 
     def begin_reconcile_if_needed(self, now: float, default_delay: float) -> None:
         """The agent on the VM notices a new desired version and redeploys to it."""
@@ -180,7 +192,10 @@ class Instance:
         if self.status != "RUNNING" or not desired:
             return
         self.settle(now)
-        if desired == self.running_version and self.reconcile_target is None:
+        if desired == self.running_version:
+            # Set back before the new version landed (a rollback of a stuck deploy): the
+            # old containers still run, so the agent only drops the pending deploy.
+            self.reconcile_target = None
             return
         if desired == self.reconcile_target:
             return

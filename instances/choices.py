@@ -57,6 +57,7 @@ class Drift(models.TextChoices):
 
 class OperationKind(models.TextChoices):
     UPGRADE = "upgrade", "Upgrade"
+    ROLLBACK = "rollback", "Roll back"
     SUSPEND = "suspend", "Suspend"
     RESUME = "resume", "Resume"
     TEARDOWN = "teardown", "Teardown"
@@ -83,6 +84,7 @@ ACTIVE_OPERATION_STATES = (OperationState.PENDING, OperationState.RUNNING)
 # Kinds that change the VM itself; two of them on one instance at once would fight.
 MUTATING_OPERATION_KINDS = (
     OperationKind.UPGRADE,
+    OperationKind.ROLLBACK,
     OperationKind.SUSPEND,
     OperationKind.RESUME,
     OperationKind.TEARDOWN,

@@ -22,3 +22,16 @@ class OperationRequestForm(forms.Form):
         empty when the form carried none (the service then makes one up)."""
         key: uuid.UUID | None = self.cleaned_data["idempotency_key"]
         return f"ui:{scope}:{key.hex}" if key else ""
+
+
+class UpgradeForm(OperationRequestForm):
+    """ "Upgrade to…": the release to go to. Which releases are allowed is the service's
+    rule (registered, newer than what the instance runs); the form only reads the value."""
+
+    target = forms.CharField(max_length=32, strip=True)
+
+
+class RollbackForm(OperationRequestForm):
+    """ "Roll back": why (required; it goes on the operation and in the audit trail)."""
+
+    reason = forms.CharField(max_length=500, strip=True, widget=forms.Textarea)

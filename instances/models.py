@@ -172,6 +172,14 @@ class Operation(models.Model):
     retrying_since = models.DateTimeField(
         null=True, blank=True, help_text="First transient error of the current run of errors."
     )
+    # The fleet-wide upgrade slot (1..UPGRADE_CONCURRENCY) an upgrade holds while it is
+    # pending or running; the unique index below lets no two active upgrades share one.
+    upgrade_slot = models.PositiveSmallIntegerField(null=True, blank=True)
+    waiting_for = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="What a deferred operation waits for (e.g. a free upgrade slot).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -197,6 +205,18 @@ class Operation(models.Model):
                 name="one_active_mutating_operation_per_target",
                 condition=Q(state__in=ACTIVE_OPERATION_STATES, kind__in=MUTATING_OPERATION_KINDS),
                 violation_error_message="Another change to this instance is already under way.",
+            ),
+            # At most UPGRADE_CONCURRENCY upgrades run fleet-wide: each holds one of the
+            # numbered slots 1..N, and no two active operations may hold the same number.
+            models.UniqueConstraint(
+                fields=["upgrade_slot"],
+                name="one_active_operation_per_upgrade_slot",
+                condition=Q(state__in=ACTIVE_OPERATION_STATES, upgrade_slot__isnull=False),
+                violation_error_message="This upgrade slot is taken.",
+            ),
+            models.CheckConstraint(
+                condition=Q(upgrade_slot__isnull=True) | Q(upgrade_slot__gte=1),
+                name="upgrade_slot_numbered_from_one",
             ),
         ]
 

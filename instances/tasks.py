@@ -16,17 +16,22 @@ from celery import shared_task
 from django.core.cache import cache
 
 from instances import gcp
-from instances.choices import OperationState
-from instances.runners import RUNNERS
+from instances.choices import OperationKind, OperationState
+from instances.models import Operation
+from instances.runners import RUNNERS, Runner
 from instances.services import operations as operation_services
 from instances.services.inventory import fleet_sync
 from instances.services.operations import (
     LeaseKeeper,
     LeaseLost,
+    OperationDeferred,
+    OperationFailed,
     operation_claim,
+    operation_defer,
     operation_finish,
     operation_retry_later,
 )
+from instances.services.upgrades import upgrade_wake_next
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +50,33 @@ def operation_run(operation_id: int) -> str:
             error=f"No runner for {operation.kind} operations yet.",
         )
         return OperationState.FAILED
+    try:
+        return _run(operation, runner)
+    finally:
+        if operation.kind == OperationKind.UPGRADE and operation.state != OperationState.RUNNING:
+            # Its slot may be free now: start a waiting upgrade instead of at its next ask.
+            upgrade_wake_next()
+
+
+def _run(operation: Operation, runner: Runner) -> str:
     with LeaseKeeper(operation):
         try:
             result = runner(operation)
         except gcp.GcpTransientError as exc:
             return operation_retry_later(operation=operation, error=str(exc)).state
+        except OperationDeferred as exc:
+            operation_defer(operation=operation, seconds=exc.seconds, reason=str(exc))
+            return "deferred"
         except LeaseLost:
-            logger.warning("operation %s: another worker took it over; stopping", operation_id)
+            logger.warning("operation %s: another worker took it over; stopping", operation.pk)
             return "lease lost"
+        except OperationFailed as exc:
+            operation_finish(
+                operation=operation, state=OperationState.FAILED, error=str(exc), result=exc.result
+            )
+            return OperationState.FAILED
         except Exception as exc:
-            logger.exception("operation %s failed", operation_id)
+            logger.exception("operation %s failed", operation.pk)
             operation_finish(operation=operation, state=OperationState.FAILED, error=str(exc))
             return OperationState.FAILED
         operation_finish(operation=operation, state=OperationState.SUCCEEDED, result=result)

@@ -10,6 +10,8 @@ urlpatterns = [
     path("instances/sync/", views.fleet_sync, name="fleet_sync"),
     path("instances/<slug:slug>/", views.instance_detail, name="instance_detail"),
     path("instances/<slug:slug>/sync/", views.instance_sync, name="instance_sync"),
+    path("instances/<slug:slug>/upgrade/", views.instance_upgrade, name="instance_upgrade"),
+    path("instances/<slug:slug>/rollback/", views.instance_rollback, name="instance_rollback"),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]

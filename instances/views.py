@@ -17,9 +17,16 @@ from django.views.decorators.http import require_GET, require_POST
 from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
-from instances.forms import OperationRequestForm
+from instances.forms import OperationRequestForm, RollbackForm, UpgradeForm
 from instances.models import Instance, Operation
 from instances.services.operations import OperationConflict, operation_create
+from instances.services.upgrades import (
+    UpgradeRefused,
+    rollback_request,
+    upgrade_refusal_for_page,
+    upgrade_request,
+)
+from instances.versions import effective_version
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
 from mi_admin.ui.extensions import (
@@ -73,19 +80,111 @@ def instance_export(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def instance_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return _instance_page(request, slug)
+
+
+def _instance_page(
+    request: HttpRequest,
+    slug: str,
+    *,
+    status: int = 200,
+    upgrade_form: UpgradeForm | None = None,
+    rollback_form: RollbackForm | None = None,
+    action_error: str = "",
+) -> HttpResponse:
+    """The instance page; after a refused upgrade or rollback, with the person's input and
+    the reason, so nothing typed is lost."""
     detail = selectors.instance_detail(slug=slug)
     if detail is None:
         raise Http404(f"No instance {slug}.")
+    instance = detail.instance
+    version = effective_version(instance.observed_version, instance.vm_version)
     context = {
         "detail": detail,
-        "instance": detail.instance,
-        "version_view": selectors.instance_version_views([detail.instance], detail.releases)[
-            detail.instance.pk
-        ],
+        "instance": instance,
+        "version_view": selectors.instance_version_views([instance], detail.releases)[instance.pk],
         "sync_form": OperationRequestForm.fresh(),
-        "panels": panels_for(INSTANCE_DETAIL, detail.instance),
+        "upgrade_form": upgrade_form or UpgradeForm(initial=OperationRequestForm.fresh().initial),
+        "rollback_form": rollback_form
+        or RollbackForm(initial=OperationRequestForm.fresh().initial),
+        "upgrade_targets": detail.releases.newer_than(version) or (),
+        "upgrade_refusal": upgrade_refusal_for_page(instance=instance),
+        "action_error": action_error,
+        "panels": panels_for(INSTANCE_DETAIL, instance),
     }
-    return render(request, "instances/instance_detail.html", context)
+    return render(request, "instances/instance_detail.html", context, status=status)
+
+
+def _operation_started(request: HttpRequest, operation: Operation, *, created: bool) -> None:
+    what = f"{operation.get_kind_display()} of {operation.instance}"
+    if not created:
+        messages.info(request, f"{what} was already requested (operation #{operation.pk}).")
+    elif operation.dispatched_at is None:
+        messages.warning(
+            request,
+            f"{what} recorded (operation #{operation.pk}); it will start when the job queue "
+            "is back.",
+        )
+    else:
+        messages.success(request, f"{what} queued (operation #{operation.pk}).")
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def instance_upgrade(request: HttpRequest, slug: str) -> HttpResponse:
+    instance = selectors.instance_get(slug=slug)
+    if instance is None:
+        raise Http404(f"No instance {slug}.")
+    form = UpgradeForm(request.POST)
+    if not form.is_valid():
+        return _instance_page(
+            request, slug, status=400, upgrade_form=form, action_error="Choose a release."
+        )
+    try:
+        operation, created = upgrade_request(
+            instance=instance,
+            target=form.cleaned_data["target"],
+            actor=request.user,  # type: ignore[arg-type]  # the middleware let only people in
+            idempotency_key=form.key_for(f"upgrade:{slug}"),
+        )
+    except (UpgradeRefused, OperationConflict) as exc:
+        status = 409 if isinstance(exc, OperationConflict) else 400
+        return _instance_page(
+            request, slug, status=status, upgrade_form=form, action_error=str(exc)
+        )
+    _operation_started(request, operation, created=created)
+    return redirect("instances:operation_detail", pk=operation.pk)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def instance_rollback(request: HttpRequest, slug: str) -> HttpResponse:
+    instance = selectors.instance_get(slug=slug)
+    if instance is None:
+        raise Http404(f"No instance {slug}.")
+    form = RollbackForm(request.POST)
+    if not form.is_valid():
+        return _instance_page(
+            request,
+            slug,
+            status=400,
+            rollback_form=form,
+            action_error="Say why the instance is rolled back.",
+        )
+    try:
+        operation, created = rollback_request(
+            instance=instance,
+            actor=request.user,  # type: ignore[arg-type]  # the middleware let only people in
+            reason=form.cleaned_data["reason"],
+            idempotency_key=form.key_for(f"rollback:{slug}"),
+        )
+    except (UpgradeRefused, OperationConflict) as exc:
+        status = 409 if isinstance(exc, OperationConflict) else 400
+        return _instance_page(
+            request, slug, status=status, rollback_form=form, action_error=str(exc)
+        )
+    _operation_started(request, operation, created=created)
+    return redirect("instances:operation_detail", pk=operation.pk)
 
 
 def _request_sync(request: HttpRequest, instance: Instance | None) -> HttpResponse:

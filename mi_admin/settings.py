@@ -265,6 +265,17 @@ OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS = env_int(
 )
 OPERATION_RETRY_BASE_SECONDS = float(env_str("OPERATION_RETRY_BASE_SECONDS", "5"))
 OPERATION_RETRY_MAX_SECONDS = float(env_str("OPERATION_RETRY_MAX_SECONDS", "120"))
+# Upgrades (instances/runners/upgrade.py): at most UPGRADE_CONCURRENCY run fleet-wide (one
+# numbered slot each, a unique index); an upgrade without a free slot waits, asking again
+# every UPGRADE_SLOT_WAIT_SECONDS. After the version metadata is set, the instance must report
+# the target and answer healthy within UPGRADE_PROGRESS_DEADLINE_SECONDS, then stay healthy
+# for UPGRADE_STABILITY_SECONDS (probed every UPGRADE_POLL_SECONDS), or it is rolled back.
+UPGRADE_CONCURRENCY = env_int("UPGRADE_CONCURRENCY", 5)
+UPGRADE_STABILITY_SECONDS = float(env_str("UPGRADE_STABILITY_SECONDS", "300"))
+UPGRADE_PROGRESS_DEADLINE_SECONDS = float(env_str("UPGRADE_PROGRESS_DEADLINE_SECONDS", "600"))
+UPGRADE_POLL_SECONDS = float(env_str("UPGRADE_POLL_SECONDS", "10"))
+UPGRADE_SLOT_WAIT_SECONDS = float(env_str("UPGRADE_SLOT_WAIT_SECONDS", "15"))
+UPGRADE_PROBE_TIMEOUT = float(env_str("UPGRADE_PROBE_TIMEOUT", "5"))
 # Health probes (the health app): see health/conf.py.
 HEALTH_SWEEP_SECONDS = env_int("HEALTH_SWEEP_SECONDS", 60)
 HEALTH_PROBE_CONCURRENCY = env_int("HEALTH_PROBE_CONCURRENCY", 100)

@@ -40,6 +40,11 @@ def demo_env() -> dict[str, str]:
     env.setdefault("GCP_ANONYMOUS_CREDENTIALS", "1")
     env.setdefault("FLEETSIM_URL", f"http://127.0.0.1:{SIM_PORT}")
     env.setdefault("SITE_URL", f"http://127.0.0.1:{WEB_PORT}")
+    # Upgrades in the demo take seconds, not the production minutes.
+    env.setdefault("UPGRADE_STABILITY_SECONDS", "10")
+    env.setdefault("UPGRADE_PROGRESS_DEADLINE_SECONDS", "60")
+    env.setdefault("UPGRADE_POLL_SECONDS", "1")
+    env.setdefault("UPGRADE_SLOT_WAIT_SECONDS", "2")
     for key, value in rp_env(f"http://127.0.0.1:{IDP_PORT}").items():
         env.setdefault(key, value)
     env["PYTHONUNBUFFERED"] = "1"

@@ -24,6 +24,11 @@ os.environ.setdefault("OIDC_RP_CLIENT_ID", "mi-admin")
 os.environ.setdefault("OIDC_RP_CLIENT_SECRET", "mi-admin-test-secret")
 # Playwright runs an event loop in the test thread; Django's ORM is still used synchronously.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Fewer upgrade slots than the test worker has threads, so the fleet-wide limit (not the
+# worker's size) is what holds upgrades back; waiting ones ask again quickly.
+os.environ.setdefault("UPGRADE_CONCURRENCY", "2")
+os.environ.setdefault("UPGRADE_SLOT_WAIT_SECONDS", "0.3")
+os.environ.setdefault("UPGRADE_POLL_SECONDS", "0.2")
 
 from mi_admin.settings import *  # noqa: F403
 

@@ -13,9 +13,12 @@ from typing import Any
 from instances.choices import OperationKind
 from instances.models import Operation
 from instances.runners.sync import run_sync
+from instances.runners.upgrade import run_rollback, run_upgrade
 
 Runner = Callable[[Operation], dict[str, Any]]
 
 RUNNERS: dict[str, Runner] = {
     OperationKind.SYNC: run_sync,
+    OperationKind.UPGRADE: run_upgrade,
+    OperationKind.ROLLBACK: run_rollback,
 }

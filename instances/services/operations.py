@@ -48,6 +48,24 @@ logger = logging.getLogger(__name__)
 Enqueue = Callable[[int, str], None]
 
 
+class OperationDeferred(Exception):
+    """The operation cannot start yet (e.g. every upgrade slot is taken): put it back as
+    pending and ask again in ``seconds``. Not an error; it keeps its target meanwhile."""
+
+    def __init__(self, reason: str, *, seconds: float) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class OperationFailed(Exception):
+    """The runner failed the operation for a stated reason, keeping ``result`` (e.g. the
+    health evidence gathered before it failed)."""
+
+    def __init__(self, message: str, *, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
 class OperationConflict(Exception):
     """Another operation holds the target (a different mutating kind, or a reused key)."""
 
@@ -362,6 +380,51 @@ def operation_retry_later(*, operation: Operation, error: str) -> Operation:
     return operation
 
 
+def operation_defer(*, operation: Operation, seconds: float, reason: str) -> Operation:
+    """Put a claimed operation back as pending, waiting for ``reason``, and send it again in
+    ``seconds``. It releases the lease but not its target; the retry budget is untouched."""
+    next_at = timezone.now() + dt.timedelta(seconds=seconds)
+    with transaction.atomic():
+        updated = Operation.objects.filter(_held(operation)).update(
+            state=OperationState.PENDING,
+            waiting_for=reason[:255],
+            next_retry_at=next_at,
+            lease_owner="",
+            lease_expires_at=None,
+            dispatched_at=next_at,
+            # Waiting is not an attempt: "Attempts" keeps counting the runs that did work.
+            attempts=F("attempts") - 1,
+        )
+        if updated:
+            transaction.on_commit(lambda: _send(operation, _enqueue_operation, countdown=seconds))
+    if updated:
+        logger.info(
+            "operation %s: waiting for %s; asking again in %.1f s", operation.pk, reason, seconds
+        )
+    operation.refresh_from_db()
+    return operation
+
+
+def operation_held(*, operation: Operation) -> bool:
+    """This worker still holds the operation's lease (a long wait checks it as it goes)."""
+    return Operation.objects.filter(_held(operation)).exists()
+
+
+def operation_wake(*, operation_id: int) -> bool:
+    """Send a deferred operation now instead of at its next ask (its reason went away)."""
+    now = timezone.now()
+    with transaction.atomic():
+        woken = (
+            Operation.objects.filter(pk=operation_id, state=OperationState.PENDING, lease_owner="")
+            .exclude(waiting_for="")
+            .update(next_retry_at=now, dispatched_at=now)
+        )
+        if woken:
+            operation = Operation(pk=operation_id, dispatched_at=now)
+            transaction.on_commit(lambda: _send(operation, _enqueue_operation))
+    return bool(woken)
+
+
 def operation_dispatch_pending(*, enqueue: Enqueue = _enqueue_operation) -> list[int]:
     """Send every operation no worker is running and none will pick up on its own.
 
@@ -464,6 +527,10 @@ def step_run(*, operation: Operation, name: str, work: StepWork) -> dict[str, An
     step = step_begin(operation=operation, name=name)
     try:
         detail, output = work()
+    except LeaseLost:
+        # Another worker owns the operation now and may be running this very step: leave
+        # the step to it rather than closing it as failed under its feet.
+        raise
     except StepFailed as exc:
         step_end(step=step, state=StepState.FAILED, detail=str(exc))
         raise

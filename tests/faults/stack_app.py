@@ -1,8 +1,8 @@
 """The Celery app the fault tests' workers run: MI Admin's own, plus one runner that changes
 GCP (stop the VM, then read it back), so a test can count mutations across a killed worker.
 
-No product runner changes a VM yet; this one is built the way they will be: each step through
-``step_run``, the mutation with a requestId derived from the operation.
+It stands in for the suspend runner (not built yet) and is built the way the upgrade runner
+is: each step through ``step_run``, the mutation with a requestId derived from the operation.
 """
 
 from __future__ import annotations

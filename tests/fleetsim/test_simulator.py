@@ -137,6 +137,57 @@ def test_never_healthy_fails_health_forever_after_the_next_upgrade(
     assert http.get("/i/acme/healthz").status_code == 200
 
 
+def test_a_bad_release_is_unhealthy_until_the_previous_version_is_set_back(
+    acme: FleetSimClient, http: httpx.Client
+) -> None:
+    # given an instance whose next release is bad
+    acme.set_health("acme", "bad_release", reconcile_delay=0.2)
+    # when it lands
+    _set_version(http, "5.4.0")
+    _poll(lambda: http.get("/i/acme/__version").text == "5.4.0")
+    # then it fails its health check
+    assert http.get("/i/acme/healthz").status_code == 500
+    assert acme.get_instance("acme")["health"]["broken"]
+    # when the previous version is set back, it comes back healthy on it
+    _set_version(http, "5.3.0")
+    _poll(lambda: http.get("/i/acme/healthz").status_code == 200)
+    assert http.get("/i/acme/__version").text == "5.3.0"
+
+
+def test_setting_the_running_version_back_cancels_a_pending_deploy(
+    acme: FleetSimClient, http: httpx.Client
+) -> None:
+    # given a deploy that would take an hour
+    acme.set_health("acme", reconcile_delay=3600)
+    _set_version(http, "5.4.0")
+    assert http.get("/i/acme/healthz").status_code == 503
+    # when the running version is set back
+    _set_version(http, "5.3.0")
+    # then the deploy is dropped and the old version serves, healthy
+    assert acme.get_instance("acme")["reconciling_to"] is None
+    assert http.get("/i/acme/healthz").status_code == 200
+
+
+def test_stats_report_the_peak_of_vms_deploying_at_once(
+    acme: FleetSimClient, http: httpx.Client
+) -> None:
+    # given a second VM, and deploys that take a minute
+    acme.upsert_instances([{"slug": "beta", "version": "5.3.0", "reconcile_delay": 60}])
+    acme.set_health("acme", reconcile_delay=60)
+    acme.reset_stats()
+    # when both are given a new version
+    _set_version(http, "5.4.0")
+    beta = acme.get_instance("beta")
+    path = f"/compute/v1/projects/{beta['project']}/zones/{beta['zone']}/instances/{beta['name']}"
+    vm = http.get(path).json()
+    item = {"key": "sourcegraph-version", "value": "5.4.0"}
+    body = {"fingerprint": vm["metadata"]["fingerprint"], "items": [item]}
+    assert http.post(f"{path}/setMetadata", json=body).status_code == 200
+    # then two were deploying at once (the second deploy begins when its operation is done)
+    _poll(lambda: acme.peak_deploys() == 2)
+    assert acme.peak_deploys() == 2
+
+
 @pytest.mark.parametrize(
     ("mode", "extra", "status", "min_seconds"),
     [
@@ -149,7 +200,7 @@ def test_health_modes(
     acme: FleetSimClient,
     http: httpx.Client,
     mode: str,
-    extra: dict[str, float],
+    extra: dict[str, Any],
     status: int,
     min_seconds: float,
 ) -> None:

@@ -79,6 +79,13 @@ MATRIX: dict[str, Row] = {
         only(302, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
     ),
     "instances:fleet_sync": Row(only(302, "devops", "admin"), method="post"),
+    # An empty form: who may upgrade or roll back reaches the view and is told what is missing.
+    "instances:instance_upgrade": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:instance_rollback": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
     "instances:operation_list": Row(everyone(200)),
     "instances:operation_detail": Row(everyone(200), kwargs={"pk": "900001"}),
     # Health: the page for everyone, windows for devops/admin, marking downtime Admin-only.

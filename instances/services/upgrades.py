@@ -1,0 +1,229 @@
+"""Upgrades and rollbacks of single instances: asking for one, and the fleet-wide slots.
+
+:func:`upgrade_request` and :func:`rollback_request` validate and create the operation
+(audited, through :func:`operation_create`); the runner (``instances/runners/upgrade.py``)
+does the work. At most ``UPGRADE_CONCURRENCY`` upgrades run fleet-wide, whoever asked for
+them (a person on the instance page or a rollout): before its first step an upgrade takes
+one of the numbered slots 1..N with :func:`upgrade_slot_claim`. A partial unique index on
+``Operation.upgrade_slot`` (active operations only) makes two upgrades holding the same
+number impossible, so the limit holds in the database, not by a check-then-act. The slot is
+freed when the operation ends (it leaves the index's condition); an upgrade that finds no
+free slot is deferred (pending, asked again later) and woken when one frees.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from instances.choices import (
+    ACTIVE_OPERATION_STATES,
+    Architecture,
+    LifecycleState,
+    OperationKind,
+    OperationState,
+)
+from instances.models import Instance, Operation, Release
+from instances.services.operations import (
+    OperationDeferred,
+    operation_create,
+    operation_wake,
+)
+from instances.versions import effective_version, parse_version
+from mi_admin.accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+V1_1_REFUSAL = "v1.1 upgrades need the Cloud SQL backup step (not built yet)."
+
+
+class UpgradeRefused(Exception):
+    """The upgrade or rollback cannot be asked for; the message says why."""
+
+
+def upgrade_refusal(*, instance: Instance, target: str) -> str:
+    """Why ``instance`` cannot be upgraded to ``target`` now; "" when it can."""
+    if instance.state != LifecycleState.ACTIVE:
+        return f"{instance.slug} is {instance.get_state_display().lower()}, not active."
+    if instance.architecture == Architecture.V1_1:
+        return V1_1_REFUSAL
+    if not Release.objects.filter(version=target).exists():
+        return f"{target or 'That version'} is not a registered release."
+    current = effective_version(instance.observed_version, instance.vm_version)
+    current_key, target_key = parse_version(current), parse_version(target)
+    if current_key is None:
+        return f"{instance.slug}'s version is unknown; sync it or wait for a health probe."
+    if target_key is None or target_key <= current_key:
+        return f"{target} is not newer than {current}, the version {instance.slug} runs."
+    return ""
+
+
+def upgrade_refusal_for_page(*, instance: Instance) -> str:
+    """Why the instance page offers no upgrade at all ("" when it offers one): the rules
+    that do not depend on the chosen release (no query)."""
+    if instance.state != LifecycleState.ACTIVE:
+        state = instance.get_state_display().lower()
+        return f"Only active instances are upgraded; {instance.slug} is {state}."
+    if instance.architecture == Architecture.V1_1:
+        return V1_1_REFUSAL
+    return ""
+
+
+def upgrade_request(
+    *,
+    instance: Instance,
+    target: str,
+    actor: User | None,
+    idempotency_key: str = "",
+    stability_seconds: float | None = None,
+    deadline_seconds: float | None = None,
+    poll_seconds: float | None = None,
+) -> tuple[Operation, bool]:
+    """Ask for an upgrade of ``instance`` to the registered release ``target``.
+
+    The timings are fixed on the operation when it is asked for (a rollout may shorten or
+    lengthen them); they default to the ``UPGRADE_*`` settings. Raises
+    :class:`UpgradeRefused` with the reason, or ``OperationConflict`` when another change to
+    the instance is under way.
+    """
+    refusal = upgrade_refusal(instance=instance, target=target)
+    if refusal:
+        raise UpgradeRefused(refusal)
+    params: dict[str, Any] = {
+        "target": target,
+        "from": effective_version(instance.observed_version, instance.vm_version),
+        "stability_seconds": _seconds(stability_seconds, "UPGRADE_STABILITY_SECONDS"),
+        "deadline_seconds": _seconds(deadline_seconds, "UPGRADE_PROGRESS_DEADLINE_SECONDS"),
+        "poll_seconds": _seconds(poll_seconds, "UPGRADE_POLL_SECONDS"),
+    }
+    return operation_create(
+        kind=OperationKind.UPGRADE,
+        actor=actor,
+        instance=instance,
+        params=params,
+        idempotency_key=idempotency_key,
+    )
+
+
+def rollback_target(*, instance: Instance) -> str:
+    """The version the last successful upgrade of ``instance`` started from ("" if none)."""
+    last = (
+        Operation.objects.filter(
+            instance=instance, kind=OperationKind.UPGRADE, state=OperationState.SUCCEEDED
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+    return str(last.result.get("from", "")) if last is not None else ""
+
+
+def rollback_request(
+    *,
+    instance: Instance,
+    actor: User | None,
+    reason: str,
+    idempotency_key: str = "",
+    deadline_seconds: float | None = None,
+    poll_seconds: float | None = None,
+) -> tuple[Operation, bool]:
+    """Ask to set ``instance`` back to the version its last successful upgrade replaced.
+
+    A reason is required (it is in the operation and its audit event). Raises
+    :class:`UpgradeRefused` when there is no reason, the instance is not an active v1.0
+    one, or no earlier upgrade is recorded.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise UpgradeRefused("Say why the instance is rolled back.")
+    if instance.state != LifecycleState.ACTIVE:
+        raise UpgradeRefused(f"{instance.slug} is {instance.get_state_display().lower()}.")
+    if instance.architecture == Architecture.V1_1:
+        raise UpgradeRefused(V1_1_REFUSAL)
+    target = rollback_target(instance=instance)
+    if not target:
+        raise UpgradeRefused(f"No successful upgrade of {instance.slug} is recorded to undo.")
+    params: dict[str, Any] = {
+        "target": target,
+        "from": effective_version(instance.observed_version, instance.vm_version),
+        "reason": reason,
+        "deadline_seconds": _seconds(deadline_seconds, "UPGRADE_PROGRESS_DEADLINE_SECONDS"),
+        "poll_seconds": _seconds(poll_seconds, "UPGRADE_POLL_SECONDS"),
+    }
+    return operation_create(
+        kind=OperationKind.ROLLBACK,
+        actor=actor,
+        instance=instance,
+        params=params,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _seconds(value: float | None, setting: str) -> float:
+    return float(value if value is not None else getattr(settings, setting))
+
+
+def upgrade_concurrency() -> int:
+    return max(1, int(settings.UPGRADE_CONCURRENCY))
+
+
+def _slots_taken() -> set[int]:
+    slots = Operation.objects.filter(
+        state__in=ACTIVE_OPERATION_STATES, upgrade_slot__isnull=False
+    ).values_list("upgrade_slot", flat=True)
+    return {slot for slot in slots if slot is not None}
+
+
+def upgrade_slot_claim(*, operation: Operation) -> int:
+    """The upgrade slot ``operation`` holds, taking a free one if it holds none.
+
+    Raises :class:`OperationDeferred` when all ``UPGRADE_CONCURRENCY`` slots are taken. Two
+    workers picking the same free number race on the unique index; the loser reads again.
+    """
+    if operation.upgrade_slot is not None:
+        return operation.upgrade_slot
+    limit = upgrade_concurrency()
+    for _ in range(limit + 1):
+        free = [n for n in range(1, limit + 1) if n not in _slots_taken()]
+        if not free:
+            break
+        try:
+            with transaction.atomic():
+                taken = Operation.objects.filter(
+                    pk=operation.pk,
+                    state=OperationState.RUNNING,
+                    lease_owner=operation.lease_owner,
+                    upgrade_slot=None,
+                ).update(upgrade_slot=free[0], waiting_for="")
+        except IntegrityError:
+            continue  # another upgrade took that number first
+        if taken:
+            operation.upgrade_slot, operation.waiting_for = free[0], ""
+            logger.info("operation %s: took upgrade slot %d of %d", operation.pk, free[0], limit)
+            return free[0]
+        operation.refresh_from_db()
+        if operation.upgrade_slot is not None:
+            return operation.upgrade_slot
+    raise OperationDeferred(
+        f"a free upgrade slot (all {limit} are taken)",
+        seconds=float(settings.UPGRADE_SLOT_WAIT_SECONDS),
+    )
+
+
+def upgrade_wake_next() -> int | None:
+    """After an upgrade ended: start the longest-waiting deferred upgrade now, if a slot is
+    free, instead of at its next ask. Returns its id."""
+    if len(_slots_taken()) >= upgrade_concurrency():
+        return None
+    waiting = (
+        Operation.objects.filter(kind=OperationKind.UPGRADE, state=OperationState.PENDING)
+        .exclude(waiting_for="")
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:5]
+    )
+    for pk in waiting:
+        if operation_wake(operation_id=pk):
+            return pk
+    return None
