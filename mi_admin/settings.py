@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "instances",
     "mi_requests",
     "health",
+    "rollouts",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +246,11 @@ CELERY_BEAT_SCHEDULE = {
     "audit-fold-failures": {
         "task": "mi_admin.audit.tasks.audit_failures_fold_task",
         "schedule": 60.0,
+    },
+    "rollouts-advance": {
+        "task": "rollouts.tasks.rollouts_advance",
+        "schedule": float(env_int("ROLLOUT_ADVANCE_SECONDS", 15)),
+        "options": {"expires": float(env_int("ROLLOUT_ADVANCE_SECONDS", 15))},
     },
     "approvals-expire": {
         "task": "mi_admin.approvals.tasks.approval_requests_expire_task",

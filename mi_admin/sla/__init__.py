@@ -29,7 +29,7 @@ from mi_admin.sla.clocks import (
     response_clock,
     version_clock,
 )
-from mi_admin.sla.rollout import INSTANCE_KINDS, RolloutStage, rollout_stage
+from mi_admin.sla.rollout import INSTANCE_KINDS, RolloutStage, rollout_stage, rollout_stages
 
 __all__ = [
     "AT_RISK_FRACTION",
@@ -47,6 +47,7 @@ __all__ = [
     "resolution_clock",
     "response_clock",
     "rollout_stage",
+    "rollout_stages",
     "version_clock",
     "work_calendar_from_settings",
     "working_days_between",

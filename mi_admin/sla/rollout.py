@@ -72,3 +72,15 @@ def rollout_stage(
         row for row in schedule if row[1] is None or day <= row[1]
     )
     return RolloutStage(name, label, day, first, last, internal, trial, production)
+
+
+def rollout_stages(*, release_kind: str) -> tuple[RolloutStage, ...]:
+    """Every stage of the schedule for ``release_kind``, in order (``working_day`` is the
+    stage's first day): what a rollout plans its waves from."""
+    schedule = _SCHEDULES.get(str(release_kind))
+    if schedule is None:
+        raise ValueError(f"unknown release kind {release_kind!r}")
+    return tuple(
+        RolloutStage(name, label, first, first, last, internal, trial, production)
+        for first, last, name, label, internal, trial, production in schedule
+    )

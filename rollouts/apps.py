@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RolloutsConfig(AppConfig):
+    name = "rollouts"
+    verbose_name = "Rollouts"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,527 @@
+"""Rollouts: planning, the actions people take, and the driver the beat task runs.
+
+Every action takes the rollout's row lock (``select_for_update``) and is audited in the same
+transaction. The driver (:func:`rollout_advance`) is idempotent: it reads the targets'
+operations, starts the upgrades the current wave still needs (the idempotency key names the
+target and its attempt, so a second run gets the same operation back), and moves on only
+when the gates allow. The upgrades are ordinary upgrade operations: the fleet-wide slot limit
+bounds how many run at once (the rest wait as pending operations).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from instances.choices import InstanceKind, LifecycleState, OperationState
+from instances.models import Instance, Operation, Release
+from instances.services.operations import OperationConflict
+from instances.services.upgrades import UpgradeRefused, upgrade_refusal, upgrade_request
+from instances.versions import ReleaseHistory, instance_version
+from mi_admin.accounts.models import User
+from mi_admin.accounts.roles import Role, user_roles
+from mi_admin.audit.services import audit_record
+from mi_admin.sla import (
+    WorkCalendar,
+    add_working_days,
+    rollout_stages,
+    version_clock,
+    work_calendar_from_settings,
+)
+from rollouts.models import (
+    ACTIVE_ROLLOUT_STATES,
+    RESOLVED_TARGET_STATES,
+    FleetFreeze,
+    Rollout,
+    RolloutState,
+    RolloutTarget,
+    RolloutWave,
+    TargetState,
+)
+
+logger = logging.getLogger(__name__)
+
+ABORTED_SKIP = "The rollout was aborted before this instance started."
+
+
+class RolloutError(Exception):
+    """The action is not possible now; the message says why."""
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedTarget:
+    """One instance in a planned wave; ``skip_reason`` when it will not be upgraded."""
+
+    instance: Instance
+    skip_reason: str = ""
+    sla_deadline: datetime | None = None
+    late: bool = False
+
+
+@dataclass
+class PlannedWave:
+    """One wave of a plan: its stage in the schedule and its instances."""
+
+    position: int
+    name: str
+    earliest_start: datetime
+    hold_seconds: int
+    targets: list[PlannedTarget] = field(default_factory=list)
+
+
+@dataclass
+class RolloutPlan:
+    """What a rollout of ``release`` would do, before anything is saved."""
+
+    release: Release
+    waves: list[PlannedWave]
+
+    @property
+    def late(self) -> list[PlannedTarget]:
+        return [t for wave in self.waves for t in wave.targets if t.late]
+
+
+def _share(items: list[Instance], pct: int) -> int:
+    # Rounded up, so a small fleet still puts one instance in an early wave.
+    return min(len(items), math.ceil(len(items) * pct / 100))
+
+
+def rollout_plan(
+    *,
+    release: Release,
+    hold_seconds: int = 0,
+    now: datetime | None = None,
+    calendar: WorkCalendar | None = None,
+) -> RolloutPlan:
+    """Plan a rollout of ``release`` over every active instance, from the staged schedule.
+
+    Wave 0 is the test instances (kind internal); then one wave per customer stage of the
+    schedule (monthly: 30 % of trials and 10 % of production, then all trials and 40 %,
+    then everyone), each instance in the first stage whose cumulative share includes it,
+    in slug order (deterministic). An instance the upgrade rules refuse (v1.1, already on
+    the release, version unknown) is listed as skipped with the reason. Each wave's earliest
+    start is its stage's first working day after the release; a target is flagged ``late``
+    when that lands after its version-SLA deadline.
+    """
+    now = now or timezone.now()
+    calendar = calendar or work_calendar_from_settings()
+    history = ReleaseHistory.load()
+    stages = [s for s in rollout_stages(release_kind=release.kind) if s.last_day is not None]
+    internal_stage = stages[0]
+    customer_stages = [s for s in stages if s.trial_pct or s.production_pct]
+    instances = list(
+        Instance.objects.filter(state=LifecycleState.ACTIVE).order_by("slug").select_related()
+    )
+    by_kind: dict[str, list[Instance]] = {kind: [] for kind in InstanceKind.values}
+    for instance in instances:
+        by_kind.setdefault(instance.kind, []).append(instance)
+
+    def start(day: int) -> datetime:
+        return add_working_days(release.released_at, day, calendar=calendar)
+
+    waves = [PlannedWave(0, "Test instances", start(internal_stage.first_day), hold_seconds)]
+    placed = {"trial": 0, "production": 0}
+    members: list[list[Instance]] = [list(by_kind[InstanceKind.INTERNAL])]
+    for n, stage in enumerate(customer_stages, start=1):
+        waves.append(PlannedWave(n, stage.label, start(stage.first_day), hold_seconds))
+        chosen: list[Instance] = []
+        for kind in ("trial", "production"):
+            upto = _share(by_kind[kind], stage.target_pct(kind))
+            chosen += by_kind[kind][placed[kind] : upto]
+            placed[kind] = max(placed[kind], upto)
+        members.append(chosen)
+    for wave, chosen in zip(waves, members, strict=True):
+        for instance in chosen:
+            version = instance_version(instance)
+            bound = history.deadline_release(version)
+            deadline = version_clock(bound.released_at).deadline if bound else None
+            wave.targets.append(
+                PlannedTarget(
+                    instance=instance,
+                    skip_reason=upgrade_refusal(instance=instance, target=release.version),
+                    sla_deadline=deadline,
+                    late=deadline is not None and wave.earliest_start > deadline,
+                )
+            )
+    return RolloutPlan(release=release, waves=waves)
+
+
+def rollout_create(
+    *,
+    release: Release,
+    actor: User | None,
+    failure_budget: int = 0,
+    hold_seconds: int = 0,
+    stability_seconds: float | None = None,
+    deadline_seconds: float | None = None,
+    poll_seconds: float | None = None,
+    now: datetime | None = None,
+) -> Rollout:
+    """Save the plan of a rollout of ``release`` (state planned; nothing starts yet)."""
+    if failure_budget < 0 or hold_seconds < 0:
+        raise RolloutError("The failure budget and the hold cannot be negative.")
+    plan = rollout_plan(release=release, hold_seconds=hold_seconds, now=now)
+    with transaction.atomic():
+        rollout = Rollout.objects.create(
+            release=release,
+            failure_budget=failure_budget,
+            hold_seconds=hold_seconds,
+            stability_seconds=stability_seconds,
+            deadline_seconds=deadline_seconds,
+            poll_seconds=poll_seconds,
+            created_by=actor,
+        )
+        for planned in plan.waves:
+            wave = RolloutWave.objects.create(
+                rollout=rollout,
+                position=planned.position,
+                name=planned.name,
+                earliest_start=planned.earliest_start,
+                hold_seconds=planned.hold_seconds,
+            )
+            RolloutTarget.objects.bulk_create(
+                RolloutTarget(
+                    rollout=rollout,
+                    wave=wave,
+                    instance=t.instance,
+                    state=TargetState.SKIPPED if t.skip_reason else TargetState.PENDING,
+                    skip_reason=t.skip_reason,
+                    sla_deadline=t.sla_deadline,
+                )
+                for t in planned.targets
+            )
+        audit_record(
+            action="rollout.planned",
+            actor=actor,
+            obj=rollout,
+            after={
+                "release": release.version,
+                "failure_budget": failure_budget,
+                "hold_seconds": hold_seconds,
+                "waves": [[t.instance.slug for t in w.targets] for w in plan.waves],
+                "late": [t.instance.slug for t in plan.late],
+            },
+        )
+    return rollout
+
+
+# --- actions ------------------------------------------------------------------------------
+
+
+def _locked(rollout_id: int) -> Rollout:
+    return Rollout.objects.select_for_update().select_related("release").get(pk=rollout_id)
+
+
+def _audit(rollout: Rollout, action: str, actor: User | None, **after: object) -> None:
+    audit_record(
+        action=f"rollout.{action}",
+        actor=actor,
+        obj=rollout,
+        after={"state": rollout.state, **after},
+    )
+
+
+def rollout_start(*, rollout: Rollout, actor: User | None) -> Rollout:
+    """Start a planned rollout. Refused while another rollout of the release is under way
+    (the database's constraint decides, not a check-then-act)."""
+    with transaction.atomic():
+        locked = _locked(rollout.pk)
+        if locked.state != RolloutState.PLANNED:
+            raise RolloutError(f"This rollout is {locked.get_state_display().lower()}.")
+        if Rollout.objects.filter(release=locked.release, state__in=ACTIVE_ROLLOUT_STATES).exists():
+            raise RolloutError(f"A rollout of {locked.release.version} is already under way.")
+        locked.state, locked.started_at = RolloutState.RUNNING, timezone.now()
+        locked.save(update_fields=["state", "started_at", "updated_at"])
+        _audit(locked, "started", actor)
+    return locked
+
+
+def rollout_pause(*, rollout: Rollout, actor: User | None, reason: str) -> Rollout:
+    """Pause a running rollout: no new upgrade starts; the ones under way finish."""
+    reason = reason.strip()
+    if not reason:
+        raise RolloutError("Say why the rollout is paused.")
+    with transaction.atomic():
+        locked = _locked(rollout.pk)
+        if locked.state != RolloutState.RUNNING:
+            raise RolloutError(f"Only a running rollout can be paused; this one is {locked.state}.")
+        _pause(locked, reason)
+        _audit(locked, "paused", actor, reason=reason)
+    return locked
+
+
+def _pause(rollout: Rollout, reason: str) -> None:
+    rollout.state, rollout.paused_reason = RolloutState.PAUSED, reason[:500]
+    rollout.save(update_fields=["state", "paused_reason", "updated_at"])
+
+
+def rollout_resume(*, rollout: Rollout, actor: User | None) -> Rollout:
+    """Resume a paused rollout. Refused while a wave has more failed targets than the
+    failure budget: retry or skip them first."""
+    with transaction.atomic():
+        locked = _locked(rollout.pk)
+        if locked.state != RolloutState.PAUSED:
+            raise RolloutError(f"Only a paused rollout can be resumed; this one is {locked.state}.")
+        over = _wave_over_budget(locked)
+        if over is not None:
+            raise RolloutError(
+                f"{over.name} has more failed instances than the failure budget "
+                f"({locked.failure_budget}): retry or skip them first."
+            )
+        locked.state, locked.paused_reason = RolloutState.RUNNING, ""
+        locked.save(update_fields=["state", "paused_reason", "updated_at"])
+        _audit(locked, "resumed", actor)
+    return locked
+
+
+def rollout_abort(*, rollout: Rollout, actor: User | None, reason: str) -> Rollout:
+    """Abort: nothing new starts, targets not yet started are skipped, upgrades in flight
+    finish or roll back (they are operations), and the rollout ends 'aborted' once none is
+    in flight (here, or at the driver's next run)."""
+    reason = reason.strip()
+    if not reason:
+        raise RolloutError("Say why the rollout is aborted.")
+    with transaction.atomic():
+        locked = _locked(rollout.pk)
+        if locked.state not in (RolloutState.PLANNED, RolloutState.RUNNING, RolloutState.PAUSED):
+            raise RolloutError(f"This rollout is {locked.get_state_display().lower()}.")
+        locked.state, locked.paused_reason = RolloutState.ABORTING, ""
+        locked.save(update_fields=["state", "paused_reason", "updated_at"])
+        _audit(locked, "abort_requested", actor, reason=reason)
+        _drive(locked)
+    return locked
+
+
+def _target_locked(target: RolloutTarget) -> tuple[Rollout, RolloutTarget]:
+    rollout = _locked(target.rollout_id)
+    return rollout, RolloutTarget.objects.select_related("instance").get(pk=target.pk)
+
+
+def rollout_target_retry(*, target: RolloutTarget, actor: User | None) -> RolloutTarget:
+    """Put a failed target back to pending: the driver starts a new upgrade for it (a new
+    attempt, so a new operation) when its wave runs."""
+    with transaction.atomic():
+        rollout, locked = _target_locked(target)
+        if rollout.state not in (RolloutState.RUNNING, RolloutState.PAUSED):
+            raise RolloutError(f"This rollout is {rollout.get_state_display().lower()}.")
+        if locked.state != TargetState.FAILED:
+            raise RolloutError(
+                f"Only a failed instance is retried; {locked.instance} is {locked.state}."
+            )
+        locked.state, locked.error = TargetState.PENDING, ""
+        locked.attempts += 1
+        locked.save(update_fields=["state", "error", "attempts"])
+        _audit(rollout, "target_retried", actor, instance=locked.instance.slug)
+    return locked
+
+
+def rollout_target_skip(*, target: RolloutTarget, actor: User | None, reason: str) -> RolloutTarget:
+    """Skip a pending or failed target, saying why; it no longer counts as a failure."""
+    reason = reason.strip()
+    if not reason:
+        raise RolloutError("Say why the instance is skipped.")
+    with transaction.atomic():
+        rollout, locked = _target_locked(target)
+        if rollout.state not in (RolloutState.RUNNING, RolloutState.PAUSED):
+            raise RolloutError(f"This rollout is {rollout.get_state_display().lower()}.")
+        if locked.state not in (TargetState.PENDING, TargetState.FAILED):
+            raise RolloutError(f"{locked.instance} is {locked.state}; it cannot be skipped.")
+        locked.state, locked.skip_reason = TargetState.SKIPPED, reason[:500]
+        locked.save(update_fields=["state", "skip_reason"])
+        _audit(rollout, "target_skipped", actor, instance=locked.instance.slug, reason=reason)
+    return locked
+
+
+def fleet_freeze_set(*, actor: User, reason: str) -> FleetFreeze:
+    """Freeze the fleet (Admin only, with a reason): no rollout starts a new upgrade."""
+    reason = reason.strip()
+    if Role.ADMIN not in user_roles(actor):
+        raise RolloutError("Only an Admin can freeze the fleet.")
+    if not reason:
+        raise RolloutError("Say why the fleet is frozen.")
+    return _freeze_write(actor=actor, active=True, reason=reason)
+
+
+def fleet_freeze_lift(*, actor: User) -> FleetFreeze:
+    """Lift the freeze (Admin only)."""
+    if Role.ADMIN not in user_roles(actor):
+        raise RolloutError("Only an Admin can lift the freeze.")
+    return _freeze_write(actor=actor, active=False, reason="")
+
+
+def _freeze_write(*, actor: User, active: bool, reason: str) -> FleetFreeze:
+    with transaction.atomic():
+        freeze, _ = FleetFreeze.objects.select_for_update().get_or_create(pk=1)
+        before = {"active": freeze.active, "reason": freeze.reason}
+        freeze.active, freeze.reason = active, reason[:500]
+        freeze.changed_by, freeze.changed_at = actor, timezone.now()
+        freeze.save()
+        audit_record(
+            action="fleet.freeze_set" if active else "fleet.freeze_lifted",
+            actor=actor,
+            obj=freeze,
+            before=before,
+            after={"active": active, "reason": reason},
+        )
+    return freeze
+
+
+def fleet_frozen() -> bool:
+    return FleetFreeze.objects.filter(pk=1, active=True).exists()
+
+
+# --- the driver -------------------------------------------------------------------------
+
+
+def rollouts_advance_all() -> list[int]:
+    """Advance every running or aborting rollout; returns their ids (the beat task's body)."""
+    ids = list(
+        Rollout.objects.filter(state__in=(RolloutState.RUNNING, RolloutState.ABORTING))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for rollout_id in ids:
+        rollout_advance(rollout_id=rollout_id)
+    return ids
+
+
+def rollout_advance(*, rollout_id: int, now: datetime | None = None) -> str:
+    """One step of the driver for one rollout, under its row lock; returns its state."""
+    with transaction.atomic():
+        rollout = _locked(rollout_id)
+        if rollout.state in (RolloutState.RUNNING, RolloutState.ABORTING):
+            _drive(rollout, now=now)
+        return str(rollout.state)
+
+
+def _sync_targets(rollout: Rollout) -> None:
+    """Record the state of every target whose upgrade was under way."""
+    upgrading = RolloutTarget.objects.filter(
+        rollout=rollout, state=TargetState.UPGRADING
+    ).select_related("operation")
+    for target in upgrading:
+        operation = target.operation
+        assert operation is not None  # a constraint: an upgrading target has one
+        if operation.state == OperationState.SUCCEEDED:
+            target.state = TargetState.DONE
+        elif operation.state in (OperationState.FAILED, OperationState.CANCELLED):
+            target.state, target.error = TargetState.FAILED, operation.error or operation.state
+        else:
+            continue
+        target.save(update_fields=["state", "error"])
+
+
+def _wave_over_budget(rollout: Rollout) -> RolloutWave | None:
+    for wave in rollout.waves.order_by("position"):
+        failed = wave.targets.filter(state=TargetState.FAILED).count()
+        if failed > rollout.failure_budget:
+            return wave
+    return None
+
+
+def _drive(rollout: Rollout, *, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    _sync_targets(rollout)
+    if rollout.state == RolloutState.ABORTING:
+        RolloutTarget.objects.filter(rollout=rollout, state=TargetState.PENDING).update(
+            state=TargetState.SKIPPED, skip_reason=ABORTED_SKIP
+        )
+        if not rollout.targets.filter(state=TargetState.UPGRADING).exists():
+            _end(rollout, RolloutState.ABORTED, now)
+        return
+    previous: RolloutWave | None = None
+    for wave in rollout.waves.order_by("position"):
+        targets = list(wave.targets.select_related("instance").order_by("instance__slug"))
+        failed = [t for t in targets if t.state == TargetState.FAILED]
+        if len(failed) > rollout.failure_budget:
+            first = failed[0]
+            _pause(rollout, f"{first.instance.slug} failed in {wave.name}: {first.error}")
+            _audit(rollout, "paused", None, reason=rollout.paused_reason)
+            return
+        unresolved = [t for t in targets if t.state not in RESOLVED_TARGET_STATES]
+        if not unresolved:
+            if wave.finished_at is None:
+                wave.finished_at = now
+                wave.save(update_fields=["finished_at"])
+            previous = wave
+            continue
+        if wave.started_at is None and not _may_start(wave, previous, now):
+            return
+        if fleet_frozen():
+            return
+        if wave.started_at is None:
+            wave.started_at = now
+            wave.save(update_fields=["started_at"])
+        for target in unresolved:
+            if target.state == TargetState.PENDING:
+                _start_upgrade(rollout, target)
+        return
+    failures = rollout.targets.filter(state=TargetState.FAILED).exists()
+    _end(rollout, RolloutState.FAILED if failures else RolloutState.COMPLETED, now)
+
+
+def _may_start(wave: RolloutWave, previous: RolloutWave | None, now: datetime) -> bool:
+    """A wave starts at its earliest start, and after the previous wave's hold."""
+    if now < wave.earliest_start:
+        return False
+    if previous is not None:
+        assert previous.finished_at is not None
+        if now < previous.finished_at + timedelta(seconds=previous.hold_seconds):
+            return False
+    return True
+
+
+def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> None:
+    version = rollout.release.version
+    try:
+        operation, _ = upgrade_request(
+            instance=target.instance,
+            target=version,
+            actor=rollout.created_by,
+            idempotency_key=f"rollout-{rollout.pk}-target-{target.pk}-attempt-{target.attempts}",
+            stability_seconds=rollout.stability_seconds,
+            deadline_seconds=rollout.deadline_seconds,
+            poll_seconds=rollout.poll_seconds,
+        )
+    except UpgradeRefused as exc:
+        # The rules changed since planning (e.g. someone upgraded it by hand): not a failure.
+        target.state, target.skip_reason = TargetState.SKIPPED, str(exc)[:500]
+        target.save(update_fields=["state", "skip_reason"])
+        return
+    except OperationConflict as exc:
+        # Another change holds the instance; stay pending and ask again next time.
+        target.error = str(exc)
+        target.save(update_fields=["error"])
+        return
+    if operation.params.get("target") != version:
+        target.error = f"Another upgrade (to {operation.params.get('target')}) is under way."
+        target.save(update_fields=["error"])
+        return
+    target.state, target.operation, target.error = TargetState.UPGRADING, operation, ""
+    target.save(update_fields=["state", "operation", "error"])
+    logger.info(
+        "rollout %s: upgrade of %s is operation %s", rollout.pk, target.instance, operation.pk
+    )
+
+
+def _end(rollout: Rollout, state: RolloutState, now: datetime) -> None:
+    rollout.state, rollout.finished_at = state, now
+    rollout.save(update_fields=["state", "finished_at", "updated_at"])
+    _audit(rollout, state.value, None)
+
+
+def rollout_operations_in_flight(*, rollout: Rollout) -> list[Operation]:
+    """The rollout's upgrades still pending or running."""
+    return list(
+        Operation.objects.filter(
+            pk__in=rollout.targets.filter(state=TargetState.UPGRADING).values("operation")
+        )
+    )
