@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from health.models import HealthTransition, InstanceHealth, MaintenanceWindow
 from instances.choices import OperationState, StepState
+from instances.models import Operation, Release
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
+from rollouts.models import Rollout, RolloutTarget, RolloutWave
 from tests.instances.factories import make_fleet, make_instance, make_operation
 
 SMALL, LARGE = 10, 400
@@ -52,6 +54,10 @@ BASELINES: dict[str, int] = {
     "operation_detail_partial": 5,  # the live step log htmx polls: operation; its steps
     "audit_list_partial": 5,  # count; page
     "audit_export_json": 4,  # the rows (one chunked cursor)
+    "rollout_list": 6,  # count; page (target counts annotated); the freeze
+    # rollout; waves; targets; their instances; their operations; the freeze
+    "rollout_detail": 9,
+    "rollout_detail_partial": 9,  # the live block htmx polls: the same reads
 }
 
 PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
@@ -77,6 +83,9 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "operation_detail_partial": ("/operations/{op}/", {}, {"HTTP_HX_REQUEST": "true"}),
     "audit_list_partial": ("/audit/", {"action": "auth"}, {"HTTP_HX_REQUEST": "true"}),
     "audit_export_json": ("/audit/export.json", {}, {}),
+    "rollout_list": ("/rollouts/", {}, {}),
+    "rollout_detail": ("/rollouts/{rollout}/", {}, {}),
+    "rollout_detail_partial": ("/rollouts/{rollout}/", {}, {"HTTP_HX_REQUEST": "true"}),
 }
 
 
@@ -102,7 +111,27 @@ def measured(db):
         state=OperationState.SUCCEEDED,
         steps=[("read VM", StepState.DONE), ("compare", StepState.DONE)],
     )
-    return {"slug": instance.slug, "op": str(operation.pk)}
+    rollout = _measured_rollout(operation)
+    return {"slug": instance.slug, "op": str(operation.pk), "rollout": str(rollout.pk)}
+
+
+def _measured_rollout(operation: Operation) -> Rollout:
+    """A running rollout of two waves, one target upgrading (its operation) and one pending."""
+    release = Release.objects.create(version="9.0.0", released_at=timezone.now())
+    rollout = Rollout.objects.create(release=release, state="running")
+    other = make_instance("measured-trial", observed_version="5.8.0")
+    for position, (instance, op) in enumerate([(operation.instance, operation), (other, None)]):
+        wave = RolloutWave.objects.create(
+            rollout=rollout, position=position, name=f"w{position}", earliest_start=timezone.now()
+        )
+        RolloutTarget.objects.create(
+            rollout=rollout,
+            wave=wave,
+            instance=instance,
+            operation=op,
+            state="upgrading" if op else "pending",
+        )
+    return rollout
 
 
 def _grow_the_trail(actor: User) -> None:

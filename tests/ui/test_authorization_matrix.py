@@ -13,8 +13,10 @@ from django.conf import settings
 from django.urls import reverse
 
 from instances.choices import OperationState
+from instances.models import Release
 from mi_admin.accounts.checks import iter_patterns
 from mi_admin.accounts.rules import is_delegated
+from rollouts.models import Rollout
 from tests.approvals.factories import make_approval_request
 from tests.fixtures.personas import PERSONAS, make_persona
 from tests.instances.factories import make_instance, make_operation
@@ -96,6 +98,19 @@ MATRIX: dict[str, Row] = {
         only(404, "devops", "admin"), method="post", kwargs={"slug": "acme-prod", "pk": "900001"}
     ),
     "health:mark_maintenance": Row(only(200, "admin"), kwargs={"slug": "acme-prod"}),
+    # Rollouts: pages for everyone, planning and actions for devops/admin, the freeze Admin
+    # only. Rollout #900001 is the matrix objects' planned rollout; empty forms are refused
+    # with a message and a redirect back.
+    "rollouts:rollout_list": Row(everyone(200)),
+    "rollouts:rollout_new": Row(only(200, "devops", "admin")),
+    "rollouts:rollout_detail": Row(everyone(200), kwargs={"pk": "900001"}),
+    "rollouts:rollout_action": Row(
+        only(302, "devops", "admin"), method="post", kwargs={"pk": "900001"}
+    ),
+    "rollouts:rollout_target_action": Row(
+        only(404, "devops", "admin"), method="post", kwargs={"pk": "900001", "target_pk": "900001"}
+    ),
+    "rollouts:fleet_freeze": Row(only(302, "admin"), method="post"),
     # Approvals: pages for any role (who may review is the policy's business, refused in the
     # service); request #900001 is the matrix objects' pending request, filed by devops. A
     # review without a decision is a 400 for everyone who reaches the view.
@@ -115,6 +130,8 @@ def matrix_objects(db):
     make_operation(instance, state=OperationState.SUCCEEDED, pk=900001)
     make_approval_request(make_persona("devops"), pk=900001)
     make_approval_request(make_persona("devops"), pk=900002)
+    release = Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
+    Rollout.objects.create(pk=900001, release=release)
 
 
 def _our_patterns() -> list[tuple[str, str]]:

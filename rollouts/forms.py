@@ -1,0 +1,34 @@
+"""Parse only: the rules live in services."""
+
+from __future__ import annotations
+
+from django import forms
+
+from instances.models import Release
+
+
+class PlanForm(forms.Form):
+    release = forms.ModelChoiceField(
+        queryset=Release.objects.order_by("-released_at"), to_field_name="version"
+    )
+    failure_budget = forms.IntegerField(min_value=0, max_value=100, initial=0)
+    hold_seconds = forms.IntegerField(
+        min_value=0, initial=0, label="Hold after each wave (seconds)"
+    )
+
+
+class ActionForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[("pause", "Pause"), ("resume", "Resume"), ("abort", "Abort")]
+    )
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class TargetActionForm(forms.Form):
+    action = forms.ChoiceField(choices=[("retry", "Retry"), ("skip", "Skip")])
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class FreezeForm(forms.Form):
+    action = forms.ChoiceField(choices=[("freeze", "Freeze"), ("lift", "Lift")])
+    reason = forms.CharField(max_length=500, required=False)

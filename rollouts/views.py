@@ -1,0 +1,166 @@
+"""The rollout pages: list, plan and start, live progress, actions, the fleet freeze."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mi_admin.accounts.models import User
+from mi_admin.accounts.roles import Perm
+from mi_admin.accounts.rules import requires
+from mi_admin.ui.lists import render_list, render_page_or_partial
+from rollouts import selectors
+from rollouts.filtersets import RolloutFilterSet
+from rollouts.forms import ActionForm, FreezeForm, PlanForm, TargetActionForm
+from rollouts.models import Rollout, RolloutState
+from rollouts.services import (
+    RolloutError,
+    fleet_freeze_lift,
+    fleet_freeze_set,
+    rollout_abort,
+    rollout_create,
+    rollout_pause,
+    rollout_plan,
+    rollout_resume,
+    rollout_start,
+    rollout_target_retry,
+    rollout_target_skip,
+)
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]  # the middleware let only people in
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def rollout_list(request: HttpRequest) -> HttpResponse:
+    filterset = RolloutFilterSet(request.GET, queryset=selectors.rollout_list())
+    return render_list(
+        request,
+        filterset,
+        "rollouts/rollout_list.html",
+        "rollouts/_rollout_results.html",
+        {"freeze": selectors.fleet_freeze(), "freeze_form": FreezeForm()},
+    )
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_http_methods(["GET", "POST"])
+def rollout_new(request: HttpRequest) -> HttpResponse:
+    """GET ?release=: the plan shown; POST: the plan saved and started."""
+    data = request.POST if request.method == "POST" else (request.GET or None)
+    form = PlanForm(data)
+    context: dict[str, object] = {"form": form}
+    if form.is_bound and form.is_valid():
+        release = form.cleaned_data["release"]
+        if request.method == "POST":
+            try:
+                rollout = rollout_create(
+                    release=release,
+                    actor=_user(request),
+                    failure_budget=form.cleaned_data["failure_budget"],
+                    hold_seconds=form.cleaned_data["hold_seconds"],
+                )
+                rollout_start(rollout=rollout, actor=_user(request))
+            except RolloutError as exc:
+                context["error"] = str(exc)
+                return render(request, "rollouts/rollout_new.html", context, status=409)
+            messages.success(request, f"Rollout of {release.version} started.")
+            return redirect("rollouts:rollout_detail", pk=rollout.pk)
+        context["plan"] = rollout_plan(
+            release=release, hold_seconds=form.cleaned_data["hold_seconds"]
+        )
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    return render(request, "rollouts/rollout_new.html", context, status=status)
+
+
+def _rollout_or_404(pk: int) -> Rollout:
+    rollout = selectors.rollout_detail(pk=pk)
+    if rollout is None:
+        raise Http404(f"No rollout #{pk}.")
+    return rollout
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    rollout = _rollout_or_404(pk)
+    context = {
+        "rollout": rollout,
+        # Paused and planned rollouts change only by a person's action: no polling, so the
+        # reason a person types for a skip is not swapped away.
+        "live": rollout.state in (RolloutState.RUNNING, RolloutState.ABORTING),
+        "freeze": selectors.fleet_freeze(),
+    }
+    # The live block polls this URL every 2 s while the rollout moves on its own.
+    return render_page_or_partial(
+        request, "rollouts/rollout_detail.html", "rollouts/_rollout_live.html", context
+    )
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def rollout_action(request: HttpRequest, pk: int) -> HttpResponse:
+    rollout = _rollout_or_404(pk)
+    form = ActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose pause, resume or abort.")
+        return redirect("rollouts:rollout_detail", pk=pk)
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+    try:
+        if action == "pause":
+            rollout_pause(rollout=rollout, actor=_user(request), reason=reason)
+        elif action == "resume":
+            rollout_resume(rollout=rollout, actor=_user(request))
+        else:
+            rollout_abort(rollout=rollout, actor=_user(request), reason=reason)
+    except RolloutError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Rollout {action}d." if action != "abort" else "Abort asked.")
+    return redirect("rollouts:rollout_detail", pk=pk)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def rollout_target_action(request: HttpRequest, pk: int, target_pk: int) -> HttpResponse:
+    rollout = _rollout_or_404(pk)
+    target = selectors.rollout_target_get(rollout=rollout, pk=target_pk)
+    if target is None:
+        raise Http404(f"No target #{target_pk} in rollout #{pk}.")
+    form = TargetActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose retry or skip.")
+        return redirect("rollouts:rollout_detail", pk=pk)
+    try:
+        if form.cleaned_data["action"] == "retry":
+            rollout_target_retry(target=target, actor=_user(request))
+        else:
+            rollout_target_skip(
+                target=target, actor=_user(request), reason=form.cleaned_data["reason"]
+            )
+    except RolloutError as exc:
+        messages.error(request, str(exc))
+    return redirect("rollouts:rollout_detail", pk=pk)
+
+
+@requires(Perm.MANAGE_SETTINGS)
+@require_POST
+def fleet_freeze(request: HttpRequest) -> HttpResponse:
+    form = FreezeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose freeze or lift.")
+        return redirect("rollouts:rollout_list")
+    try:
+        if form.cleaned_data["action"] == "freeze":
+            fleet_freeze_set(actor=_user(request), reason=form.cleaned_data["reason"])
+            messages.success(request, "The fleet is frozen: no rollout starts a new upgrade.")
+        else:
+            fleet_freeze_lift(actor=_user(request))
+            messages.success(request, "The freeze is lifted.")
+    except RolloutError as exc:
+        messages.error(request, str(exc))
+    return redirect("rollouts:rollout_list")

@@ -1,0 +1,96 @@
+"""The rollout pages: plan then start, the live page and its partial, actions, the freeze."""
+
+from __future__ import annotations
+
+from instances.models import Operation
+from mi_admin.audit.models import AuditEvent
+from rollouts.models import FleetFreeze, Rollout, RolloutState, RolloutTarget, TargetState
+from rollouts.services import rollout_advance
+from tests.rollouts.conftest import make_fleet
+
+PLAN = {"release": "6.10.0", "failure_budget": "0", "hold_seconds": "0"}
+
+
+def test_devops_sees_the_plan_then_starts_it(release, client_for) -> None:
+    # given the fleet and devops on the planning page
+    make_fleet(None)
+    client = client_for("devops")
+    # when they choose the release
+    page = client.get("/rollouts/new/", PLAN)
+    # then the plan shows the waves, the skipped v1.1 instance and the late ones
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Wave 0: Test instances" in html
+    assert "Skipped: v1.1 upgrades need the Cloud SQL backup step" in html
+    assert "3 instances would be upgraded after their version-SLA deadline" in html
+    assert not Rollout.objects.exists()  # showing a plan saves nothing
+    # when they start it
+    response = client.post("/rollouts/new/", PLAN)
+    rollout = Rollout.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/rollouts/{rollout.pk}/"
+    assert rollout.state == RolloutState.RUNNING
+    assert {"rollout.planned", "rollout.started"} <= set(
+        AuditEvent.objects.values_list("action", flat=True)
+    )
+    # and a second start of the same release is refused with the reason
+    again = client.post("/rollouts/new/", PLAN)
+    assert again.status_code == 409
+    assert "already under way" in again.content.decode()
+
+
+def test_an_unknown_release_is_a_clear_error(release, client_for) -> None:
+    response = client_for("devops").get("/rollouts/new/", {**PLAN, "release": "9.9.9"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_the_live_page_polls_while_running_and_shows_targets(release, client_for) -> None:
+    make_fleet(None)
+    client = client_for("devops")
+    client.post("/rollouts/new/", PLAN)
+    rollout = Rollout.objects.get()
+    rollout_advance(rollout_id=rollout.pk)
+    # the partial htmx polls: the targets, their operations, and the polling trigger
+    partial = client.get(f"/rollouts/{rollout.pk}/", HTTP_HX_REQUEST="true")
+    html = partial.content.decode()
+    assert 'id="rollout-live"' in html
+    assert "<html" not in html
+    assert 'hx-trigger="every 2s"' in html
+    dev_op = Operation.objects.get(instance__slug="dev")
+    assert f"/operations/{dev_op.pk}/" in html
+    assert html.count('data-testid="target-row"') == RolloutTarget.objects.count()
+    # when devops pauses it without a reason: refused, still running
+    response = client.post(f"/rollouts/{rollout.pk}/action/", {"action": "pause"}, follow=True)
+    assert "Say why the rollout is paused." in response.content.decode()
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.RUNNING
+    # with a reason: paused, the reason shown, and the page stops polling
+    client.post(f"/rollouts/{rollout.pk}/action/", {"action": "pause", "reason": "weekend"})
+    rollout.refresh_from_db()
+    assert (rollout.state, rollout.paused_reason) == (RolloutState.PAUSED, "weekend")
+    paused = client.get(f"/rollouts/{rollout.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Paused: weekend" in paused
+    assert "hx-trigger" not in paused
+    # a pending target is skipped from the page, with its reason
+    target = RolloutTarget.objects.get(rollout=rollout, instance__slug="prod-c")
+    client.post(
+        f"/rollouts/{rollout.pk}/targets/{target.pk}/",
+        {"action": "skip", "reason": "customer freeze"},
+    )
+    target.refresh_from_db()
+    assert (target.state, target.skip_reason) == (TargetState.SKIPPED, "customer freeze")
+    # and the list shows the rollout
+    listing = client.get("/rollouts/").content.decode()
+    assert f"/rollouts/{rollout.pk}/" in listing
+
+
+def test_an_admin_freezes_and_lifts_from_the_list(client_for) -> None:
+    client = client_for("admin")
+    refused = client.post("/rollouts/freeze/", {"action": "freeze"}, follow=True)
+    assert "Say why the fleet is frozen." in refused.content.decode()
+    client.post("/rollouts/freeze/", {"action": "freeze", "reason": "incident 42"})
+    assert FleetFreeze.objects.get().active
+    assert "incident 42" in client.get("/rollouts/").content.decode()
+    client.post("/rollouts/freeze/", {"action": "lift"})
+    assert not FleetFreeze.objects.get().active
