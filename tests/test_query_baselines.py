@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from health.models import HealthTransition, InstanceHealth, MaintenanceWindow
 from instances.choices import OperationState, StepState
-from instances.models import Operation, Release
+from instances.models import Instance, Operation, Release
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
 from rollouts.models import Rollout, RolloutTarget, RolloutWave
@@ -111,16 +111,16 @@ def measured(db):
         state=OperationState.SUCCEEDED,
         steps=[("read VM", StepState.DONE), ("compare", StepState.DONE)],
     )
-    rollout = _measured_rollout(operation)
+    rollout = _measured_rollout(instance, operation)
     return {"slug": instance.slug, "op": str(operation.pk), "rollout": str(rollout.pk)}
 
 
-def _measured_rollout(operation: Operation) -> Rollout:
+def _measured_rollout(measured: Instance, operation: Operation) -> Rollout:
     """A running rollout of two waves, one target upgrading (its operation) and one pending."""
     release = Release.objects.create(version="9.0.0", released_at=timezone.now())
     rollout = Rollout.objects.create(release=release, state="running")
     other = make_instance("measured-trial", observed_version="5.8.0")
-    for position, (instance, op) in enumerate([(operation.instance, operation), (other, None)]):
+    for position, (instance, op) in enumerate([(measured, operation), (other, None)]):
         wave = RolloutWave.objects.create(
             rollout=rollout, position=position, name=f"w{position}", earliest_start=timezone.now()
         )
