@@ -34,12 +34,22 @@ def make_releases() -> Release:
     return Release.objects.get(version=TO)
 
 
-def make_fleet(sim: FleetSimClient | None, **health: str) -> dict[str, Instance]:
+def make_fleet_extra(sim: FleetSimClient, slugs: list[str]) -> list[Instance]:
+    """More v1.0 production instances, created after a rollout was planned (not in it)."""
+    fleet = dict.fromkeys(slugs, ("production", Architecture.V1_0))
+    return list(make_fleet(sim, fleet=fleet).values())
+
+
+def make_fleet(
+    sim: FleetSimClient | None,
+    fleet: dict[str, tuple[str, str]] | None = None,
+    **health: str,
+) -> dict[str, Instance]:
     """The fleet above, registered in the simulator when one is given; ``health`` sets a
     simulator health mode per slug (e.g. ``prod_a="bad_release"``)."""
     customer, _ = Customer.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
     made, vms = {}, []
-    for slug, (kind, architecture) in FLEET.items():
+    for slug, (kind, architecture) in (fleet or FLEET).items():
         made[slug] = Instance.objects.create(
             customer=customer,
             slug=slug,

@@ -11,6 +11,7 @@ import pytest
 
 from instances.choices import ACTIVE_OPERATION_STATES, OperationState
 from instances.models import Instance, Operation, Release
+from instances.services.upgrades import upgrade_request
 from rollouts.models import Rollout, RolloutState, RolloutTarget, TargetState
 from rollouts.services import (
     ABORTED_SKIP,
@@ -23,7 +24,7 @@ from rollouts.services import (
     rollout_target_skip,
 )
 from rollouts.tasks import rollouts_advance
-from tests.rollouts.conftest import FROM, TO, make_fleet, make_releases
+from tests.rollouts.conftest import FROM, TO, make_fleet, make_fleet_extra, make_releases
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -178,3 +179,28 @@ def test_abort_leaves_no_instance_mid_upgrade(celery_worker, fleetsim, devops):
         assert vm["version"] in (FROM, TO)
         assert vm["metadata"]["sourcegraph-version"] == vm["version"]
     assert Release.objects.filter(version=TO).exists()
+
+
+def test_a_rollout_and_single_upgrades_together_stay_within_the_fleet_limit(
+    celery_worker, fleetsim, devops
+):
+    # given a started rollout, and two instances outside it that devops upgrades by hand
+    make_fleet(fleetsim)
+    rollout = _rollout(devops)
+    extra = make_fleet_extra(fleetsim, ["solo-a", "solo-b"])
+    rollout_advance(rollout_id=rollout.pk)
+    singles = [
+        upgrade_request(
+            instance=instance, target=TO, actor=devops, stability_seconds=0.6, poll_seconds=0.1
+        )[0]
+        for instance in extra
+    ]
+    # when both run to the end
+    rollout = _drive(rollout, lambda r: r.state != RolloutState.RUNNING)
+    for operation in singles:
+        operation.refresh_from_db()
+        assert operation.state == OperationState.SUCCEEDED, operation.error
+    # then everything is upgraded and never more than UPGRADE_CONCURRENCY (2) deployed at once
+    assert rollout.state == RolloutState.COMPLETED
+    assert Operation.objects.filter(state=OperationState.SUCCEEDED).count() == 9
+    assert fleetsim.peak_deploys() <= 2
