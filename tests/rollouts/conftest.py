@@ -36,7 +36,7 @@ def make_releases() -> Release:
 
 def make_fleet_extra(sim: FleetSimClient, slugs: list[str]) -> list[Instance]:
     """More v1.0 production instances, created after a rollout was planned (not in it)."""
-    fleet = dict.fromkeys(slugs, ("production", Architecture.V1_0))
+    fleet = dict.fromkeys(slugs, ("production", str(Architecture.V1_0)))
     return list(make_fleet(sim, fleet=fleet).values())
 
 
