@@ -19,7 +19,7 @@ class PlanForm(forms.Form):
 
 class ActionForm(forms.Form):
     action = forms.ChoiceField(
-        choices=[("pause", "Pause"), ("resume", "Resume"), ("abort", "Abort")]
+        choices=[("start", "Start"), ("pause", "Pause"), ("resume", "Resume"), ("abort", "Abort")]
     )
     reason = forms.CharField(max_length=500, required=False)
 
@@ -32,3 +32,13 @@ class TargetActionForm(forms.Form):
 class FreezeForm(forms.Form):
     action = forms.ChoiceField(choices=[("freeze", "Freeze"), ("lift", "Lift")])
     reason = forms.CharField(max_length=500, required=False)
+
+
+class MoveForm(forms.Form):
+    target = forms.IntegerField(min_value=1)
+    wave = forms.IntegerField(min_value=0)
+
+
+class HoldForm(forms.Form):
+    wave = forms.IntegerField(min_value=0)
+    hold_seconds = forms.IntegerField(min_value=0)

@@ -213,6 +213,59 @@ def rollout_create(
     return rollout
 
 
+def _planned_locked(rollout_id: int) -> Rollout:
+    rollout = _locked(rollout_id)
+    if rollout.state != RolloutState.PLANNED:
+        raise RolloutError("Only a planned rollout's plan can be changed.")
+    return rollout
+
+
+def rollout_target_move(
+    *, target: RolloutTarget, position: int, actor: User | None
+) -> RolloutTarget:
+    """Move an instance of a planned rollout to another wave (its late flag follows)."""
+    with transaction.atomic():
+        rollout = _planned_locked(target.rollout_id)
+        wave = rollout.waves.filter(position=position).first()
+        if wave is None:
+            raise RolloutError(f"This rollout has no wave {position}.")
+        locked = RolloutTarget.objects.select_related("instance", "wave").get(pk=target.pk)
+        before = locked.wave.position
+        locked.wave = wave
+        locked.save(update_fields=["wave"])
+        _audit(
+            rollout,
+            "target_moved",
+            actor,
+            instance=locked.instance.slug,
+            from_wave=before,
+            to_wave=position,
+        )
+    return locked
+
+
+def rollout_wave_hold_set(
+    *, wave: RolloutWave, hold_seconds: int, actor: User | None
+) -> RolloutWave:
+    """Change how long the wave after ``wave`` waits once it finished (planned rollouts)."""
+    if hold_seconds < 0:
+        raise RolloutError("The hold cannot be negative.")
+    with transaction.atomic():
+        rollout = _planned_locked(wave.rollout_id)
+        locked = rollout.waves.get(pk=wave.pk)
+        before, locked.hold_seconds = locked.hold_seconds, hold_seconds
+        locked.save(update_fields=["hold_seconds"])
+        _audit(
+            rollout,
+            "wave_hold_set",
+            actor,
+            wave=locked.position,
+            before=before,
+            hold_seconds=hold_seconds,
+        )
+    return locked
+
+
 # --- actions ------------------------------------------------------------------------------
 
 

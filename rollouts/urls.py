@@ -10,6 +10,7 @@ urlpatterns = [
     path("rollouts/freeze/", views.fleet_freeze, name="fleet_freeze"),
     path("rollouts/<int:pk>/", views.rollout_detail, name="rollout_detail"),
     path("rollouts/<int:pk>/action/", views.rollout_action, name="rollout_action"),
+    path("rollouts/<int:pk>/plan/", views.rollout_plan_edit, name="rollout_plan_edit"),
     path(
         "rollouts/<int:pk>/targets/<int:target_pk>/",
         views.rollout_target_action,

@@ -13,7 +13,7 @@ from mi_admin.accounts.rules import requires
 from mi_admin.ui.lists import render_list, render_page_or_partial
 from rollouts import selectors
 from rollouts.filtersets import RolloutFilterSet
-from rollouts.forms import ActionForm, FreezeForm, PlanForm, TargetActionForm
+from rollouts.forms import ActionForm, FreezeForm, HoldForm, MoveForm, PlanForm, TargetActionForm
 from rollouts.models import Rollout, RolloutState
 from rollouts.services import (
     RolloutError,
@@ -25,8 +25,10 @@ from rollouts.services import (
     rollout_plan,
     rollout_resume,
     rollout_start,
+    rollout_target_move,
     rollout_target_retry,
     rollout_target_skip,
+    rollout_wave_hold_set,
 )
 
 
@@ -50,7 +52,7 @@ def rollout_list(request: HttpRequest) -> HttpResponse:
 @requires(Perm.OPERATE_INSTANCE)
 @require_http_methods(["GET", "POST"])
 def rollout_new(request: HttpRequest) -> HttpResponse:
-    """GET ?release=: the plan shown; POST: the plan saved and started."""
+    """GET ?release=: the plan shown; POST: the plan saved (started from its page)."""
     data = request.POST if request.method == "POST" else (request.GET or None)
     form = PlanForm(data)
     context: dict[str, object] = {"form": form}
@@ -64,11 +66,12 @@ def rollout_new(request: HttpRequest) -> HttpResponse:
                     failure_budget=form.cleaned_data["failure_budget"],
                     hold_seconds=form.cleaned_data["hold_seconds"],
                 )
-                rollout_start(rollout=rollout, actor=_user(request))
             except RolloutError as exc:
                 context["error"] = str(exc)
-                return render(request, "rollouts/rollout_new.html", context, status=409)
-            messages.success(request, f"Rollout of {release.version} started.")
+                return render(request, "rollouts/rollout_new.html", context, status=400)
+            messages.success(
+                request, f"Rollout of {release.version} planned: adjust it if needed, then start."
+            )
             return redirect("rollouts:rollout_detail", pk=rollout.pk)
         context["plan"] = rollout_plan(
             release=release, hold_seconds=form.cleaned_data["hold_seconds"]
@@ -107,11 +110,13 @@ def rollout_action(request: HttpRequest, pk: int) -> HttpResponse:
     rollout = _rollout_or_404(pk)
     form = ActionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose pause, resume or abort.")
+        messages.error(request, "Choose start, pause, resume or abort.")
         return redirect("rollouts:rollout_detail", pk=pk)
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
     try:
-        if action == "pause":
+        if action == "start":
+            rollout_start(rollout=rollout, actor=_user(request))
+        elif action == "pause":
             rollout_pause(rollout=rollout, actor=_user(request), reason=reason)
         elif action == "resume":
             rollout_resume(rollout=rollout, actor=_user(request))
@@ -120,7 +125,8 @@ def rollout_action(request: HttpRequest, pk: int) -> HttpResponse:
     except RolloutError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Rollout {action}d." if action != "abort" else "Abort asked.")
+        done = {"start": "started", "pause": "paused", "resume": "resumed", "abort": "aborting"}
+        messages.success(request, f"Rollout {done[action]}.")
     return redirect("rollouts:rollout_detail", pk=pk)
 
 
@@ -164,3 +170,34 @@ def fleet_freeze(request: HttpRequest) -> HttpResponse:
     except RolloutError as exc:
         messages.error(request, str(exc))
     return redirect("rollouts:rollout_list")
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def rollout_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """A planned rollout's plan: move an instance to another wave, or change a wave's hold."""
+    rollout = _rollout_or_404(pk)
+    try:
+        if "target" in request.POST:
+            move = MoveForm(request.POST)
+            if not move.is_valid():
+                raise RolloutError("Choose an instance and a wave.")
+            target = selectors.rollout_target_get(rollout=rollout, pk=move.cleaned_data["target"])
+            if target is None:
+                raise RolloutError("That instance is not in this rollout.")
+            rollout_target_move(
+                target=target, position=move.cleaned_data["wave"], actor=_user(request)
+            )
+        else:
+            hold = HoldForm(request.POST)
+            if not hold.is_valid():
+                raise RolloutError("Give the hold in whole seconds (0 or more).")
+            wave = rollout.waves.filter(position=hold.cleaned_data["wave"]).first()
+            if wave is None:
+                raise RolloutError("This rollout has no such wave.")
+            rollout_wave_hold_set(
+                wave=wave, hold_seconds=hold.cleaned_data["hold_seconds"], actor=_user(request)
+            )
+    except RolloutError as exc:
+        messages.error(request, str(exc))
+    return redirect("rollouts:rollout_detail", pk=pk)

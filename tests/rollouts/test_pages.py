@@ -24,19 +24,49 @@ def test_devops_sees_the_plan_then_starts_it(release, client_for) -> None:
     assert "Skipped: v1.1 upgrades need the Cloud SQL backup step" in html
     assert "3 instances would be upgraded after their version-SLA deadline" in html
     assert not Rollout.objects.exists()  # showing a plan saves nothing
-    # when they start it
+    # when they save it: planned, shown with its edit forms
     response = client.post("/rollouts/new/", PLAN)
     rollout = Rollout.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/rollouts/{rollout.pk}/"
-    assert rollout.state == RolloutState.RUNNING
-    assert {"rollout.planned", "rollout.started"} <= set(
-        AuditEvent.objects.values_list("action", flat=True)
+    assert rollout.state == RolloutState.PLANNED
+    detail = client.get(f"/rollouts/{rollout.pk}/").content.decode()
+    assert 'data-testid="start-rollout"' in detail
+    assert 'data-testid="wave-hold-form"' in detail
+    # they move prod-c (late in wave 3) to wave 1 and set the test wave's hold
+    prod_c = RolloutTarget.objects.get(rollout=rollout, instance__slug="prod-c")
+    assert prod_c.late
+    client.post(f"/rollouts/{rollout.pk}/plan/", {"target": prod_c.pk, "wave": 1})
+    client.post(f"/rollouts/{rollout.pk}/plan/", {"wave": 0, "hold_seconds": 3600})
+    prod_c.refresh_from_db()
+    assert prod_c.wave.position == 1
+    assert not prod_c.late
+    assert rollout.waves.get(position=0).hold_seconds == 3600
+    # a wave that does not exist is refused with the reason
+    bad = client.post(
+        f"/rollouts/{rollout.pk}/plan/", {"target": prod_c.pk, "wave": 9}, follow=True
     )
-    # and a second start of the same release is refused with the reason
-    again = client.post("/rollouts/new/", PLAN)
-    assert again.status_code == 409
-    assert "already under way" in again.content.decode()
+    assert "This rollout has no wave 9." in bad.content.decode()
+    # then they start it
+    client.post(f"/rollouts/{rollout.pk}/action/", {"action": "start"})
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.RUNNING
+    assert {
+        "rollout.planned",
+        "rollout.target_moved",
+        "rollout.wave_hold_set",
+        "rollout.started",
+    } <= set(AuditEvent.objects.values_list("action", flat=True))
+    # the plan of a started rollout no longer changes
+    late = client.post(
+        f"/rollouts/{rollout.pk}/plan/", {"target": prod_c.pk, "wave": 3}, follow=True
+    )
+    assert "Only a planned rollout&#x27;s plan can be changed." in late.content.decode()
+    # and a second rollout of the same release cannot start while this one runs
+    client.post("/rollouts/new/", PLAN)
+    second = Rollout.objects.exclude(pk=rollout.pk).get()
+    again = client.post(f"/rollouts/{second.pk}/action/", {"action": "start"}, follow=True)
+    assert "A rollout of 6.10.0 is already under way." in again.content.decode()
 
 
 def test_an_unknown_release_is_a_clear_error(release, client_for) -> None:
@@ -50,6 +80,7 @@ def test_the_live_page_polls_while_running_and_shows_targets(release, client_for
     client = client_for("devops")
     client.post("/rollouts/new/", PLAN)
     rollout = Rollout.objects.get()
+    client.post(f"/rollouts/{rollout.pk}/action/", {"action": "start"})
     rollout_advance(rollout_id=rollout.pk)
     # the partial htmx polls: the targets, their operations, and the polling trigger
     partial = client.get(f"/rollouts/{rollout.pk}/", HTTP_HX_REQUEST="true")

@@ -107,6 +107,9 @@ MATRIX: dict[str, Row] = {
     "rollouts:rollout_action": Row(
         only(302, "devops", "admin"), method="post", kwargs={"pk": "900001"}
     ),
+    "rollouts:rollout_plan_edit": Row(
+        only(302, "devops", "admin"), method="post", kwargs={"pk": "900001"}
+    ),
     "rollouts:rollout_target_action": Row(
         only(404, "devops", "admin"), method="post", kwargs={"pk": "900001", "target_pk": "900001"}
     ),
