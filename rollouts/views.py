@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mi_admin.accounts.models import User
@@ -97,6 +98,7 @@ def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # reason a person types for a skip is not swapped away.
         "live": rollout.state in (RolloutState.RUNNING, RolloutState.ABORTING),
         "freeze": selectors.fleet_freeze(),
+        "projection": selectors.rollout_projection(rollout=rollout, now=timezone.now()),
     }
     # The live block polls this URL every 2 s while the rollout moves on its own.
     return render_page_or_partial(

@@ -91,6 +91,9 @@ def test_the_live_page_polls_while_running_and_shows_targets(release, client_for
     dev_op = Operation.objects.get(instance__slug="dev")
     assert f"/operations/{dev_op.pk}/" in html
     assert html.count('data-testid="target-row"') == RolloutTarget.objects.count()
+    # each wave not finished shows its projected window and the instances it makes late
+    assert html.count('data-testid="wave-projection"') == 4
+    assert "after their version-SLA deadline" in html
     # when devops pauses it without a reason: refused, still running
     response = client.post(f"/rollouts/{rollout.pk}/action/", {"action": "pause"}, follow=True)
     assert "Say why the rollout is paused." in response.content.decode()

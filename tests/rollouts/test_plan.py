@@ -6,12 +6,15 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from instances.choices import OperationKind, OperationState
 from instances.models import Operation, Release
 from instances.services.upgrades import V1_1_REFUSAL
 from mi_admin.audit.models import AuditEvent
+from rollouts import selectors
 from rollouts.models import Rollout, RolloutState, RolloutTarget, TargetState
+from rollouts.selectors import rollout_projection
 from rollouts.services import (
     RolloutError,
     fleet_freeze_lift,
@@ -236,3 +239,34 @@ def test_customer_upgrades_wait_for_every_test_instance_to_finish(release, devop
         .order_by("instance__slug")
         .values_list("instance__slug", "state")
     ) == [("demo", "done"), ("dev", "done"), ("rctest", "skipped")]
+
+
+def test_the_projection_counts_waves_of_upgrades_and_flags_late_instances(
+    release, devops, settings
+) -> None:
+    # given a started rollout, 2 upgrade slots, and an estimate of 60 s per upgrade
+    settings.UPGRADE_CONCURRENCY = 2
+    make_fleet(None)
+    rollout = rollout_create(release=release, actor=devops, hold_seconds=30, stability_seconds=0)
+    rollout_start(rollout=rollout, actor=devops)
+    now = timezone.now()
+    # when it is projected
+    projected = rollout_projection(rollout=selectors.rollout_detail(pk=rollout.pk), now=now)
+    # then each wave takes ceil(upgrades / 2) x 60 s, after the previous one and its hold
+    minutes = [
+        ((p.start - now).total_seconds(), (p.finish - now).total_seconds(), p.late)
+        for p in projected.values()
+    ]
+    assert minutes == [(0, 60, 2), (90, 150, 2), (180, 240, 2), (270, 330, 1)]
+    # and once the test instances took 10 s each (the driver saw them end at +40 s), wave 1
+    # is projected after the 30 s hold, taking 10 s
+    rollout_advance(rollout_id=rollout.pk)
+    for op in Operation.objects.all():
+        Operation.objects.filter(pk=op.pk).update(
+            state=OperationState.SUCCEEDED, started_at=now, finished_at=now + timedelta(seconds=10)
+        )
+    rollout_advance(rollout_id=rollout.pk, now=now + timedelta(seconds=40))
+    wave1 = selectors.rollout_projection(
+        rollout=selectors.rollout_detail(pk=rollout.pk), now=now + timedelta(seconds=40)
+    )[rollout.waves.get(position=1).pk]
+    assert ((wave1.start - now).total_seconds(), (wave1.finish - now).total_seconds()) == (70, 80)
