@@ -96,6 +96,12 @@ def test_one_running_rollout_per_release_and_one_target_per_instance(release, de
         RolloutTarget.objects.create(rollout=first, wave=target.wave, instance=target.instance)
 
 
+def _loaded(rollout: Rollout) -> Rollout:
+    loaded = selectors.rollout_detail(pk=rollout.pk)
+    assert loaded is not None
+    return loaded
+
+
 def _finish(rollout: Rollout, position: int, state: str = OperationState.SUCCEEDED) -> None:
     """The wave's upgrade operations end (as a worker would leave them)."""
     ops = Operation.objects.filter(
@@ -251,7 +257,7 @@ def test_the_projection_counts_waves_of_upgrades_and_flags_late_instances(
     rollout_start(rollout=rollout, actor=devops)
     now = timezone.now()
     # when it is projected
-    projected = rollout_projection(rollout=selectors.rollout_detail(pk=rollout.pk), now=now)
+    projected = rollout_projection(rollout=_loaded(rollout), now=now)
     # then each wave takes ceil(upgrades / 2) x 60 s, after the previous one and its hold
     minutes = [
         ((p.start - now).total_seconds(), (p.finish - now).total_seconds(), p.late)
@@ -266,7 +272,7 @@ def test_the_projection_counts_waves_of_upgrades_and_flags_late_instances(
             state=OperationState.SUCCEEDED, started_at=now, finished_at=now + timedelta(seconds=10)
         )
     rollout_advance(rollout_id=rollout.pk, now=now + timedelta(seconds=40))
-    wave1 = selectors.rollout_projection(
-        rollout=selectors.rollout_detail(pk=rollout.pk), now=now + timedelta(seconds=40)
-    )[rollout.waves.get(position=1).pk]
+    wave1 = selectors.rollout_projection(rollout=_loaded(rollout), now=now + timedelta(seconds=40))[
+        rollout.waves.get(position=1).pk
+    ]
     assert ((wave1.start - now).total_seconds(), (wave1.finish - now).total_seconds()) == (70, 80)
