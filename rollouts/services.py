@@ -442,7 +442,12 @@ def rollouts_advance_all() -> list[int]:
         .values_list("pk", flat=True)
     )
     for rollout_id in ids:
-        rollout_advance(rollout_id=rollout_id)
+        try:
+            rollout_advance(rollout_id=rollout_id)
+        except Exception:
+            # One rollout's unexpected error must not hold up the others; it is retried at
+            # the next beat (the driver is idempotent).
+            logger.exception("rollout %s: advancing failed", rollout_id)
     return ids
 
 
