@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "instances",
     "mi_requests",
     "health",
+    "access",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +249,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "approvals-expire": {
         "task": "mi_admin.approvals.tasks.approval_requests_expire_task",
+        "schedule": 60.0,
+    },
+    # Ends access grants past their expiry even when the eta'd task was lost.
+    "access-grants-sweep": {
+        "task": "access.tasks.access_grants_sweep_task",
         "schedule": 60.0,
     },
 }

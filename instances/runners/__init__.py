@@ -19,3 +19,10 @@ Runner = Callable[[Operation], dict[str, Any]]
 RUNNERS: dict[str, Runner] = {
     OperationKind.SYNC: run_sync,
 }
+
+
+def register_runner(kind: str, runner: Runner) -> None:
+    """A domain app adds the runner of an operation kind it owns (from its
+    ``AppConfig.ready()``), so instances never imports the app; the same kind again
+    replaces it."""
+    RUNNERS[kind] = runner
