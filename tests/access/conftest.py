@@ -3,9 +3,14 @@ the seeded levels, requests filed as the devops persona, and bounded waits on st
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.db import connection
 
 from access.models import AccessGrant, AccessLevel
 from access.services import access_grant_request
@@ -18,6 +23,17 @@ from mi_admin.accounts.models import User
 
 SSH = "SSH (OS Login)"
 VM_ADMIN = "VM admin"
+
+
+@pytest.fixture(autouse=True)
+def seeded_levels(db: None) -> None:
+    """The data migrations' rows: a transactional test's flush removed them, so they are
+    put back the way the migrations made them (the same functions)."""
+    for module in (
+        "mi_admin.approvals.migrations.0002_default_manager_policy",
+        "access.migrations.0002_seed_levels",
+    ):
+        importlib.import_module(module).create(apps, connection.schema_editor())
 
 
 def make_instance(slug: str = "acme-prod", *, opted_out: bool = False) -> Instance:
