@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -59,7 +60,8 @@ def test_ten_concurrent_activations_of_one_grant_make_one_operation(persona):
     subject = f"access.grant:{grant.pk}"
     results = _at_once(
         [
-            lambda i=i: operation_create(
+            partial(
+                operation_create,
                 kind=OperationKind.GRANT,
                 actor=None,
                 instance=grant.instance,
@@ -75,7 +77,7 @@ def test_ten_concurrent_activations_of_one_grant_make_one_operation(persona):
     operation = Operation.objects.get(kind=OperationKind.GRANT, subject=subject)
     assert {r[0].pk for r in results} == {operation.pk}  # type: ignore[index]
     # and the service's own activation, ten times at once, adds none
-    results = _at_once([lambda: access_grant_activate_if_due(grant_pk=grant.pk)] * 10)
+    results = _at_once([partial(access_grant_activate_if_due, grant_pk=grant.pk)] * 10)
     assert not [r for r in results if isinstance(r, Exception)]
     assert Operation.objects.filter(subject=subject).count() == 1
 
@@ -87,7 +89,8 @@ def test_two_grants_on_one_instance_get_two_operations_even_at_once(persona):
     # when both activations are created at the same moment
     results = _at_once(
         [
-            lambda g=g: operation_create(
+            partial(
+                operation_create,
                 kind=OperationKind.GRANT,
                 actor=None,
                 instance=instance,

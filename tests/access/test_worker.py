@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, timedelta
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -15,6 +16,8 @@ from access.models import AccessGrant
 from access.services import access_grant_end, access_grants_sweep
 from instances.choices import OperationKind, OperationState
 from instances.models import Instance, Operation
+from instances.services.operations import operation_create
+from instances.tasks import operation_run
 from mi_admin.accounts.models import User
 from mi_admin.approvals.choices import Decision
 from mi_admin.approvals.services import approval_review_submit
@@ -38,6 +41,10 @@ def _approve(grant: AccessGrant, manager: User) -> None:
     approval_review_submit(
         request=grant.approval_request, reviewer=manager, decision=Decision.APPROVE
     )
+
+
+def _in_state(grant: AccessGrant, state: GrantState) -> bool:
+    return grant_state(grant) == state
 
 
 def _settled(grant: AccessGrant) -> bool:
@@ -200,7 +207,7 @@ def test_two_grants_on_one_instance_each_get_their_binding(celery_worker, fleets
     _approve(second, persona("manager"))
     # then each has its own operation and binding (they do not fold into one)
     for grant in (first, second):
-        wait_until(lambda g=grant: grant_state(g) == GrantState.ACTIVE, what="both active")
+        wait_until(partial(_in_state, grant, GrantState.ACTIVE), what="both active")
         assert len(bindings_of(instance, grant)) == 1
     assert Operation.objects.filter(kind=OperationKind.GRANT, instance=instance).count() == 2
     # and revoking one leaves the other's binding
@@ -273,4 +280,32 @@ def test_approve_racing_revoke_leaves_no_binding(celery_worker, fleetsim, person
     assert errors == []
     wait_until(lambda: _settled(grant), what="operations finished")
     assert grant_state(grant) == GrantState.REVOKED
+    assert bindings_of(instance, grant) == []
+
+
+def test_an_activation_after_the_grant_ended_adds_nothing(fleetsim, persona):
+    # given an approved grant whose activation operation is created but not yet run
+    instance = make_instance()
+    sim_vm(fleetsim, instance)
+    grant = request_grant(persona("devops"), instance)
+    AccessGrant.objects.filter(pk=grant.pk).update(
+        state=GrantState.APPROVED, approved_at=timezone.now()
+    )
+    operation, _ = operation_create(
+        kind=OperationKind.GRANT,
+        actor=None,
+        instance=instance,
+        subject=f"access.grant:{grant.pk}",
+        params={"grant": grant.pk},
+        enqueue=lambda operation_id, task_id: None,
+    )
+    # and a manager revokes before it runs
+    access_grant_end(grant=grant, actor=persona("manager"), state=GrantState.REVOKED, reason="r")
+    fleetsim.reset_stats()
+    # when the activation runs (the task's body, in this process)
+    operation_run(operation.pk)
+    # then it re-checked the grant under its lock and wrote nothing to the policy
+    operation.refresh_from_db()
+    assert operation.result == {"activated": False, "state": GrantState.REVOKED}
+    assert fleetsim.calls("compute.instances.setIamPolicy") == 0
     assert bindings_of(instance, grant) == []
