@@ -7,6 +7,6 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from access import handlers
+        from access import extensions, handlers  # noqa: F401 (extensions registers its panel)
 
         handlers.register()

@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("mi_admin.approvals.urls")),
     path("", include("instances.urls")),
     path("", include("health.urls")),
+    path("", include("access.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,34 @@
+"""Reads of the access app: a person's grants, who holds access on an instance, one grant."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from access.choices import GrantState
+from access.models import AccessGrant, AccessLevel
+from instances.models import Instance
+from mi_admin.accounts.models import User
+
+
+def _grants() -> QuerySet[AccessGrant]:
+    return AccessGrant.objects.select_related(
+        "instance", "instance__customer", "level", "requester", "ended_by", "approval_request"
+    )
+
+
+def access_grants_of(*, user: User) -> QuerySet[AccessGrant]:
+    """The person's requests and grants, newest first (one query)."""
+    return _grants().filter(requester=user).order_by("-created_at")
+
+
+def access_grants_active_on(*, instance: Instance) -> list[AccessGrant]:
+    """Who holds access on the instance now, soonest to expire first."""
+    return list(_grants().filter(instance=instance, state=GrantState.ACTIVE).order_by("expires_at"))
+
+
+def access_grant_detail(*, pk: int) -> AccessGrant | None:
+    return _grants().filter(pk=pk).first()
+
+
+def access_levels() -> QuerySet[AccessLevel]:
+    return AccessLevel.objects.order_by("name")
