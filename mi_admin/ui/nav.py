@@ -21,6 +21,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "ui:dashboard", None),
     NavItem("Fleet", "instances:instance_list", Perm.VIEW_FLEET),
     NavItem("Approvals", "approvals:inbox", Perm.APPROVE),
+    NavItem("My access", "access:mine", Perm.OPERATE_INSTANCE),
     NavItem("Audit trail", "audit:event_list", Perm.VIEW_AUDIT),
     NavItem("Settings", "admin:index", Perm.MANAGE_SETTINGS),
 )
