@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from access.choices import GrantState
 from access.models import AccessGrant, AccessLevel
 from instances.models import Instance
 from mi_admin.accounts.models import User
+from mi_admin.approvals.choices import Decision
+from mi_admin.approvals.models import Review
 
 
 def _grants() -> QuerySet[AccessGrant]:
@@ -32,3 +34,14 @@ def access_grant_detail(*, pk: int) -> AccessGrant | None:
 
 def access_levels() -> QuerySet[AccessLevel]:
     return AccessLevel.objects.order_by("name")
+
+
+def access_grant_list() -> QuerySet[AccessGrant]:
+    """Every grant, newest first, with the approvals that let it through (fleet-wide list
+    and the access-review export; a fixed number of queries per page or chunk)."""
+    approvals = Review.objects.filter(decision=Decision.APPROVE).select_related("reviewer")
+    return (
+        _grants()
+        .prefetch_related(Prefetch("approval_request__reviews", queryset=approvals))
+        .order_by("-created_at", "-pk")
+    )

@@ -3,22 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from access import exports
 from access.choices import GrantState
-from access.filtersets import MyAccessFilterSet
+from access.filtersets import GrantFilterSet, MyAccessFilterSet
 from access.forms import AccessRequestForm, RevokeForm
 from access.models import AccessGrant
-from access.selectors import access_grant_detail, access_grants_of
+from access.selectors import access_grant_detail, access_grant_list, access_grants_of
 from access.services import AccessError, access_grant_end, access_grant_request
 from instances.models import Instance
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import any_role, requires
-from mi_admin.ui.lists import render_list
+from mi_admin.ui.lists import export_response, invalid_filters, render_list
 
 
 def _user(request: HttpRequest) -> User:
@@ -32,6 +35,31 @@ def _user(request: HttpRequest) -> User:
 def my_access(request: HttpRequest) -> HttpResponse:
     filterset = MyAccessFilterSet(request.GET, queryset=access_grants_of(user=_user(request)))
     return render_list(request, filterset, "access/mine.html", "access/_mine_results.html")
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def grant_list(request: HttpRequest) -> HttpResponse:
+    filterset = GrantFilterSet(request.GET, queryset=access_grant_list())
+    return render_list(request, filterset, "access/grants.html", "access/_grants_results.html")
+
+
+@requires(Perm.VIEW_AUDIT)
+@require_GET
+def grant_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    """The access-review evidence over the filtered period, as CSV or JSON."""
+    if fmt not in ("csv", "json"):
+        raise Http404("Exports are .csv or .json.")
+    filterset = GrantFilterSet(request.GET, queryset=access_grant_list())
+    refused = invalid_filters(filterset)
+    if refused is not None:
+        return refused
+    chunks: Iterable[str]
+    if fmt == "csv":
+        chunks, content_type = exports.csv_rows(filterset.qs), "text/csv"
+    else:
+        chunks, content_type = exports.json_chunks(filterset.qs), "application/json"
+    return export_response(chunks, name="access-grants", extension=fmt, content_type=content_type)
 
 
 @requires(Perm.OPERATE_INSTANCE)

@@ -102,6 +102,9 @@ MATRIX: dict[str, Row] = {
     # "I'm done" answers everyone with the page (and the service's refusal); revoking
     # without a reason is a 400 for managers and admins, refused to the others.
     "access:mine": Row(everyone(200)),
+    "access:grant_list": Row(everyone(200)),
+    # The access-review evidence: who reads the audit trail exports it.
+    "access:grant_export": Row(only(200, "devops", "admin"), kwargs={"fmt": "csv"}),
     "access:request": Row(only(200, "devops", "admin"), kwargs={"slug": "acme-prod"}),
     "access:grant": Row(everyone(200), kwargs={"pk": "900001"}),
     "access:done": Row(everyone(302), method="post", kwargs={"pk": "900001"}),
