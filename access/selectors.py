@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Prefetch, QuerySet
 
 from access.choices import GrantState
@@ -45,3 +47,17 @@ def access_grant_list() -> QuerySet[AccessGrant]:
         .prefetch_related(Prefetch("approval_request__reviews", queryset=approvals))
         .order_by("-created_at", "-pk")
     )
+
+
+def access_review_context(*, grant: AccessGrant) -> dict[str, list[AccessGrant]]:
+    """What a reviewer weighs (two queries): the requester's other grants in the last 90
+    days, and who else holds access on the instance right now."""
+    since = grant.created_at - timedelta(days=90)
+    history = list(
+        _grants()
+        .filter(requester_id=grant.requester_id, created_at__gte=since)
+        .exclude(pk=grant.pk)
+        .order_by("-created_at")[:50]
+    )
+    others = [g for g in access_grants_active_on(instance=grant.instance) if g.pk != grant.pk]
+    return {"recent_grants": history, "others_active": others}

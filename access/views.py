@@ -15,7 +15,12 @@ from access.choices import GrantState
 from access.filtersets import GrantFilterSet, MyAccessFilterSet
 from access.forms import AccessRequestForm, RevokeForm
 from access.models import AccessGrant
-from access.selectors import access_grant_detail, access_grant_list, access_grants_of
+from access.selectors import (
+    access_grant_detail,
+    access_grant_list,
+    access_grants_of,
+    access_review_context,
+)
 from access.services import AccessError, access_grant_end, access_grant_request
 from instances.models import Instance
 from mi_admin.accounts.models import User
@@ -104,6 +109,7 @@ def _grant_page(
         "is_holder": grant.requester_id == _user(request).pk,
         "live": grant.state in (GrantState.APPROVED, GrantState.ACTIVE),
         "open": grant.state in (GrantState.PENDING, GrantState.APPROVED, GrantState.ACTIVE),
+        **access_review_context(grant=grant),
     }
     return render(request, "access/grant.html", context, status=status)
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from access.choices import GrantState
 from access.models import AccessGrant
@@ -90,7 +91,7 @@ def _queries(client, url: str) -> int:
     return len(captured.captured_queries)
 
 
-@pytest.mark.parametrize(("page", "baseline"), [("mine", 5), ("grant", 4)])
+@pytest.mark.parametrize(("page", "baseline"), [("mine", 5), ("grant", 6)])
 def test_the_pages_cost_the_same_at_any_size(client_for, persona, page, baseline):
     # given devops holding one grant, then sixty on several instances
     devops = persona("devops")
@@ -102,5 +103,23 @@ def test_the_pages_cost_the_same_at_any_size(client_for, persona, page, baseline
     for n in range(60):
         make_access_grant(devops, make_instance(f"more-{n}"))
     large = _queries(client, url)
-    # then both cost the baseline (session, user, groups: 3 of them)
+    # then both cost the baseline (session, user, groups: 3 of them; the grant page adds
+    # the requester's recent grants and who else has access now)
     assert (small, large) == (baseline, baseline)
+
+
+def test_the_grant_page_shows_what_a_reviewer_weighs(client_for, persona):
+    # given devops asking for access, after an earlier grant of theirs, while admin holds
+    # active access on the same instance
+    devops, instance = persona("devops"), make_instance()
+    earlier = make_access_grant(devops, make_instance("elsewhere"))
+    other = make_access_grant(persona("admin"), instance)
+    AccessGrant.objects.filter(pk=other.pk).update(
+        state=GrantState.ACTIVE, expires_at=timezone.now() + timedelta(minutes=20)
+    )
+    grant = make_access_grant(devops, instance)
+    # when the manager opens the request's grant page
+    page = client_for("manager").get(reverse("access:grant", args=[grant.pk])).content.decode()
+    # then it lists the requester's recent grants and who else has access now
+    assert f"#{earlier.pk}</a> SSH (OS Login) on elsewhere" in page
+    assert 'data-testid="other-active">Admin Persona' in page
