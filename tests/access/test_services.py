@@ -15,7 +15,12 @@ from access.services import AccessError, access_grant_end, access_grants_sweep
 from instances.choices import OperationKind
 from instances.models import Operation
 from mi_admin.approvals.choices import Decision, RequestState
-from mi_admin.approvals.services import ApprovalError, approval_review_submit
+from mi_admin.approvals.services import (
+    ApprovalError,
+    approval_request_withdraw,
+    approval_requests_expire,
+    approval_review_submit,
+)
 from mi_admin.audit.models import AuditEvent
 from tests.access.conftest import SSH, VM_ADMIN, level, make_instance, request_grant
 
@@ -217,3 +222,42 @@ def test_the_sweep_leaves_a_grant_not_yet_expired(persona):
 def grant_state_of(grant: AccessGrant) -> str:
     grant.refresh_from_db()
     return grant.state
+
+
+def test_a_withdrawn_or_expired_approval_closes_the_grant(
+    persona, django_capture_on_commit_callbacks
+):
+    # given two pending grants
+    devops, instance = persona("devops"), make_instance()
+    withdrawn = request_grant(devops, instance)
+    lapsed = request_grant(devops, instance)
+    assert withdrawn.approval_request is not None
+    assert lapsed.approval_request is not None
+    # when devops withdraws the first, and the second's approval request runs out of time
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_request_withdraw(request=withdrawn.approval_request, actor=devops)
+    later = timezone.now() + timedelta(days=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_requests_expire(now=later)
+    # then the grants close accordingly, and neither can be activated
+    withdrawn.refresh_from_db()
+    lapsed.refresh_from_db()
+    assert withdrawn.state == GrantState.WITHDRAWN
+    assert lapsed.state == GrantState.DENIED
+    assert lapsed.end_reason == "The approval request expired."
+    assert access_grants_sweep(now=later)["activated"] == 0
+    assert not Operation.objects.exists()
+
+
+def test_the_sweep_starts_a_scheduled_grant_whose_start_came(persona):
+    # given an approved grant scheduled in an hour (its eta'd task lost)
+    grant = request_grant(persona("devops"), make_instance())
+    start = timezone.now() + timedelta(hours=1)
+    AccessGrant.objects.filter(pk=grant.pk).update(state=GrantState.APPROVED, requested_start=start)
+    # when the sweep runs before the start, then after it
+    before = access_grants_sweep(now=start - timedelta(minutes=1))
+    after = access_grants_sweep(now=start + timedelta(minutes=1))
+    # then only the second queues its activation, once
+    assert before["activated"] == 0
+    assert after["activated"] == 1
+    assert Operation.objects.filter(kind=OperationKind.GRANT).count() == 1
