@@ -37,3 +37,8 @@ class AccessRequestForm(forms.Form):
 
 class RevokeForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ExtendForm(forms.Form):
+    minutes = forms.IntegerField(min_value=1, label="More minutes")
+    justification = forms.CharField(label="Why", widget=forms.Textarea(attrs={"rows": 2}))

@@ -101,6 +101,14 @@ class AccessGrant(models.Model):
     )
     end_reason = models.TextField(blank=True)
     binding_verified_removed_at = models.DateTimeField(null=True, blank=True)
+    # An extension asked for while active: its own approval request (subject kind
+    # "access.extension", subject id = this grant); cleared once applied or refused (the
+    # audit trail and the approval request keep it).
+    extension_duration = models.DurationField(null=True, blank=True)
+    extension_justification = models.TextField(blank=True)
+    extension_approval = models.ForeignKey(
+        ApprovalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -17,6 +17,7 @@ from access.models import AccessGrant
 from access.services import (
     access_grant_activation_begin,
     access_grant_activation_confirm,
+    access_grant_extension_confirm,
     access_grant_removal_verified,
 )
 from instances import gcp
@@ -72,10 +73,70 @@ def _remove_and_verify(operation: Operation, grant: AccessGrant, *, label: str) 
     step_run(operation=operation, name=f"{label}: remove the binding and read back", work=remove)
 
 
+def _run_extend(operation: Operation, grant: AccessGrant) -> dict[str, Any]:
+    """Replace the condition of the grant's binding(s) with the later expiry: one
+    read-modify-write per role (the old binding out, the new one in, one setIamPolicy, so
+    access never lapses in between), read back, then record the new expiry."""
+    new_expiry = datetime.fromisoformat(operation.params["extend_to"])
+    condition = gcp.expiry_condition(new_expiry, title=grant.condition_title)
+    roles = list(grant.level.iam_roles)
+    where = _where(grant)
+
+    def write(role: str) -> None:
+        current = gcp.vm_iam_policy_get(**where)
+        without = gcp.policy_without_binding(
+            current, role=role, member=grant.member, condition_title=grant.condition_title
+        )
+        wanted = gcp.policy_with_binding(
+            without, role=role, member=grant.member, condition=condition
+        )
+        if wanted != current:
+            gcp.vm_iam_policy_set(**where, policy=wanted)
+
+    def replace() -> tuple[str, dict[str, Any]]:
+        for role in roles:
+            try:
+                write(role)
+            except gcp.GcpConflict:
+                write(role)  # the policy changed between our read and write: read again, once
+        return f"condition now {condition.expression}", {}
+
+    step_run(operation=operation, name="Replace the binding's expiry", work=replace)
+
+    def verify() -> tuple[str, dict[str, Any]]:
+        policy = gcp.vm_iam_policy_get(**where)
+        conditions = {
+            b.condition.expression
+            for b in policy.bindings
+            if grant.member in b.members
+            and b.condition is not None
+            and b.condition.title == grant.condition_title
+        }
+        if conditions != {condition.expression}:
+            raise StepFailed(f"read back: conditions {sorted(conditions)}")
+        return "read back: one binding, new expiry", {}
+
+    step_run(operation=operation, name="Read the policy back", work=verify)
+
+    def confirm() -> tuple[str, dict[str, Any]]:
+        kept = access_grant_extension_confirm(grant_pk=grant.pk, expires_at=new_expiry)
+        return ("grant extended" if kept else "grant ended meanwhile"), {"kept": kept}
+
+    confirmed = step_run(operation=operation, name="Record the new expiry", work=confirm)
+    if confirmed["kept"]:
+        return {"extended": True, "expires_at": new_expiry.isoformat()}
+    _remove_and_verify(operation, grant, label="Ended meanwhile")
+    access_grant_removal_verified(grant_pk=grant.pk, again=True)
+    return {"extended": False, "removed": True}
+
+
 def run_grant(operation: Operation) -> dict[str, Any]:
     """Activate a grant: start its clock, add the binding(s) with the expiry condition,
-    read them back, mark the grant active; if the grant ended meanwhile, remove them."""
+    read them back, mark the grant active; if the grant ended meanwhile, remove them.
+    With ``extend_to`` in its params: replace the active binding's expiry instead."""
     grant = _grant(operation)
+    if "extend_to" in operation.params:
+        return _run_extend(operation, grant)
 
     def begin() -> tuple[str, dict[str, Any]]:
         outcome = access_grant_activation_begin(grant_pk=grant.pk)

@@ -33,6 +33,7 @@ from mi_admin.audit.services import audit_record
 logger = logging.getLogger(__name__)
 
 SUBJECT_KIND = "access.grant"
+EXTENSION_KIND = "access.extension"
 REQUESTER_ROLES = frozenset({Role.DEVOPS, Role.ADMIN})
 
 
@@ -446,3 +447,128 @@ def access_grants_sweep(*, now: datetime | None = None) -> dict[str, int]:
             _removal_queue(grant)
         counts["removals"] += 1
     return counts
+
+
+def access_grant_extend_request(
+    *, grant: AccessGrant, requester: User, extra: timedelta, justification: str
+) -> AccessGrant:
+    """The holder asks for more time on an active grant: a new approval request under the
+    level's policy, linked to the grant; on approval the binding's condition is replaced
+    with the later expiry. Raises :class:`AccessError` when refused."""
+    if not justification.strip():
+        raise AccessError("Say why you need more time (a justification is required).")
+    with transaction.atomic():
+        locked = _locked(grant.pk)
+        if requester.pk != locked.requester_id:
+            raise AccessError("Only the person who holds the grant can ask for more time.")
+        if locked.state != GrantState.ACTIVE:
+            raise AccessError("Only an active grant can be extended.")
+        if locked.extension_approval_id is not None:
+            raise AccessError("An extension of this grant already waits for approval.")
+        if extra <= timedelta(0) or extra > locked.level.max_duration:
+            raise AccessError(
+                f"An extension lasts between 1 minute and {locked.level.max_duration}."
+            )
+        approval = approval_request_create(
+            policy=locked.level.approval_policy,
+            requester=requester,
+            subject_kind=EXTENSION_KIND,
+            subject_id=str(locked.pk),
+            subject_summary=f"{extra} more of {locked.level.name} on {locked.instance.slug}: "
+            f"{justification.strip()}",
+        )
+        locked.extension_duration = extra
+        locked.extension_justification = justification.strip()
+        locked.extension_approval = approval
+        locked.save(
+            update_fields=["extension_duration", "extension_justification", "extension_approval"]
+        )
+        audit_record(
+            action="access.grant.extension_requested",
+            actor=requester,
+            obj=locked,
+            after={
+                "extra": str(extra),
+                "justification": locked.extension_justification,
+                "approval_request": approval.pk,
+            },
+        )
+    grant.refresh_from_db()
+    return grant
+
+
+def _extension_clear(grant: AccessGrant) -> None:
+    grant.extension_duration = None
+    grant.extension_justification = ""
+    grant.extension_approval = None
+
+
+def access_extension_decided(request: ApprovalRequest) -> None:
+    """The approval engine's outcome of an extension (after commit; may run twice):
+    approved and still active → queue the operation that replaces the condition; refused
+    → the request is cleared. Anything else (the grant ended) → nothing."""
+    with transaction.atomic():
+        grant = _locked(int(request.subject_id))
+        if grant.extension_approval_id != request.pk:
+            return  # applied, refused or superseded already
+        if request.state == RequestState.APPROVED and grant.state == GrantState.ACTIVE:
+            assert grant.expires_at is not None
+            assert grant.extension_duration is not None
+            new_expiry = grant.expires_at + grant.extension_duration
+            operation_create(
+                kind=OperationKind.GRANT,
+                actor=None,
+                instance=grant.instance,
+                subject=f"{grant.operation_subject}:extend",
+                params={"grant": grant.pk, "extend_to": new_expiry.isoformat()},
+                idempotency_key=f"access-grant-{grant.pk}-extend-{request.pk}",
+            )
+            audit_record(
+                action="access.grant.extension_approved",
+                actor_label="system",
+                obj=grant,
+                after={"approval_request": request.pk, "expires_at": new_expiry.isoformat()},
+            )
+            return
+        _extension_clear(grant)
+        grant.save(
+            update_fields=["extension_duration", "extension_justification", "extension_approval"]
+        )
+        audit_record(
+            action="access.grant.extension_refused",
+            actor_label="system",
+            obj=grant,
+            after={"approval_request": request.pk, "outcome": request.state},
+        )
+
+
+def access_grant_extension_confirm(*, grant_pk: int, expires_at: datetime) -> bool:
+    """After the new condition was read back: the grant lasts until ``expires_at`` if it is
+    still active (its expiry task is queued again). False: it ended meanwhile, and the
+    runner must remove the binding."""
+    with transaction.atomic():
+        grant = _locked(grant_pk)
+        if grant.state != GrantState.ACTIVE:
+            return False
+        if grant.expires_at == expires_at:
+            return True
+        before = _snapshot(grant)
+        grant.expires_at = expires_at
+        _extension_clear(grant)
+        grant.save(
+            update_fields=[
+                "expires_at",
+                "extension_duration",
+                "extension_justification",
+                "extension_approval",
+            ]
+        )
+        audit_record(
+            action="access.grant.extended",
+            actor_label="system",
+            obj=grant,
+            before=before,
+            after=_snapshot(grant),
+        )
+        _expiry_schedule(grant)
+    return True

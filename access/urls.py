@@ -11,5 +11,6 @@ urlpatterns = [
     path("access/grants/export.<str:fmt>", views.grant_export, name="grant_export"),
     path("access/grants/<int:pk>/", views.grant_detail, name="grant"),
     path("access/grants/<int:pk>/done/", views.grant_done, name="done"),
+    path("access/grants/<int:pk>/extend/", views.grant_extend, name="extend"),
     path("access/grants/<int:pk>/revoke/", views.grant_revoke, name="revoke"),
 ]

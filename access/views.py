@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from access import exports
 from access.choices import GrantState
 from access.filtersets import GrantFilterSet, MyAccessFilterSet
-from access.forms import AccessRequestForm, RevokeForm
+from access.forms import AccessRequestForm, ExtendForm, RevokeForm
 from access.models import AccessGrant
 from access.selectors import (
     access_grant_detail,
@@ -21,7 +22,12 @@ from access.selectors import (
     access_grants_of,
     access_review_context,
 )
-from access.services import AccessError, access_grant_end, access_grant_request
+from access.services import (
+    AccessError,
+    access_grant_end,
+    access_grant_extend_request,
+    access_grant_request,
+)
 from instances.models import Instance
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
@@ -106,6 +112,7 @@ def _grant_page(
     context = {
         "grant": grant,
         "form": form or RevokeForm(),
+        "extend_form": ExtendForm(),
         "is_holder": grant.requester_id == _user(request).pk,
         "live": grant.state in (GrantState.APPROVED, GrantState.ACTIVE),
         "open": grant.state in (GrantState.PENDING, GrantState.APPROVED, GrantState.ACTIVE),
@@ -152,3 +159,26 @@ def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Grant #{pk} revoked; its binding is being removed.")
             return redirect("access:grant", pk=pk)
     return _grant_page(request, pk, form=form, status=400)
+
+
+@any_role
+@require_POST
+def grant_extend(request: HttpRequest, pk: int) -> HttpResponse:
+    """The holder asks for more time; the same approval as the grant decides."""
+    grant = get_object_or_404(AccessGrant, pk=pk)
+    form = ExtendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say how many more minutes and why.")
+        return redirect("access:grant", pk=pk)
+    try:
+        access_grant_extend_request(
+            grant=grant,
+            requester=_user(request),
+            extra=timedelta(minutes=form.cleaned_data["minutes"]),
+            justification=form.cleaned_data["justification"],
+        )
+    except AccessError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"More time asked for on grant #{pk}; a manager reviews it.")
+    return redirect("access:grant", pk=pk)

@@ -11,7 +11,12 @@ from django.utils import timezone
 
 from access.choices import GrantState
 from access.models import AccessGrant, AccessLevel
-from access.services import AccessError, access_grant_end, access_grants_sweep
+from access.services import (
+    AccessError,
+    access_grant_end,
+    access_grant_extend_request,
+    access_grants_sweep,
+)
 from instances.choices import OperationKind
 from instances.models import Operation
 from mi_admin.approvals.choices import Decision, RequestState
@@ -261,3 +266,34 @@ def test_the_sweep_starts_a_scheduled_grant_whose_start_came(persona):
     assert before["activated"] == 0
     assert after["activated"] == 1
     assert Operation.objects.filter(kind=OperationKind.GRANT).count() == 1
+
+
+def test_an_extension_is_refused_unless_the_holder_asks_on_an_active_grant(persona):
+    # given a pending grant (not active yet)
+    devops = persona("devops")
+    grant = request_grant(devops, make_instance())
+    # then asking for more time is refused, saying why; so is another person asking
+    with pytest.raises(AccessError, match="Only an active grant"):
+        access_grant_extend_request(
+            grant=grant, requester=devops, extra=timedelta(minutes=10), justification="j"
+        )
+    now = timezone.now()
+    AccessGrant.objects.filter(pk=grant.pk).update(
+        state=GrantState.ACTIVE, activated_at=now, expires_at=now + timedelta(minutes=30)
+    )
+    with pytest.raises(AccessError, match="Only the person who holds the grant"):
+        access_grant_extend_request(
+            grant=grant, requester=persona("admin"), extra=timedelta(minutes=10), justification="j"
+        )
+    with pytest.raises(AccessError, match="between 1 minute and"):
+        access_grant_extend_request(
+            grant=grant, requester=devops, extra=timedelta(hours=2), justification="j"
+        )
+    # and the holder's request is filed once (a second waits for the first)
+    access_grant_extend_request(
+        grant=grant, requester=devops, extra=timedelta(minutes=10), justification="j"
+    )
+    with pytest.raises(AccessError, match="already waits"):
+        access_grant_extend_request(
+            grant=grant, requester=devops, extra=timedelta(minutes=10), justification="j"
+        )

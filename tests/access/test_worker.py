@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from access.choices import GrantState
 from access.models import AccessGrant
-from access.services import access_grant_end, access_grants_sweep
+from access.services import access_grant_end, access_grant_extend_request, access_grants_sweep
 from instances.choices import OperationKind, OperationState
 from instances.models import Instance, Operation
 from instances.services.operations import operation_create
@@ -309,3 +309,31 @@ def test_an_activation_after_the_grant_ended_adds_nothing(fleetsim, persona):
     assert operation.result == {"activated": False, "state": GrantState.REVOKED}
     assert fleetsim.calls("compute.instances.setIamPolicy") == 0
     assert bindings_of(instance, grant) == []
+
+
+def test_an_approved_extension_replaces_the_condition(celery_worker, fleetsim, persona):
+    # given an active grant
+    grant = _active_grant(fleetsim, persona)
+    assert grant.expires_at is not None
+    old_expiry = grant.expires_at
+    # when devops asks for 20 more minutes and a manager approves
+    access_grant_extend_request(
+        grant=grant, requester=persona("devops"), extra=timedelta(minutes=20), justification="j"
+    )
+    assert grant.extension_approval is not None
+    approval_review_submit(
+        request=grant.extension_approval, reviewer=persona("manager"), decision=Decision.APPROVE
+    )
+    # then the grant lasts 20 minutes longer, and its one binding carries the new expiry
+    wait_until(
+        lambda: AccessGrant.objects.get(pk=grant.pk).expires_at != old_expiry, what="extended"
+    )
+    grant.refresh_from_db()
+    assert grant.expires_at == old_expiry + timedelta(minutes=20)
+    assert grant.extension_approval is None
+    stamp = grant.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    bound = bindings_of(grant.instance, grant)
+    assert len(bound) == 1
+    assert bound[0].condition is not None
+    assert bound[0].condition.expression == f'request.time < timestamp("{stamp}")'
+    assert grant.state == GrantState.ACTIVE

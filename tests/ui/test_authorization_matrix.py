@@ -108,6 +108,7 @@ MATRIX: dict[str, Row] = {
     "access:request": Row(only(200, "devops", "admin"), kwargs={"slug": "acme-prod"}),
     "access:grant": Row(everyone(200), kwargs={"pk": "900001"}),
     "access:done": Row(everyone(302), method="post", kwargs={"pk": "900001"}),
+    "access:extend": Row(everyone(302), method="post", kwargs={"pk": "900001"}),
     "access:revoke": Row(only(400, "manager", "admin"), method="post", kwargs={"pk": "900001"}),
 }
 
