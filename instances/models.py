@@ -92,6 +92,11 @@ class Instance(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     drift = models.CharField(max_length=16, choices=Drift.choices, blank=True, db_index=True)
     drift_detail = models.CharField(max_length=255, blank=True)
+    management_access_opt_out = models.BooleanField(
+        "customer opted out of management access",
+        default=False,
+        help_text="No access level can be granted on this instance while set.",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -153,6 +158,9 @@ class Operation(models.Model):
         on_delete=models.SET_NULL,
         related_name="operations",
     )
+    # What the operation acts on within its target when several may run there at once
+    # (e.g. "access.grant:17"): part of the kind-and-target uniqueness, empty otherwise.
+    subject = models.CharField(max_length=64, blank=True, default="")
     params = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
@@ -196,7 +204,8 @@ class Operation(models.Model):
             models.UniqueConstraint(
                 _target(),
                 "kind",
-                name="one_active_operation_per_kind_and_target",
+                "subject",
+                name="one_active_operation_per_kind_target_subject",
                 condition=Q(state__in=ACTIVE_OPERATION_STATES),
                 violation_error_message="An operation of this kind is already under way here.",
             ),

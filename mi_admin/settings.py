@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "mi_requests",
     "health",
     "rollouts",
+    "access",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +255,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "approvals-expire": {
         "task": "mi_admin.approvals.tasks.approval_requests_expire_task",
+        "schedule": 60.0,
+    },
+    # Ends access grants past their expiry even when the eta'd task was lost.
+    "access-grants-sweep": {
+        "task": "access.tasks.access_grants_sweep_task",
         "schedule": 60.0,
     },
 }

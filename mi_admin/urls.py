@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("instances.urls")),
     path("", include("health.urls")),
     path("", include("rollouts.urls")),
+    path("", include("access.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-ROOTS = ("mi_admin", "instances", "health", "mi_requests", "rollouts", "fleetsim", "idp")
+ROOTS = ("mi_admin", "instances", "health", "mi_requests", "rollouts", "access", "fleetsim", "idp")
 
 
 @pytest.fixture(scope="module")

@@ -41,8 +41,8 @@ BASELINES: dict[str, int] = {
     "instance_list_partial": 8,
     # releases; the rows (one chunked cursor)
     "instance_export": 5,
-    # instance; recent operations; releases; health panel (rows, bar)
-    "instance_detail": 8,
+    # instance; recent operations; releases; health panel (rows, bar); access panel (grants)
+    "instance_detail": 9,
     # instance; health rows, bar; releases; windows; transitions; incidents
     "instance_health": 10,
     "window_add": 4,  # instance

@@ -22,3 +22,10 @@ RUNNERS: dict[str, Runner] = {
     OperationKind.UPGRADE: run_upgrade,
     OperationKind.ROLLBACK: run_rollback,
 }
+
+
+def register_runner(kind: str, runner: Runner) -> None:
+    """A domain app adds the runner of an operation kind it owns (from its
+    ``AppConfig.ready()``), so instances never imports the app; the same kind again
+    replaces it."""
+    RUNNERS[kind] = runner

@@ -124,10 +124,12 @@ def _active_on_target(*, instance: Instance | None) -> Q:
     return Q(instance=instance, state__in=ACTIVE_OPERATION_STATES)
 
 
-def _existing(*, key: str, kind: OperationKind, instance: Instance | None) -> Operation | None:
-    """The operation this request repeats: same key (finished or not) on the same target,
-    or one of the same kind still under way there."""
-    same = Operation.objects.filter(kind=kind, instance=instance)
+def _existing(
+    *, key: str, kind: OperationKind, instance: Instance | None, subject: str = ""
+) -> Operation | None:
+    """The operation this request repeats: same key (finished or not) on the same target
+    and subject, or one of the same kind still under way there."""
+    same = Operation.objects.filter(kind=kind, instance=instance, subject=subject)
     found = same.filter(idempotency_key=key).first()
     if found is None:
         found = same.filter(state__in=ACTIVE_OPERATION_STATES).order_by("pk").first()
@@ -141,6 +143,7 @@ def operation_create(
     instance: Instance | None = None,
     params: dict[str, Any] | None = None,
     idempotency_key: str = "",
+    subject: str = "",
     enqueue: Enqueue = _enqueue_operation,
 ) -> tuple[Operation, bool]:
     """Create an operation and send it to the broker once the transaction commits.
@@ -151,12 +154,16 @@ def operation_create(
     back that one. Raises :class:`OperationConflict` when another mutating operation holds
     the instance, or the key was used for another target.
 
+    ``subject`` names what the operation acts on within its target (e.g. one access grant),
+    so two operations of one kind on one instance run side by side when their subjects
+    differ; the same subject still folds into the one under way.
+
     If the broker cannot be reached the operation is still created (``dispatched_at`` stays
     empty) and the dispatcher sends it when the broker is back.
     """
     key = idempotency_key or uuid.uuid4().hex
     with transaction.atomic():
-        existing = _existing(key=key, kind=kind, instance=instance)
+        existing = _existing(key=key, kind=kind, instance=instance, subject=subject)
         if existing is not None:
             return existing, False
         try:
@@ -167,12 +174,13 @@ def operation_create(
                     kind=kind,
                     actor=actor,
                     instance=instance,
+                    subject=subject,
                     params=params or {},
                     idempotency_key=key,
                     dispatched_at=timezone.now(),
                 )
         except IntegrityError as exc:
-            winner = _existing(key=key, kind=kind, instance=instance)
+            winner = _existing(key=key, kind=kind, instance=instance, subject=subject)
             if winner is not None:
                 return winner, False
             raise _conflict(key=key, instance=instance) from exc
@@ -184,6 +192,7 @@ def operation_create(
                 "kind": kind,
                 "instance": instance.slug if instance else None,
                 "params": params or {},
+                **({"subject": subject} if subject else {}),
             },
         )
         transaction.on_commit(lambda: _send(operation, enqueue))

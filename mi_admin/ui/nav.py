@@ -22,6 +22,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Fleet", "instances:instance_list", Perm.VIEW_FLEET),
     NavItem("Rollouts", "rollouts:rollout_list", Perm.VIEW_FLEET),
     NavItem("Approvals", "approvals:inbox", Perm.APPROVE),
+    NavItem("My access", "access:mine", Perm.OPERATE_INSTANCE),
+    NavItem("Access grants", "access:grant_list", Perm.APPROVE),
     NavItem("Audit trail", "audit:event_list", Perm.VIEW_AUDIT),
     NavItem("Settings", "admin:index", Perm.MANAGE_SETTINGS),
 )

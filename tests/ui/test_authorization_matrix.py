@@ -17,6 +17,7 @@ from instances.models import Release
 from mi_admin.accounts.checks import iter_patterns
 from mi_admin.accounts.rules import is_delegated
 from rollouts.models import Rollout
+from tests.access.factories import make_access_grant
 from tests.approvals.factories import make_approval_request
 from tests.fixtures.personas import PERSONAS, make_persona
 from tests.instances.factories import make_instance, make_operation
@@ -122,6 +123,18 @@ MATRIX: dict[str, Row] = {
     "approvals:review": Row(everyone(400), method="post", kwargs={"pk": "900001"}),
     # Only the requester may withdraw; the others are told so on the page they return to.
     "approvals:withdraw": Row(everyone(302), method="post", kwargs={"pk": "900002"}),
+    # Access: asking is for devops and admins; grant #900001 is pending, held by devops.
+    # "I'm done" answers everyone with the page (and the service's refusal); revoking
+    # without a reason is a 400 for managers and admins, refused to the others.
+    "access:mine": Row(everyone(200)),
+    "access:grant_list": Row(everyone(200)),
+    # The access-review evidence: who reads the audit trail exports it.
+    "access:grant_export": Row(only(200, "devops", "admin"), kwargs={"fmt": "csv"}),
+    "access:request": Row(only(200, "devops", "admin"), kwargs={"slug": "acme-prod"}),
+    "access:grant": Row(everyone(200), kwargs={"pk": "900001"}),
+    "access:done": Row(everyone(302), method="post", kwargs={"pk": "900001"}),
+    "access:extend": Row(everyone(302), method="post", kwargs={"pk": "900001"}),
+    "access:revoke": Row(only(400, "manager", "admin"), method="post", kwargs={"pk": "900001"}),
 }
 
 
@@ -135,6 +148,7 @@ def matrix_objects(db):
     make_approval_request(make_persona("devops"), pk=900002)
     release = Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
     Rollout.objects.create(pk=900001, release=release)
+    make_access_grant(make_persona("devops"), instance, pk=900001)
 
 
 def _our_patterns() -> list[tuple[str, str]]:

@@ -1,0 +1,48 @@
+"""The filter of "My access": by state."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from access.choices import GrantState
+from access.models import AccessGrant
+
+
+class MyAccessFilterSet(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=GrantState.choices, label="State")
+
+    class Meta:
+        model = AccessGrant
+        fields: list[str] = []
+
+
+class GrantFilterSet(django_filters.FilterSet):
+    """The fleet-wide list and the access-review export: by state, by instance or person,
+    and by period (a grant counts when it was open at some moment of it)."""
+
+    q = django_filters.CharFilter(method="search", label="Instance or person")
+    state = django_filters.ChoiceFilter(choices=GrantState.choices, label="State")
+    since = django_filters.IsoDateTimeFilter(method="open_since", label="Since (UTC)")
+    until = django_filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", label="Until (UTC)"
+    )
+
+    class Meta:
+        model = AccessGrant
+        fields = ["q", "state", "since", "until"]
+
+    def search(
+        self, queryset: QuerySet[AccessGrant], name: str, value: str
+    ) -> QuerySet[AccessGrant]:
+        return queryset.filter(
+            Q(instance__slug__icontains=value)
+            | Q(instance__customer__name__icontains=value)
+            | Q(requester__username__icontains=value)
+            | Q(requester__display_name__icontains=value)
+        )
+
+    def open_since(
+        self, queryset: QuerySet[AccessGrant], name: str, value: object
+    ) -> QuerySet[AccessGrant]:
+        return queryset.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=value))
