@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from instances.models import Release
+from instances.choices import InstanceKind, OperationKind, OperationState
+from instances.models import Operation, Release
 from rollouts.models import FleetFreeze, Rollout, RolloutTarget, TargetState
 
 
@@ -24,6 +25,11 @@ def rollout_list() -> QuerySet[Rollout]:
         )
         .order_by("-created_at", "-pk")
     )
+
+
+def rollout_get(*, pk: int) -> Rollout | None:
+    """A rollout and its release (one query)."""
+    return Rollout.objects.select_related("release").filter(pk=pk).first()
 
 
 def rollout_detail(*, pk: int) -> Rollout | None:
@@ -112,3 +118,108 @@ def rollout_projection(*, rollout: Rollout, now: datetime) -> dict[int, WaveProj
         projected[wave.pk] = WaveProjection(start, finish, late)
         previous_end, previous_hold = finish, wave.hold_seconds
     return projected
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One upgrade of a rollout, with what vouched for it: for a customer upgrade, the
+    last verified (succeeded) test-instance upgrade to the same release finished before it
+    started; the snapshot taken before it; its health summary."""
+
+    target: RolloutTarget
+    test_instance: bool
+    started_at: datetime | None
+    finished_at: datetime | None
+    outcome: str
+    snapshot: str
+    health: str
+    verified_on: str  # the test instance's slug, "" when none preceded it
+    verified_at: datetime | None
+
+    def as_csv(self) -> dict[str, object]:
+        return {
+            "wave": self.target.wave.name,
+            "instance": self.target.instance.slug,
+            "kind": self.target.instance.kind,
+            "operation": self.target.operation_id,
+            "started_at": self.started_at.isoformat() if self.started_at else "",
+            "finished_at": self.finished_at.isoformat() if self.finished_at else "",
+            "outcome": self.outcome,
+            "snapshot": self.snapshot,
+            "health": self.health,
+            "verified_on": self.verified_on,
+            "verified_at": self.verified_at.isoformat() if self.verified_at else "",
+        }
+
+
+EVIDENCE_COLUMNS = (
+    "wave",
+    "instance",
+    "kind",
+    "operation",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "snapshot",
+    "health",
+    "verified_on",
+    "verified_at",
+)
+
+
+def _health_text(operation: Operation) -> str:
+    health = operation.result.get("health") if isinstance(operation.result, dict) else None
+    stability = health.get("stability") if isinstance(health, dict) else None
+    if isinstance(stability, dict) and "probes" in stability:
+        lat = stability.get("latency_ms") or {}
+        latency = f"; latency {lat['min']}-{lat['max']} ms" if "min" in lat else ""
+        return f"{stability.get('healthy')} of {stability.get('probes')} probes healthy{latency}"
+    return operation.error[:200] if operation.error else ""
+
+
+def rollout_evidence(*, rollout: Rollout) -> list[EvidenceRow]:
+    """Every upgrade the rollout asked for, test instances first, then customers in the
+    order they finished (two queries whatever the size)."""
+    targets = list(
+        RolloutTarget.objects.filter(rollout=rollout, operation__isnull=False)
+        .select_related("wave", "instance", "operation")
+        .order_by("wave__position", "operation__finished_at", "instance__slug")
+    )
+    verified = list(
+        Operation.objects.filter(
+            kind=OperationKind.UPGRADE,
+            state=OperationState.SUCCEEDED,
+            instance__kind=InstanceKind.INTERNAL,
+            params__target=rollout.release.version,
+            finished_at__isnull=False,
+        )
+        .select_related("instance")
+        .order_by("finished_at")
+    )
+    rows = []
+    for target in targets:
+        operation = target.operation
+        assert operation is not None  # filtered above
+        internal = target.instance.kind == InstanceKind.INTERNAL
+        before = None
+        if not internal and operation.started_at is not None:
+            earlier = [
+                v for v in verified if v.finished_at and v.finished_at < operation.started_at
+            ]
+            before = earlier[-1] if earlier else None
+        rows.append(
+            EvidenceRow(
+                target=target,
+                test_instance=internal,
+                started_at=operation.started_at,
+                finished_at=operation.finished_at,
+                outcome=operation.get_state_display(),
+                snapshot=str(operation.result.get("snapshot", "")) if operation.result else "",
+                health=_health_text(operation),
+                verified_on=before.instance.slug if before and before.instance else "",
+                verified_at=before.finished_at if before else None,
+            )
+        )
+    # Test instances first, whatever wave a person moved them to.
+    rows.sort(key=lambda r: not r.test_instance)
+    return rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
-from mi_admin.ui.lists import render_list, render_page_or_partial
+from mi_admin.ui.csv_export import csv_lines
+from mi_admin.ui.lists import export_response, render_list, render_page_or_partial
 from rollouts import selectors
 from rollouts.filtersets import RolloutFilterSet
 from rollouts.forms import ActionForm, FreezeForm, HoldForm, MoveForm, PlanForm, TargetActionForm
@@ -88,6 +89,13 @@ def _rollout_or_404(pk: int) -> Rollout:
     return rollout
 
 
+def _rollout_plain_or_404(pk: int) -> Rollout:
+    rollout = selectors.rollout_get(pk=pk)
+    if rollout is None:
+        raise Http404(f"No rollout #{pk}.")
+    return rollout
+
+
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -103,6 +111,31 @@ def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # The live block polls this URL every 2 s while the rollout moves on its own.
     return render_page_or_partial(
         request, "rollouts/rollout_detail.html", "rollouts/_rollout_live.html", context
+    )
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def rollout_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """The evidence: each upgrade with the test-instance upgrade that preceded it, its
+    snapshot and its health summary; test instances first."""
+    rollout = _rollout_plain_or_404(pk)
+    context = {"rollout": rollout, "rows": selectors.rollout_evidence(rollout=rollout)}
+    return render_page_or_partial(
+        request, "rollouts/rollout_report.html", "rollouts/_rollout_report_rows.html", context
+    )
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def rollout_report_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    rollout = _rollout_plain_or_404(pk)
+    rows = (row.as_csv() for row in selectors.rollout_evidence(rollout=rollout))
+    return export_response(
+        csv_lines(selectors.EVIDENCE_COLUMNS, rows),
+        name=f"rollout-{rollout.pk}-{rollout.release.version}",
+        extension="csv",
+        content_type="text/csv",
     )
 
 

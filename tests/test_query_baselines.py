@@ -58,6 +58,9 @@ BASELINES: dict[str, int] = {
     # rollout; waves; targets; their instances; their operations; the freeze
     "rollout_detail": 9,
     "rollout_detail_partial": 9,  # the live block htmx polls: the same reads
+    # rollout; its targets (wave, instance, operation); the verified test upgrades
+    "rollout_report": 6,
+    "rollout_report_export": 6,
 }
 
 PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
@@ -86,6 +89,8 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "rollout_list": ("/rollouts/", {}, {}),
     "rollout_detail": ("/rollouts/{rollout}/", {}, {}),
     "rollout_detail_partial": ("/rollouts/{rollout}/", {}, {"HTTP_HX_REQUEST": "true"}),
+    "rollout_report": ("/rollouts/{rollout}/report/", {}, {}),
+    "rollout_report_export": ("/rollouts/{rollout}/report.csv", {}, {}),
 }
 
 

@@ -105,6 +105,8 @@ MATRIX: dict[str, Row] = {
     "rollouts:rollout_list": Row(everyone(200)),
     "rollouts:rollout_new": Row(only(200, "devops", "admin")),
     "rollouts:rollout_detail": Row(everyone(200), kwargs={"pk": "900001"}),
+    "rollouts:rollout_report": Row(everyone(200), kwargs={"pk": "900001"}),
+    "rollouts:rollout_report_export": Row(everyone(200), kwargs={"pk": "900001"}),
     "rollouts:rollout_action": Row(
         only(302, "devops", "admin"), method="post", kwargs={"pk": "900001"}
     ),
