@@ -160,6 +160,7 @@ def approval_review_submit(
     reviewer: User,
     decision: Decision | str,
     comment: str = "",
+    via: str = "web",
 ) -> ReviewOutcome:
     """Record ``reviewer``'s decision on the open step. A deny ends the request; the open
     step's quorum of approvals opens the next step or, on the last, approves it.
@@ -167,6 +168,7 @@ def approval_review_submit(
     Raises :class:`ApprovalError` with the reason when the review is refused: the requester,
     someone not a reviewer of the open step, a second review, a decided or expired request
     (an expired one is marked expired on the way, even if the expiry task has not run).
+    ``via`` names the channel the review came through ("web", "slack"); it is audited.
     """
     if decision not in Decision.values:
         raise ApprovalError(f"A decision is {' or '.join(Decision.values)}, not {decision!r}.")
@@ -209,7 +211,12 @@ def approval_review_submit(
                 action=REVIEWED,
                 actor=reviewer,
                 obj=locked,
-                after={"step": review.step, "decision": decision.value, "comment": comment},
+                after={
+                    "step": review.step,
+                    "decision": decision.value,
+                    "comment": comment,
+                    "via": via,
+                },
             )
             decided = _advance(locked, review, before=before, now=now)
     if expired_now:
