@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -64,6 +65,12 @@ def _state_after(request: ApprovalRequest) -> dict[str, object]:
 def _notify_on_commit(request: ApprovalRequest) -> None:
     # robust: a failing subject handler is logged, it does not undo a committed decision.
     transaction.on_commit(partial(registry.approval_decided, request.pk), robust=True)
+
+
+def _slack_enqueue(request_pk: int) -> None:
+    from mi_admin.approvals.tasks import approval_slack_notify_task  # tasks import services
+
+    approval_slack_notify_task.delay(request_pk)
 
 
 def _open_step(request: ApprovalRequest, position: int) -> None:
@@ -132,6 +139,10 @@ def approval_request_create(
                 "expires_at": request.expires_at.isoformat(),
             },
         )
+        if settings.SLACK_APPROVALS_ENABLED and settings.SLACK_WEBHOOK_URL:
+            # After commit: the worker must find the request; a broker outage loses only
+            # the message, never the request.
+            transaction.on_commit(partial(_slack_enqueue, request.pk), robust=True)
     logger.info("approval #%s filed by %s for %s", request.pk, requester, subject_kind)
     return request
 

@@ -14,14 +14,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
+from django.urls import reverse
 
+from mi_admin.alerts.base import post_json
 from mi_admin.alerts.slack import escape
+from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.models import ApprovalRequest
+
+logger = logging.getLogger(__name__)
 
 MAX_SKEW_SECONDS = 300
 REPLAY_KEY_PREFIX = "slack-interactivity-seen:"
@@ -152,3 +159,31 @@ def reviewer_message(
         }
     )
     return {"text": headline, "blocks": blocks}
+
+
+def reviewers_notify(*, request_pk: int) -> bool:
+    """Post the reviewer message of a pending request to the Slack webhook; False if Slack
+    approvals are off, no webhook is set, or the request is no longer pending.
+
+    Raises :class:`~mi_admin.alerts.base.AlertTransientError` for a failure worth retrying.
+    """
+    if not (settings.SLACK_APPROVALS_ENABLED and settings.SLACK_WEBHOOK_URL):
+        return False
+    request = (
+        ApprovalRequest.objects.select_related("requester")
+        .filter(pk=request_pk, state=RequestState.PENDING)
+        .first()
+    )
+    if request is None:
+        return False
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "approvals:request_detail", kwargs={"pk": request.pk}
+    )
+    post_json(
+        notifier="slack",
+        url=settings.SLACK_WEBHOOK_URL,
+        payload=reviewer_message(request=request, link=link),
+        timeout=settings.ALERT_HTTP_TIMEOUT,
+    )
+    logger.info("approval #%s: reviewers told on Slack", request.pk)
+    return True

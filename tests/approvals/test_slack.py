@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
@@ -19,6 +20,7 @@ from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.models import ApprovalRequest, Review
 from mi_admin.approvals.slack import reviewer_message
 from mi_admin.audit.models import AuditEvent
+from mi_admin.celery import app as celery_app
 from tests.approvals.conftest import MANAGER_STEP, StepSpec, file_request, make_person, make_policy
 
 SECRET = "test-slack-signing-secret"
@@ -250,3 +252,46 @@ def test_the_reviewer_message_carries_the_context_and_both_buttons(decisions):
         ("approve", str(request.pk)),
         ("deny", str(request.pk)),
     ]
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Run Celery tasks in the calling thread (the session worker's environment has no
+    Slack webhook to post to)."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("slack_on", "eager_tasks")
+def test_filing_a_request_posts_the_reviewer_message_to_slack(
+    settings, http_receiver, django_capture_on_commit_callbacks, decisions
+):
+    # given Slack approvals on, with the webhook pointing at a local receiver
+    settings.SLACK_WEBHOOK_URL = f"{http_receiver.url}/services/T/B/x"
+    # when a request is filed (and its transaction commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
+    # then the webhook got one message naming the request, with its buttons and link
+    assert [r.route for r in http_receiver.requests] == ["/services/T/B/x"]
+    message = http_receiver.requests[0].json()
+    assert f"Approval #{request.pk}: Test subject 42" in message["text"]
+    assert f"/approvals/{request.pk}/|Open in MI Admin>" in json.dumps(message)
+    actions = next(b for b in message["blocks"] if b["type"] == "actions")
+    assert {e["value"] for e in actions["elements"]} == {str(request.pk)}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager_tasks")
+def test_nothing_is_posted_while_slack_approvals_are_off(
+    settings, http_receiver, django_capture_on_commit_callbacks, decisions
+):
+    # given a webhook but Slack approvals off (the default)
+    settings.SLACK_WEBHOOK_URL = f"{http_receiver.url}/services/T/B/x"
+    # when a request is filed
+    with django_capture_on_commit_callbacks(execute=True):
+        file_request(make_policy(MANAGER_STEP), make_person("requester"))
+    # then Slack hears nothing
+    assert http_receiver.requests == []
