@@ -295,3 +295,27 @@ def test_nothing_is_posted_while_slack_approvals_are_off(
         file_request(make_policy(MANAGER_STEP), make_person("requester"))
     # then Slack hears nothing
     assert http_receiver.requests == []
+
+
+def test_an_admin_links_a_persons_slack_id_and_it_is_audited(client_for):
+    # given a manager without a Slack id
+    manager = make_person("m1")
+    url = f"/admin/accounts/user/{manager.pk}/change/"
+    # when an Admin sets it in Django admin
+    response = client_for("admin").post(url, {"slack_user_id": "U0M1"})
+    # then it is saved and the admin site audited the change
+    assert response.status_code == 302, response.content.decode()[:2000]
+    manager.refresh_from_db()
+    assert manager.slack_user_id == "U0M1"
+    assert AuditEvent.objects.filter(object_id=str(manager.pk), actor_label="admin").exists()
+
+
+def test_only_admins_link_slack_ids(client_for):
+    # given a manager; when a non-admin posts the change form; then nothing changes
+    manager = make_person("m1")
+    response = client_for("devops").post(
+        f"/admin/accounts/user/{manager.pk}/change/", {"slack_user_id": "U0M1"}
+    )
+    assert response.status_code == 302
+    manager.refresh_from_db()
+    assert manager.slack_user_id is None
