@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -67,10 +68,12 @@ def _notify_on_commit(request: ApprovalRequest) -> None:
     transaction.on_commit(partial(registry.approval_decided, request.pk), robust=True)
 
 
-def _slack_enqueue(request_pk: int) -> None:
-    from mi_admin.approvals.tasks import approval_slack_notify_task  # tasks import services
+SLACK_NOTIFY_TASK = "mi_admin.approvals.tasks.approval_slack_notify_task"
 
-    approval_slack_notify_task.delay(request_pk)
+
+def _slack_enqueue(request_pk: int) -> None:
+    # By name: tasks sit above services (import contract), so services cannot import them.
+    current_app.tasks[SLACK_NOTIFY_TASK].delay(request_pk)
 
 
 def _open_step(request: ApprovalRequest, position: int) -> None:

@@ -18,7 +18,9 @@ from pytest_django.live_server_helper import LiveServer
 from mi_admin.accounts.models import User
 from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.models import ApprovalRequest, Review
+from mi_admin.approvals.services import SLACK_NOTIFY_TASK
 from mi_admin.approvals.slack import reviewer_message
+from mi_admin.approvals.tasks import approval_slack_notify_task
 from mi_admin.audit.models import AuditEvent
 from mi_admin.celery import app as celery_app
 from tests.approvals.conftest import MANAGER_STEP, StepSpec, file_request, make_person, make_policy
@@ -319,3 +321,8 @@ def test_only_admins_link_slack_ids(client_for):
     assert response.status_code == 302
     manager.refresh_from_db()
     assert manager.slack_user_id is None
+
+
+def test_the_enqueued_task_name_is_the_tasks_name():
+    # given the name services enqueue by (they may not import tasks); then it is the task's
+    assert approval_slack_notify_task.name == SLACK_NOTIFY_TASK
