@@ -469,6 +469,9 @@ PAGERDUTY_EVENTS_URL = env_str("PAGERDUTY_EVENTS_URL", "https://events.pagerduty
 OPSGENIE_API_KEY = env_str("OPSGENIE_API_KEY")
 OPSGENIE_API_URL = env_str("OPSGENIE_API_URL", "https://api.opsgenie.com")
 SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
+# Approve/Deny buttons in Slack (opt-in): the interactivity endpoint answers 404 while off.
+SLACK_APPROVALS_ENABLED = env_bool("SLACK_APPROVALS_ENABLED")
+SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 ALERT_HTTP_TIMEOUT = float(env_str("ALERT_HTTP_TIMEOUT", "10"))
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.http import HttpRequest
 
+from mi_admin.accounts.models import User
+
 if admin.site.is_registered(Authenticator):
     admin.site.unregister(Authenticator)
 
@@ -32,4 +34,21 @@ class AuthenticatorAdmin(admin.ModelAdmin[Authenticator]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin[User]):
+    """People come from Okta (roles synced at login); here only the Slack member id that
+    Slack's Approve/Deny buttons act as is set by hand."""
+
+    list_display = ["username", "email", "display_name", "slack_user_id", "is_active"]
+    search_fields = ["username", "email", "display_name", "slack_user_id"]
+    fields = ["username", "email", "display_name", "is_active", "slack_user_id"]
+    readonly_fields = ["username", "email", "display_name", "is_active"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         return False

@@ -16,6 +16,15 @@ class User(AbstractUser):
         help_text="The id_token's `sub`: stable even when the email or name changes.",
     )
     display_name = models.CharField(max_length=255, blank=True)
+    slack_user_id = models.CharField(
+        "Slack user id",
+        max_length=32,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="The Slack member id (e.g. U012AB3CD) whose Approve/Deny buttons act as "
+        "this person; empty: Slack buttons are refused for them.",
+    )
     is_break_glass = models.BooleanField(
         default=False, help_text="A local emergency account (password + TOTP), not Okta."
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -64,6 +66,14 @@ def _state_after(request: ApprovalRequest) -> dict[str, object]:
 def _notify_on_commit(request: ApprovalRequest) -> None:
     # robust: a failing subject handler is logged, it does not undo a committed decision.
     transaction.on_commit(partial(registry.approval_decided, request.pk), robust=True)
+
+
+SLACK_NOTIFY_TASK = "mi_admin.approvals.tasks.approval_slack_notify_task"
+
+
+def _slack_enqueue(request_pk: int) -> None:
+    # By name: tasks sit above services (import contract), so services cannot import them.
+    current_app.tasks[SLACK_NOTIFY_TASK].delay(request_pk)
 
 
 def _open_step(request: ApprovalRequest, position: int) -> None:
@@ -132,6 +142,10 @@ def approval_request_create(
                 "expires_at": request.expires_at.isoformat(),
             },
         )
+        if settings.SLACK_APPROVALS_ENABLED and settings.SLACK_WEBHOOK_URL:
+            # After commit: the worker must find the request; a broker outage loses only
+            # the message, never the request.
+            transaction.on_commit(partial(_slack_enqueue, request.pk), robust=True)
     logger.info("approval #%s filed by %s for %s", request.pk, requester, subject_kind)
     return request
 
@@ -160,6 +174,7 @@ def approval_review_submit(
     reviewer: User,
     decision: Decision | str,
     comment: str = "",
+    via: str = "web",
 ) -> ReviewOutcome:
     """Record ``reviewer``'s decision on the open step. A deny ends the request; the open
     step's quorum of approvals opens the next step or, on the last, approves it.
@@ -167,6 +182,7 @@ def approval_review_submit(
     Raises :class:`ApprovalError` with the reason when the review is refused: the requester,
     someone not a reviewer of the open step, a second review, a decided or expired request
     (an expired one is marked expired on the way, even if the expiry task has not run).
+    ``via`` names the channel the review came through ("web", "slack"); it is audited.
     """
     if decision not in Decision.values:
         raise ApprovalError(f"A decision is {' or '.join(Decision.values)}, not {decision!r}.")
@@ -209,7 +225,12 @@ def approval_review_submit(
                 action=REVIEWED,
                 actor=reviewer,
                 obj=locked,
-                after={"step": review.step, "decision": decision.value, "comment": comment},
+                after={
+                    "step": review.step,
+                    "decision": decision.value,
+                    "comment": comment,
+                    "via": via,
+                },
             )
             decided = _advance(locked, review, before=before, now=now)
     if expired_now:

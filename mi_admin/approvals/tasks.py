@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from mi_admin.alerts.base import AlertTransientError
 from mi_admin.approvals.services import approval_requests_expire
+from mi_admin.approvals.slack import reviewers_notify
 
 
 @shared_task(acks_late=True)
 def approval_requests_expire_task() -> int:
     """Expire pending requests past their time (beat, every minute). A repeat finds none."""
     return approval_requests_expire()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(AlertTransientError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def approval_slack_notify_task(request_pk: int) -> bool:
+    """Tell the reviewers on Slack (opt-in). A repeat posts the message again: a duplicate
+    message is harmless, a lost one is not; a decided request is not announced."""
+    return reviewers_notify(request_pk=request_pk)

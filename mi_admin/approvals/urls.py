@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mi_admin.approvals import views
+from mi_admin.approvals import slack_views, views
 
 app_name = "approvals"
 
@@ -9,4 +9,9 @@ urlpatterns = [
     path("approvals/<int:pk>/", views.request_detail, name="request_detail"),
     path("approvals/<int:pk>/review/", views.review, name="review"),
     path("approvals/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+    path(
+        "integrations/slack/interactivity/",
+        slack_views.slack_interactivity,
+        name="slack_interactivity",
+    ),
 ]

@@ -198,7 +198,7 @@ def test_audit_rows_for_each_step_of_a_two_step_approval(db, decisions):
         ("approval.approved", "sec1"),
     ]
     reviewed = AuditEvent.objects.filter(object_id=str(request.pk), actor_label="m1").get()
-    assert reviewed.after == {"step": 1, "decision": "approve", "comment": "ok"}
+    assert reviewed.after == {"step": 1, "decision": "approve", "comment": "ok", "via": "web"}
 
 
 def test_deny_and_withdraw_and_expiry_are_audited(db, decisions):

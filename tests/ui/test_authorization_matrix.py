@@ -125,6 +125,9 @@ MATRIX: dict[str, Row] = {
     "approvals:review": Row(everyone(400), method="post", kwargs={"pk": "900001"}),
     # Only the requester may withdraw; the others are told so on the page they return to.
     "approvals:withdraw": Row(everyone(302), method="post", kwargs={"pk": "900002"}),
+    # Slack's interactivity endpoint: public (Slack's signature is the check), and absent
+    # (404) while SLACK_APPROVALS_ENABLED is off, the default.
+    "approvals:slack_interactivity": Row(everyone(404, anonymous=404, stranger=404), method="post"),
     # Access: asking is for devops and admins; grant #900001 is pending, held by devops.
     # "I'm done" answers everyone with the page (and the service's refusal); revoking
     # without a reason is a 400 for managers and admins, refused to the others.
