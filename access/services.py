@@ -29,6 +29,7 @@ from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.models import ApprovalRequest
 from mi_admin.approvals.services import approval_request_create
 from mi_admin.audit.services import audit_record
+from mi_admin.queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -239,11 +240,13 @@ def _activation_queue(grant: AccessGrant) -> Operation:
     return operation
 
 
-def _activation_schedule(grant: AccessGrant) -> None:
-    from access.tasks import access_grant_activate_due  # services → tasks, at call time
+ACTIVATE_DUE_TASK = "access.tasks.access_grant_activate_due"
+EXPIRE_TASK = "access.tasks.access_grant_expire"
 
+
+def _activation_schedule(grant: AccessGrant) -> None:
     grant_pk, eta = grant.pk, grant.requested_start
-    transaction.on_commit(lambda: access_grant_activate_due.apply_async(args=(grant_pk,), eta=eta))
+    transaction.on_commit(lambda: task_enqueue(ACTIVATE_DUE_TASK, grant_pk, eta=eta))
 
 
 def access_grant_activate_if_due(*, grant_pk: int, now: datetime | None = None) -> bool:
@@ -313,14 +316,12 @@ def access_grant_activation_confirm(*, grant_pk: int) -> bool:
 
 
 def _expiry_schedule(grant: AccessGrant) -> None:
-    from access.tasks import access_grant_expire  # services → tasks, at call time
-
     grant_pk, eta = grant.pk, grant.expires_at
     assert eta is not None  # set by activation_begin, before the binding was added
 
     def send() -> None:
         try:
-            access_grant_expire.apply_async(args=(grant_pk,), eta=eta)
+            task_enqueue(EXPIRE_TASK, grant_pk, eta=eta)
         except Exception:
             # The minute sweep ends it anyway; the broker being down loses nothing.
             logger.warning("access grant #%s: expiry task not queued", grant_pk, exc_info=True)

@@ -22,6 +22,7 @@ from health.models import Incident, InstanceHealth
 from instances.choices import LifecycleState
 from instances.models import Instance
 from mi_admin.audit.services import audit_record
+from mi_admin.queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +30,12 @@ SYSTEM_ACTOR = "health-monitor"
 Enqueue = Callable[[int, str], None]
 
 
-def _enqueue_delivery(incident_id: int, action: str) -> None:
-    # The one services → tasks edge of the app: opening or resolving an incident queues its
-    # delivery task (tasks → services is the usual direction). Imported here, at call time,
-    # because health.tasks imports this module at load time.
-    from health.tasks import incident_deliver
+INCIDENT_DELIVER_TASK = "health.tasks.incident_deliver"
 
-    incident_deliver.delay(incident_id, action)
+
+def _enqueue_delivery(incident_id: int, action: str) -> None:
+    # Opening or resolving an incident queues its delivery, by name (mi_admin.queue).
+    task_enqueue(INCIDENT_DELIVER_TASK, incident_id, action)
 
 
 def dedup_key(slug: str, cause: str) -> str:

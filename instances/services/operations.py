@@ -42,6 +42,7 @@ from instances.choices import (
 from instances.models import Instance, Operation, OperationStep
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
+from mi_admin.queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,12 @@ def lease_seconds() -> float:
     return _setting("OPERATION_LEASE_SECONDS", 60)
 
 
-def _enqueue_operation(operation_id: int, task_id: str) -> None:
-    # services → tasks: creating an operation queues its task; imported at call time because
-    # instances.tasks imports this module at load time.
-    from instances.tasks import operation_run
+OPERATION_RUN_TASK = "instances.tasks.operation_run"
 
-    operation_run.apply_async(args=(operation_id,), task_id=task_id)
+
+def _enqueue_operation(operation_id: int, task_id: str) -> None:
+    # Creating an operation queues its task, by name (mi_admin.queue).
+    task_enqueue(OPERATION_RUN_TASK, operation_id, task_id=task_id)
 
 
 def _send(operation: Operation, enqueue: Enqueue, countdown: float = 0) -> bool:
@@ -99,9 +100,7 @@ def _send(operation: Operation, enqueue: Enqueue, countdown: float = 0) -> bool:
     task_id = uuid.uuid4().hex
     try:
         if countdown:
-            from instances.tasks import operation_run
-
-            operation_run.apply_async(args=(operation.pk,), task_id=task_id, countdown=countdown)
+            task_enqueue(OPERATION_RUN_TASK, operation.pk, task_id=task_id, countdown=countdown)
         else:
             enqueue(operation.pk, task_id)
     except Exception:

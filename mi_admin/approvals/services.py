@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +29,7 @@ from mi_admin.approvals.models import (
     pack_groups,
 )
 from mi_admin.audit.services import audit_record
+from mi_admin.queue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ SLACK_NOTIFY_TASK = "mi_admin.approvals.tasks.approval_slack_notify_task"
 
 
 def _slack_enqueue(request_pk: int) -> None:
-    # By name: tasks sit above services (import contract), so services cannot import them.
-    current_app.tasks[SLACK_NOTIFY_TASK].delay(request_pk)
+    # By name (mi_admin.queue): tasks sit above services, so services cannot import them.
+    task_enqueue(SLACK_NOTIFY_TASK, request_pk)
 
 
 def _open_step(request: ApprovalRequest, position: int) -> None:
