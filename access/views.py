@@ -29,22 +29,17 @@ from access.services import (
     access_grant_request,
 )
 from instances.models import Instance
-from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
-from mi_admin.accounts.rules import any_role, requires
+from mi_admin.accounts.rules import any_role, requires, signed_in_user
 from mi_admin.ui.lists import export_response, invalid_filters, render_list
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the authorization middleware let a signed-in person in
-    return user
 
 
 @any_role
 @require_GET
 def my_access(request: HttpRequest) -> HttpResponse:
-    filterset = MyAccessFilterSet(request.GET, queryset=access_grants_of(user=_user(request)))
+    filterset = MyAccessFilterSet(
+        request.GET, queryset=access_grants_of(user=signed_in_user(request))
+    )
     return render_list(request, filterset, "access/mine.html", "access/_mine_results.html")
 
 
@@ -85,7 +80,7 @@ def request_access(request: HttpRequest, slug: str) -> HttpResponse:
             data = form.cleaned_data
             try:
                 grant = access_grant_request(
-                    requester=_user(request),
+                    requester=signed_in_user(request),
                     instance=instance,
                     level=data["level"],
                     justification=data["justification"],
@@ -113,7 +108,7 @@ def _grant_page(
         "grant": grant,
         "form": form or RevokeForm(),
         "extend_form": ExtendForm(),
-        "is_holder": grant.requester_id == _user(request).pk,
+        "is_holder": grant.requester_id == signed_in_user(request).pk,
         "live": grant.state in (GrantState.APPROVED, GrantState.ACTIVE),
         "open": grant.state in (GrantState.PENDING, GrantState.APPROVED, GrantState.ACTIVE),
         **access_review_context(grant=grant),
@@ -132,7 +127,7 @@ def grant_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def grant_done(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(AccessGrant, pk=pk)
     try:
-        access_grant_end(grant=grant, actor=_user(request), state=GrantState.ENDED_EARLY)
+        access_grant_end(grant=grant, actor=signed_in_user(request), state=GrantState.ENDED_EARLY)
     except AccessError as exc:
         messages.error(request, str(exc))
     else:
@@ -149,7 +144,7 @@ def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             access_grant_end(
                 grant=grant,
-                actor=_user(request),
+                actor=signed_in_user(request),
                 state=GrantState.REVOKED,
                 reason=form.cleaned_data["reason"],
             )
@@ -173,7 +168,7 @@ def grant_extend(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         access_grant_extend_request(
             grant=grant,
-            requester=_user(request),
+            requester=signed_in_user(request),
             extra=timedelta(minutes=form.cleaned_data["minutes"]),
             justification=form.cleaned_data["justification"],
         )

@@ -14,19 +14,12 @@ from health.models import MaintenanceWindow
 from health.selectors import instance_health_detail
 from health.services import maintenance
 from instances.models import Instance
-from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
-from mi_admin.accounts.rules import requires
+from mi_admin.accounts.rules import requires, signed_in_user
 
 
 def _instance(slug: str) -> Instance:
     return get_object_or_404(Instance.objects.select_related("customer"), slug=slug)
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the authorization middleware let a signed-in person in
-    return user
 
 
 @requires(Perm.VIEW_FLEET)
@@ -57,7 +50,7 @@ def window_add(request: HttpRequest, slug: str) -> HttpResponse:
                     start_time=data["start_time"],
                     duration_minutes=data["duration_minutes"],
                     reason=data["reason"],
-                    actor=_user(request),
+                    actor=signed_in_user(request),
                 )
             else:
                 window = maintenance.window_create_one_off(
@@ -65,7 +58,7 @@ def window_add(request: HttpRequest, slug: str) -> HttpResponse:
                     starts_at=data["starts_at"],
                     ends_at=data["ends_at"],
                     reason=data["reason"],
-                    actor=_user(request),
+                    actor=signed_in_user(request),
                 )
         except maintenance.MaintenanceError as exc:
             form.add_error(None, str(exc))
@@ -84,7 +77,7 @@ def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     instance = _instance(slug)
     window = get_object_or_404(MaintenanceWindow, pk=pk, instance=instance)
     try:
-        maintenance.window_delete(window=window, actor=_user(request))
+        maintenance.window_delete(window=window, actor=signed_in_user(request))
     except maintenance.MaintenanceError as exc:
         messages.error(request, str(exc))
     else:
@@ -106,7 +99,7 @@ def mark_maintenance(request: HttpRequest, slug: str) -> HttpResponse:
                 starts_at=data["starts_at"],
                 ends_at=data["ends_at"],
                 reason=data["reason"],
-                actor=_user(request),
+                actor=signed_in_user(request),
                 retention_days=retention,
             )
         except maintenance.MaintenanceError as exc:

@@ -8,9 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
-from mi_admin.accounts.rules import requires
+from mi_admin.accounts.rules import requires, signed_in_user
 from mi_admin.ui.csv_export import csv_lines
 from mi_admin.ui.lists import export_response, render_list, render_page_or_partial
 from rollouts import selectors
@@ -32,10 +31,6 @@ from rollouts.services import (
     rollout_target_skip,
     rollout_wave_hold_set,
 )
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]  # the middleware let only people in
 
 
 @requires(Perm.VIEW_FLEET)
@@ -64,7 +59,7 @@ def rollout_new(request: HttpRequest) -> HttpResponse:
             try:
                 rollout = rollout_create(
                     release=release,
-                    actor=_user(request),
+                    actor=signed_in_user(request),
                     failure_budget=form.cleaned_data["failure_budget"],
                     hold_seconds=form.cleaned_data["hold_seconds"],
                 )
@@ -150,13 +145,13 @@ def rollout_action(request: HttpRequest, pk: int) -> HttpResponse:
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
     try:
         if action == "start":
-            rollout_start(rollout=rollout, actor=_user(request))
+            rollout_start(rollout=rollout, actor=signed_in_user(request))
         elif action == "pause":
-            rollout_pause(rollout=rollout, actor=_user(request), reason=reason)
+            rollout_pause(rollout=rollout, actor=signed_in_user(request), reason=reason)
         elif action == "resume":
-            rollout_resume(rollout=rollout, actor=_user(request))
+            rollout_resume(rollout=rollout, actor=signed_in_user(request))
         else:
-            rollout_abort(rollout=rollout, actor=_user(request), reason=reason)
+            rollout_abort(rollout=rollout, actor=signed_in_user(request), reason=reason)
     except RolloutError as exc:
         messages.error(request, str(exc))
     else:
@@ -178,10 +173,10 @@ def rollout_target_action(request: HttpRequest, pk: int, target_pk: int) -> Http
         return redirect("rollouts:rollout_detail", pk=pk)
     try:
         if form.cleaned_data["action"] == "retry":
-            rollout_target_retry(target=target, actor=_user(request))
+            rollout_target_retry(target=target, actor=signed_in_user(request))
         else:
             rollout_target_skip(
-                target=target, actor=_user(request), reason=form.cleaned_data["reason"]
+                target=target, actor=signed_in_user(request), reason=form.cleaned_data["reason"]
             )
     except RolloutError as exc:
         messages.error(request, str(exc))
@@ -197,10 +192,10 @@ def fleet_freeze(request: HttpRequest) -> HttpResponse:
         return redirect("rollouts:rollout_list")
     try:
         if form.cleaned_data["action"] == "freeze":
-            fleet_freeze_set(actor=_user(request), reason=form.cleaned_data["reason"])
+            fleet_freeze_set(actor=signed_in_user(request), reason=form.cleaned_data["reason"])
             messages.success(request, "The fleet is frozen: no rollout starts a new upgrade.")
         else:
-            fleet_freeze_lift(actor=_user(request))
+            fleet_freeze_lift(actor=signed_in_user(request))
             messages.success(request, "The freeze is lifted.")
     except RolloutError as exc:
         messages.error(request, str(exc))
@@ -221,7 +216,7 @@ def rollout_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
             if target is None:
                 raise RolloutError("That instance is not in this rollout.")
             rollout_target_move(
-                target=target, position=move.cleaned_data["wave"], actor=_user(request)
+                target=target, position=move.cleaned_data["wave"], actor=signed_in_user(request)
             )
         else:
             hold = HoldForm(request.POST)
@@ -231,7 +226,9 @@ def rollout_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
             if wave is None:
                 raise RolloutError("This rollout has no such wave.")
             rollout_wave_hold_set(
-                wave=wave, hold_seconds=hold.cleaned_data["hold_seconds"], actor=_user(request)
+                wave=wave,
+                hold_seconds=hold.cleaned_data["hold_seconds"],
+                actor=signed_in_user(request),
             )
     except RolloutError as exc:
         messages.error(request, str(exc))

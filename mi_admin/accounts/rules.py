@@ -13,7 +13,9 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest
 
+from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,3 +67,10 @@ def is_delegated(view: Callable[..., Any]) -> bool:
     if hasattr(view, "view_class"):
         module = view.view_class.__module__
     return module.startswith(DELEGATED_MODULE_PREFIXES)
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The person behind a request that passed a rule other than ``@public``."""
+    user = request.user
+    assert isinstance(user, User)  # the authorization middleware let a signed-in person in
+    return user

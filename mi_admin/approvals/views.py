@@ -12,8 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from mi_admin.accounts.models import User
-from mi_admin.accounts.rules import any_role
+from mi_admin.accounts.rules import any_role, signed_in_user
 from mi_admin.approvals.filtersets import InboxFilterSet
 from mi_admin.approvals.forms import ReviewForm
 from mi_admin.approvals.models import ApprovalRequest
@@ -26,23 +25,17 @@ from mi_admin.approvals.services import (
 from mi_admin.ui.lists import render_list
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the authorization middleware let a signed-in person in
-    return user
-
-
 @any_role
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    filterset = InboxFilterSet(request.GET, queryset=approval_inbox(user=_user(request)))
+    filterset = InboxFilterSet(request.GET, queryset=approval_inbox(user=signed_in_user(request)))
     return render_list(request, filterset, "approvals/inbox.html", "approvals/_inbox_results.html")
 
 
 def _detail_page(
     request: HttpRequest, pk: int, form: ReviewForm | None = None, status: int = 200
 ) -> HttpResponse:
-    detail = approval_request_detail(pk=pk, viewer=_user(request))
+    detail = approval_request_detail(pk=pk, viewer=signed_in_user(request))
     if detail is None:
         raise Http404(f"No approval request #{pk}.")
     context = {"detail": detail, "form": form or ReviewForm()}
@@ -64,7 +57,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             outcome = approval_review_submit(
                 request=approval,
-                reviewer=_user(request),
+                reviewer=signed_in_user(request),
                 decision=form.cleaned_data["decision"],
                 comment=form.cleaned_data["comment"],
             )
@@ -87,7 +80,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     approval = get_object_or_404(ApprovalRequest, pk=pk)
     try:
-        approval_request_withdraw(request=approval, actor=_user(request))
+        approval_request_withdraw(request=approval, actor=signed_in_user(request))
     except ApprovalError as exc:
         messages.error(request, str(exc))
     else:
