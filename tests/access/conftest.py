@@ -16,10 +16,10 @@ from access.models import AccessGrant, AccessLevel
 from access.services import access_grant_request
 from fleetsim.client import FleetSimClient
 from instances import gcp
-from instances.choices import LifecycleState
 from instances.gcp.models import IamBinding
-from instances.models import Customer, Instance
+from instances.models import Instance
 from mi_admin.accounts.models import User
+from tests.instances.factories import make_simulated_instance
 
 SSH = "SSH (OS Login)"
 VM_ADMIN = "VM admin"
@@ -37,18 +37,7 @@ def seeded_levels(db: None) -> None:
 
 
 def make_instance(slug: str = "acme-prod", *, opted_out: bool = False) -> Instance:
-    customer, _ = Customer.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
-    return Instance.objects.create(
-        customer=customer,
-        slug=slug,
-        url=f"http://127.0.0.1:1/i/{slug}",
-        kind="production",
-        architecture="v1.1",
-        state=LifecycleState.ACTIVE,
-        gcp_project=f"sourcegraph-managed-{slug}",
-        vm_name="default-red-instance",
-        management_access_opt_out=opted_out,
-    )
+    return make_simulated_instance(slug, management_access_opt_out=opted_out)
 
 
 def sim_vm(sim: FleetSimClient, instance: Instance) -> None:

@@ -11,28 +11,19 @@ import pytest
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun
 
-from instances.choices import LifecycleState, OperationKind
-from instances.models import Customer, Instance, Operation
+from instances.choices import OperationKind
+from instances.models import Instance, Operation
 from instances.services.operations import operation_create
 from mi_admin.audit.context import current, request_context
 from mi_admin.audit.models import AuditEvent
 from mi_admin.celery_signals import HEADER
+from tests.instances.factories import make_simulated_instance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _instance(fleetsim, slug: str) -> Instance:
-    customer, _ = Customer.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
-    instance = Instance.objects.create(
-        customer=customer,
-        slug=slug,
-        url=f"http://127.0.0.1:1/i/{slug}",
-        kind="production",
-        architecture="v1.1",
-        state=LifecycleState.ACTIVE,
-        gcp_project=f"sourcegraph-managed-{slug}",
-        vm_name="default-red-instance",
-    )
+    instance = make_simulated_instance(slug)
     fleetsim.upsert_instances(
         [
             {

@@ -9,8 +9,8 @@ import threading
 import psycopg
 import pytest
 
-from instances.choices import LifecycleState, OperationKind, OperationState, StepState
-from instances.models import Customer, Instance, Operation
+from instances.choices import OperationKind, OperationState, StepState
+from instances.models import Instance, Operation
 from instances.services.operations import operation_create
 from mi_admin.audit.models import AuditEvent
 from tests.faults.conftest import (
@@ -24,6 +24,7 @@ from tests.faults.conftest import (
 )
 from tests.faults.stack_app import CONFIRM_STEP, STOP_STEP
 from tests.fixtures.celery_worker import _database_url
+from tests.instances.factories import make_simulated_instance
 
 pytestmark = pytest.mark.faults
 
@@ -31,17 +32,7 @@ GET = "compute.instances.get"
 
 
 def _instance(stack: Stack, slug: str = "acme-prod") -> Instance:
-    customer, _ = Customer.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
-    instance = Instance.objects.create(
-        customer=customer,
-        slug=slug,
-        url=f"http://127.0.0.1:1/i/{slug}",
-        kind="production",
-        architecture="v1.1",
-        state=LifecycleState.ACTIVE,
-        gcp_project=f"sourcegraph-managed-{slug}",
-        vm_name="default-red-instance",
-    )
+    instance = make_simulated_instance(slug)
     stack.fleetsim.upsert_instances(
         [
             {

@@ -51,6 +51,19 @@ def make_instance(
     return Instance.objects.create(customer=customer, slug=slug, **fields)
 
 
+def make_simulated_instance(slug: str = "acme-prod", **fields: Any) -> Instance:
+    """An active v1.1 production instance of customer acme, in the project and VM the fleet
+    simulator serves for ``slug`` (load it there with ``fleetsim.upsert_instances``)."""
+    customer, _ = Customer.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
+    fields.setdefault("url", f"http://127.0.0.1:1/i/{slug}")
+    fields.setdefault("kind", InstanceKind.PRODUCTION)
+    fields.setdefault("architecture", Architecture.V1_1)
+    fields.setdefault("state", LifecycleState.ACTIVE)
+    fields.setdefault("gcp_project", f"sourcegraph-managed-{slug}")
+    fields.setdefault("vm_name", "default-red-instance")
+    return Instance.objects.create(customer=customer, slug=slug, **fields)
+
+
 def make_release(version: str, *, released_at: dt.datetime | None = None, **fields: Any) -> Release:
     if released_at is None:
         released_at = _EPOCH + dt.timedelta(days=30 * Release.objects.count())

@@ -8,25 +8,16 @@ import pytest
 from django.utils import timezone
 
 from instances.choices import Drift, LifecycleState, OperationKind, OperationState, StepState
-from instances.models import Customer, Instance, Operation
+from instances.models import Instance, Operation
 from instances.services.inventory import fleet_sync
 from instances.services.operations import operation_create
 from instances.tasks import operation_run
 from mi_admin.audit.models import AuditEvent
+from tests.instances.factories import make_simulated_instance
 
 
 def _instance(slug: str, *, state: str = LifecycleState.ACTIVE) -> Instance:
-    customer, _ = Customer.objects.get_or_create(slug="acme", defaults={"name": "Acme"})
-    return Instance.objects.create(
-        customer=customer,
-        slug=slug,
-        url=f"http://127.0.0.1:1/i/{slug}",
-        kind="production",
-        architecture="v1.1",
-        state=state,
-        gcp_project=f"sourcegraph-managed-{slug}",
-        vm_name="default-red-instance",
-    )
+    return make_simulated_instance(slug, state=state)
 
 
 def _sim_vm(sim, instance: Instance, *, status: str = "RUNNING", version: str = "6.9.1") -> None:
