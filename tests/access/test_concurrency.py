@@ -4,12 +4,9 @@ is part of its uniqueness)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from functools import partial
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from access.choices import GrantState
@@ -19,30 +16,9 @@ from instances.choices import OperationKind
 from instances.models import Operation
 from instances.services.operations import operation_create
 from tests.access.conftest import make_instance, request_grant
+from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _at_once(actions: list[Callable[[], object]]) -> list[object]:
-    barrier = threading.Barrier(len(actions))
-    results: list[object] = [None] * len(actions)
-
-    def run(index: int, action: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = action()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def _no_send(operation_id: int, task_id: str) -> None:
@@ -58,8 +34,8 @@ def test_ten_concurrent_activations_of_one_grant_make_one_operation(persona):
     # when ten callers (the eta task, the sweep, redeliveries) activate it at once, each
     # with its own key
     subject = f"access.grant:{grant.pk}"
-    results = _at_once(
-        [
+    results = run_at_once(
+        *[
             partial(
                 operation_create,
                 kind=OperationKind.GRANT,
@@ -77,7 +53,7 @@ def test_ten_concurrent_activations_of_one_grant_make_one_operation(persona):
     operation = Operation.objects.get(kind=OperationKind.GRANT, subject=subject)
     assert {r[0].pk for r in results} == {operation.pk}  # type: ignore[index]
     # and the service's own activation, ten times at once, adds none
-    results = _at_once([partial(access_grant_activate_if_due, grant_pk=grant.pk)] * 10)
+    results = run_at_once(*[partial(access_grant_activate_if_due, grant_pk=grant.pk)] * 10)
     assert not [r for r in results if isinstance(r, Exception)]
     assert Operation.objects.filter(subject=subject).count() == 1
 
@@ -87,8 +63,8 @@ def test_two_grants_on_one_instance_get_two_operations_even_at_once(persona):
     instance = make_instance()
     grants = [request_grant(persona(who), instance) for who in ("devops", "admin")]
     # when both activations are created at the same moment
-    results = _at_once(
-        [
+    results = run_at_once(
+        *[
             partial(
                 operation_create,
                 kind=OperationKind.GRANT,

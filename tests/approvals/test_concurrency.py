@@ -3,12 +3,9 @@ row lock orders them, so the decision is taken, and announced, exactly once."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from mi_admin.approvals.choices import Decision, RequestState
 from mi_admin.approvals.models import ApprovalRequest
@@ -19,31 +16,9 @@ from mi_admin.approvals.services import (
     approval_review_submit,
 )
 from tests.approvals.conftest import MANAGER_STEP, StepSpec, file_request, make_person, make_policy
+from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _at_once(*actions: Callable[[], object]) -> list[object]:
-    """Run the actions in threads released together; each result or the exception raised."""
-    barrier = threading.Barrier(len(actions))
-    results: list[object] = [None] * len(actions)
-
-    def run(index: int, action: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = action()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, action)) for i, action in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 @pytest.mark.parametrize("quorum", [1, 2])
@@ -53,7 +28,7 @@ def test_two_managers_approving_at_once_decide_once(decisions, quorum):
     request = file_request(policy, make_person("requester"))
     m1, m2 = make_person("m1"), make_person("m2")
     # when two managers approve at the same moment
-    results = _at_once(
+    results = run_at_once(
         lambda: approval_review_submit(request=request, reviewer=m1, decision=Decision.APPROVE),
         lambda: approval_review_submit(request=request, reviewer=m2, decision=Decision.APPROVE),
     )
@@ -81,7 +56,7 @@ def test_the_same_manager_twice_at_once_counts_once(decisions):
         make_person("requester"),
     )
     m1 = make_person("m1")
-    results = _at_once(
+    results = run_at_once(
         lambda: approval_review_submit(request=request, reviewer=m1, decision=Decision.APPROVE),
         lambda: approval_review_submit(request=request, reviewer=m1, decision=Decision.APPROVE),
     )
@@ -98,7 +73,7 @@ def test_a_review_racing_a_withdrawal_loses_cleanly(decisions):
     requester = make_person("requester")
     request = file_request(make_policy(MANAGER_STEP), requester)
     m1 = make_person("m1")
-    results = _at_once(
+    results = run_at_once(
         lambda: approval_review_submit(request=request, reviewer=m1, decision=Decision.APPROVE),
         lambda: approval_request_withdraw(request=request, actor=requester),
     )
@@ -116,7 +91,7 @@ def test_a_review_racing_the_expiry_task_loses_cleanly(decisions):
         created_at=request.created_at - past, expires_at=request.expires_at - past
     )
     m1 = make_person("m1")
-    results = _at_once(
+    results = run_at_once(
         lambda: approval_review_submit(request=request, reviewer=m1, decision=Decision.APPROVE),
         approval_requests_expire,
     )
