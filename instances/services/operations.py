@@ -47,6 +47,33 @@ from mi_admin.queue import task_enqueue
 logger = logging.getLogger(__name__)
 
 Enqueue = Callable[[int, str], None]
+FinishedListener = Callable[[Operation], None]
+
+# Called after an operation's outcome is committed (see register_finished_listener).
+_FINISHED_LISTENERS: list[FinishedListener] = []
+
+
+def register_finished_listener(listener: FinishedListener) -> None:
+    """A domain app asks to hear when any operation ends (from its ``AppConfig.ready()``),
+    so instances never imports the app: a rollout advances when an upgrade ends, a request
+    moves on when its operation ends.
+
+    The listener gets the finished operation after the commit; it must filter the kinds it
+    cares about and be idempotent. A commit hook is lost if the process dies right after
+    the commit, so whatever a listener does must also be done by a periodic sweep of its
+    app: the listener makes it prompt, the sweep makes it certain. A listener that raises is
+    logged and does not affect the operation or the other listeners.
+    """
+    if listener not in _FINISHED_LISTENERS:
+        _FINISHED_LISTENERS.append(listener)
+
+
+def _notify_finished(operation: Operation) -> None:
+    for listener in list(_FINISHED_LISTENERS):
+        try:
+            listener(operation)
+        except Exception:
+            logger.exception("operation %s: finished listener %r failed", operation.pk, listener)
 
 
 class OperationDeferred(Exception):
@@ -333,6 +360,7 @@ def operation_finish(
             obj=operation,
             after={"state": state, "error": error, "result": operation.result},
         )
+        transaction.on_commit(lambda: _notify_finished(operation))
     logger.info("operation %s finished: %s", operation.pk, state)
     return operation
 

@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError
 
 from instances.choices import OperationKind, OperationState, StepState
 from instances.models import Instance, Operation
+from instances.services import operations as operations_module
 from instances.services.operations import (
     LeaseKeeper,
     LeaseLost,
@@ -23,6 +24,7 @@ from instances.services.operations import (
     operation_dispatch_pending,
     operation_finish,
     operation_retry_later,
+    register_finished_listener,
     step_run,
 )
 from mi_admin.audit.models import AuditEvent
@@ -394,3 +396,47 @@ def test_a_worker_that_lost_its_lease_starts_no_further_step(devops):
         step_run(operation=stalled, name="Stop the VM", work=stop)
     assert calls == []
     assert not stalled.steps.exists()
+
+
+# --- finished listeners ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finished_listeners_hear_each_outcome_once_after_commit_and_a_failing_one_is_contained(
+    devops,
+):
+    # given two listeners, the first of which raises
+    heard: list[tuple[int, str, bool]] = []
+
+    def broken(_: Operation) -> None:
+        raise RuntimeError("listener bug")
+
+    def listener(operation: Operation) -> None:
+        # the outcome is already committed when the listener runs
+        stored = Operation.objects.get(pk=operation.pk).state
+        heard.append((operation.pk, stored, transaction.get_connection().in_atomic_block))
+
+    saved_listeners = list(operations_module._FINISHED_LISTENERS)
+    operations_module._FINISHED_LISTENERS[:] = []
+    register_finished_listener(broken)
+    register_finished_listener(listener)
+    register_finished_listener(listener)  # registering twice hears once
+    try:
+        operation = make_operation(make_instance("acme-prod"), actor=devops)
+        first = operation_claim(operation_id=operation.pk)
+        assert first is not None
+        Operation.objects.filter(pk=operation.pk).update(
+            lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+        )
+        second = operation_claim(operation_id=operation.pk)
+        assert second is not None
+        # when the stalled worker fails to finish it and the holder finishes it
+        operation_finish(operation=first, state=OperationState.FAILED, error="stale")
+        operation_finish(operation=second, state=OperationState.SUCCEEDED)
+        # then the listener heard the one real outcome, outside the transaction
+        assert heard == [(operation.pk, OperationState.SUCCEEDED, False)]
+        # and the raising listener changed nothing
+        operation.refresh_from_db()
+        assert operation.state == OperationState.SUCCEEDED
+    finally:
+        operations_module._FINISHED_LISTENERS[:] = saved_listeners
