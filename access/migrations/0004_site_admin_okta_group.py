@@ -5,41 +5,77 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('access', '0003_grant_extension'),
-        ('approvals', '0002_default_manager_policy'),
-        ('instances', '0005_operation_subject'),
+        ("access", "0003_grant_extension"),
+        ("approvals", "0002_default_manager_policy"),
+        ("instances", "0005_operation_subject"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='accessgrant',
-            name='okta_group',
+            model_name="accessgrant",
+            name="okta_group",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='accesslevel',
-            name='okta_group',
-            field=models.CharField(blank=True, help_text="Site-admin levels: the Okta group (its name in Okta) a grant adds the person to; {instance} stands for the instance's slug. Only MI Admin may manage its members.", max_length=200),
+            model_name="accesslevel",
+            name="okta_group",
+            field=models.CharField(
+                blank=True,
+                help_text="Site-admin levels: the Okta group (its name in Okta) a grant adds the person to; {instance} stands for the instance's slug. Only MI Admin may manage its members.",
+                max_length=200,
+            ),
         ),
         migrations.AlterField(
-            model_name='accessgrant',
-            name='member',
-            field=models.CharField(help_text='The IAM member bound (user:ana@example.com), or the Okta login added to the group (ana@example.com).', max_length=254),
+            model_name="accessgrant",
+            name="member",
+            field=models.CharField(
+                help_text="The IAM member bound (user:ana@example.com), or the Okta login added to the group (ana@example.com).",
+                max_length=254,
+            ),
         ),
         migrations.AlterField(
-            model_name='accesslevel',
-            name='kind',
-            field=models.CharField(choices=[('gcp_iam', 'GCP IAM on the instance'), ('okta_group', 'Application site-admin (Okta group)')], default='gcp_iam', max_length=16),
+            model_name="accesslevel",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("gcp_iam", "GCP IAM on the instance"),
+                    ("okta_group", "Application site-admin (Okta group)"),
+                ],
+                default="gcp_iam",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accessgrant',
-            constraint=models.UniqueConstraint(condition=models.Q(models.Q(('okta_group', ''), _negated=True), models.Q(('state__in', ('pending', 'approved', 'active')), models.Q(('activated_at__isnull', False), ('binding_verified_removed_at__isnull', True)), _connector='OR')), fields=('requester', 'okta_group'), name='access_grant_one_okta_membership', violation_error_message='You already hold or asked for this Okta group.'),
+            model_name="accessgrant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    models.Q(("okta_group", ""), _negated=True),
+                    models.Q(
+                        ("state__in", ("pending", "approved", "active")),
+                        models.Q(
+                            ("activated_at__isnull", False),
+                            ("binding_verified_removed_at__isnull", True),
+                        ),
+                        _connector="OR",
+                    ),
+                ),
+                fields=("requester", "okta_group"),
+                name="access_grant_one_okta_membership",
+                violation_error_message="You already hold or asked for this Okta group.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accesslevel',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'gcp_iam'), ('okta_group', '')), models.Q(('kind', 'okta_group'), models.Q(('okta_group', ''), _negated=True)), _connector='OR'), name='access_level_okta_group_iff_site_admin', violation_error_message='A site-admin level names its Okta group; an IAM level names none.'),
+            model_name="accesslevel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "gcp_iam"), ("okta_group", "")),
+                    models.Q(("kind", "okta_group"), models.Q(("okta_group", ""), _negated=True)),
+                    _connector="OR",
+                ),
+                name="access_level_okta_group_iff_site_admin",
+                violation_error_message="A site-admin level names its Okta group; an IAM level names none.",
+            ),
         ),
     ]

@@ -130,9 +130,7 @@ def test_the_expiry_task_removes_the_membership_at_expiry(celery_worker, okta, p
     _removed_and_verified(grant)
     assert grant.state == GrantState.EXPIRED
     assert not is_member(okta, "devops")
-    operation = Operation.objects.get(
-        kind=OperationKind.REVOKE, subject=f"access.grant:{grant.pk}"
-    )
+    operation = Operation.objects.get(kind=OperationKind.REVOKE, subject=f"access.grant:{grant.pk}")
     assert operation.state == OperationState.SUCCEEDED
     assert [s.name for s in operation.steps.all()] == [
         "Membership: remove the Okta group membership and read back"
@@ -162,9 +160,7 @@ def test_the_sweep_removes_a_membership_whose_expiry_passed_while_no_worker_ran(
 ):
     # given an active site-admin grant whose expiry passed while nothing ran
     grant = _active(persona)
-    AccessGrant.objects.filter(pk=grant.pk).update(
-        expires_at=timezone.now() - timedelta(minutes=1)
-    )
+    AccessGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     assert is_member(okta, "devops")
     # when the minute sweep runs
     counts = access_grants_sweep()
@@ -273,9 +269,7 @@ def test_a_second_site_admin_request_for_the_same_group_is_refused(okta, persona
     first = _site_admin(persona)
     # when they ask again, on another instance; then the service refuses, naming the grant
     with pytest.raises(AccessError, match=f"grant #{first.pk} already gives"):
-        request_grant(
-            persona("devops"), make_instance("other-prod"), level_name=SITE_ADMIN
-        )
+        request_grant(persona("devops"), make_instance("other-prod"), level_name=SITE_ADMIN)
     # and the database refuses a second open grant of the same membership outright
     with pytest.raises(IntegrityError):
         AccessGrant.objects.create(
