@@ -4,12 +4,14 @@ Okta (and the next id_token's groups claim) would say."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection
+from django.urls import reverse
 from django.utils import timezone
 
 from access.choices import AccessLevelKind, GrantState
@@ -137,7 +139,7 @@ def test_the_expiry_task_removes_the_membership_at_expiry(celery_worker, okta, p
     ]
 
 
-def test_a_revoke_removes_the_membership(celery_worker, okta, persona):
+def test_a_revoke_removes_the_membership(celery_worker, okta, persona, client_for):
     grant = _active(persona)
     # when a manager revokes it
     access_grant_end(
@@ -153,6 +155,13 @@ def test_a_revoke_removes_the_membership(celery_worker, okta, persona):
         .values_list("action", flat=True)
     )
     assert actions[-2:] == ["access.grant.revoked", "access.grant.binding_removed"]
+    # and the grant page and the access-review export say which Okta group it was
+    page = client_for("manager").get(reverse("access:grant", args=[grant.pk]))
+    assert f"<code>{GROUP}</code> for <code>devops@example.com</code>" in page.content.decode()
+    export = client_for("admin").get(reverse("access:grant_export", args=["json"]))
+    row = json.loads(b"".join(export.streaming_content))[0]
+    assert (row["okta_group"], row["member"], row["roles"]) == (GROUP, "devops@example.com", [])
+    assert row["binding_removal_verified_at"] is not None
 
 
 def test_the_sweep_removes_a_membership_whose_expiry_passed_while_no_worker_ran(
