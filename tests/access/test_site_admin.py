@@ -16,7 +16,12 @@ from django.utils import timezone
 
 from access.choices import AccessLevelKind, GrantState
 from access.models import AccessGrant, AccessLevel
-from access.services import AccessError, access_grant_end, access_grants_sweep
+from access.services import (
+    AccessError,
+    access_grant_end,
+    access_grant_extend_request,
+    access_grants_sweep,
+)
 from idp import subject_for
 from idp.process import IdpProcess
 from instances.choices import OperationKind, OperationState
@@ -257,6 +262,44 @@ def test_a_transient_okta_error_is_retried(celery_worker, okta, persona, idp_ser
     _removed_and_verified(grant)
     assert not is_member(okta, "devops")
     assert idp_server.api_calls("groups.users.delete") == 3
+
+
+def test_an_approved_extension_moves_the_expiry_and_keeps_the_membership(
+    celery_worker, okta, persona
+):
+    grant = _active(persona)
+    assert grant.expires_at is not None
+    old_expiry = grant.expires_at
+    # when devops asks for 20 more minutes and a manager approves
+    access_grant_extend_request(
+        grant=grant, requester=persona("devops"), extra=timedelta(minutes=20), justification="j"
+    )
+    assert grant.extension_approval is not None
+    approval_review_submit(
+        request=grant.extension_approval, reviewer=persona("manager"), decision=Decision.APPROVE
+    )
+    # then the membership was read back and the grant lasts 20 minutes longer
+    wait_until(
+        lambda: AccessGrant.objects.get(pk=grant.pk).expires_at != old_expiry, what="extended"
+    )
+    grant.refresh_from_db()
+    assert grant.expires_at == old_expiry + timedelta(minutes=20)
+    assert grant.state == GrantState.ACTIVE
+    assert is_member(okta, "devops")
+    operation = Operation.objects.get(subject=f"access.grant:{grant.pk}:extend")
+    assert "Read the Okta group members back" in [s.name for s in operation.steps.all()]
+
+
+def test_a_person_okta_no_longer_has_counts_as_removed(celery_worker, okta, persona):
+    # given an active grant whose login Okta does not know (the person was deleted there)
+    grant = _active(persona)
+    AccessGrant.objects.filter(pk=grant.pk).update(member="gone@example.com")
+    # when it is revoked, then the removal is verified (nobody can be a member) and ends
+    access_grant_end(grant=grant, actor=persona("manager"), state=GrantState.REVOKED, reason="x")
+    _removed_and_verified(grant)
+    operation = Operation.objects.get(kind=OperationKind.REVOKE, subject=f"access.grant:{grant.pk}")
+    assert operation.state == OperationState.SUCCEEDED
+    assert "nothing to remove" in operation.steps.get().detail
 
 
 def test_a_group_okta_does_not_have_fails_the_activation_clearly(celery_worker, okta, persona):
