@@ -80,12 +80,16 @@ def _settled(grant: AccessGrant) -> bool:
     ).exists()
 
 
-def _site_admin(persona, slug: str = "acme-prod", **kwargs: object) -> AccessGrant:
-    return request_grant(persona("devops"), make_instance(slug), level_name=SITE_ADMIN, **kwargs)
+def _site_admin(
+    persona, slug: str = "acme-prod", duration: timedelta = timedelta(minutes=30)
+) -> AccessGrant:
+    return request_grant(
+        persona("devops"), make_instance(slug), level_name=SITE_ADMIN, duration=duration
+    )
 
 
-def _active(persona, **kwargs: object) -> AccessGrant:
-    grant = _site_admin(persona, **kwargs)
+def _active(persona, duration: timedelta = timedelta(minutes=30)) -> AccessGrant:
+    grant = _site_admin(persona, duration=duration)
     _approve(grant, persona("manager"))
     wait_until(lambda: grant_state(grant) == GrantState.ACTIVE, what="grant active")
     return grant
