@@ -5,12 +5,11 @@ Okta (and the next id_token's groups claim) would say."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -30,7 +29,11 @@ from mi_admin.accounts.models import User
 from mi_admin.accounts.okta_client import OktaClient
 from mi_admin.approvals.choices import Decision
 from mi_admin.approvals.models import ApprovalPolicy
-from mi_admin.approvals.services import approval_review_submit
+from mi_admin.approvals.services import (
+    ApprovalError,
+    approval_request_withdraw,
+    approval_review_submit,
+)
 from mi_admin.audit.models import AuditEvent
 from tests.access.conftest import (
     SITE_ADMIN,
@@ -39,6 +42,7 @@ from tests.access.conftest import (
     request_grant,
     wait_until,
 )
+from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,41 +196,45 @@ def test_the_sweep_removes_a_membership_whose_expiry_passed_while_no_worker_ran(
 def test_approve_racing_revoke_leaves_no_membership(celery_worker, okta, persona):
     grant = _site_admin(persona)
     manager, admin = persona("manager"), persona("admin")
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def approve() -> None:
-        try:
-            barrier.wait(timeout=10)
-            _approve(grant, manager)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    def revoke() -> None:
-        try:
-            barrier.wait(timeout=10)
-            access_grant_end(
-                grant=AccessGrant.objects.get(pk=grant.pk),
-                actor=admin,
-                state=GrantState.REVOKED,
-                reason="changed my mind",
-            )
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=approve), threading.Thread(target=revoke)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    # when the approval and the revoke happen at once
+    results = run_at_once(
+        lambda: _approve(grant, manager),
+        lambda: access_grant_end(
+            grant=AccessGrant.objects.get(pk=grant.pk),
+            actor=admin,
+            state=GrantState.REVOKED,
+            reason="changed my mind",
+        ),
+    )
+    # then both succeeded, the grant is revoked, and once settled nobody is in the group
+    assert not any(isinstance(result, Exception) for result in results)
     wait_until(lambda: _settled(grant), what="operations finished")
     assert grant_state(grant) == GrantState.REVOKED
     assert not is_member(okta, "devops")
+
+
+def test_approve_racing_withdraw_leaves_no_membership_unless_approval_won(
+    celery_worker, okta, persona
+):
+    grant = _site_admin(persona)
+    assert grant.approval_request is not None
+    approval = grant.approval_request
+    # when the manager approves while devops withdraws
+    approved, withdrawn = run_at_once(
+        lambda: _approve(grant, persona("manager")),
+        lambda: approval_request_withdraw(request=approval, actor=persona("devops")),
+    )
+    wait_until(lambda: _settled(grant), what="operations finished")
+    # then exactly one won: withdrawn means no membership; approved means an active grant
+    if isinstance(withdrawn, Exception):
+        assert isinstance(withdrawn, ApprovalError)
+        assert approved is None
+        wait_until(lambda: grant_state(grant) == GrantState.ACTIVE, what="grant active")
+        assert is_member(okta, "devops")
+    else:
+        assert isinstance(approved, ApprovalError)
+        assert grant_state(grant) == GrantState.WITHDRAWN
+        assert not is_member(okta, "devops")
 
 
 def test_a_revoke_while_the_membership_is_being_added_leaves_none(
