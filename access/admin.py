@@ -10,7 +10,14 @@ from access.models import AccessGrant, AccessLevel
 
 @admin.register(AccessLevel)
 class AccessLevelAdmin(admin.ModelAdmin[AccessLevel]):
-    list_display = ["name", "kind", "max_duration", "approval_policy", "ticket_required"]
+    list_display = [
+        "name",
+        "kind",
+        "okta_group",
+        "max_duration",
+        "approval_policy",
+        "ticket_required",
+    ]
 
 
 @admin.register(AccessGrant)

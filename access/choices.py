@@ -7,8 +7,9 @@ from django.db import models
 
 class AccessLevelKind(models.TextChoices):
     GCP_IAM = "gcp_iam", "GCP IAM on the instance"
-    # Application site-admin through an Okta group: a later slice (issue 9, build point 2).
-    OKTA_GROUP = "okta_group", "Okta group membership"
+    # Application site-admin: membership of an Okta group, added and removed through Okta's
+    # Groups API (access/runners.py). Okta has no expiry: our expiry task and sweep end it.
+    OKTA_GROUP = "okta_group", "Application site-admin (Okta group)"
 
 
 class GrantState(models.TextChoices):

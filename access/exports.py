@@ -1,5 +1,6 @@
 """The access-review export (SOC2): who had what on which instance, when, requested why,
-approved by whom, ended how, and when the binding's removal was verified."""
+approved by whom, ended how, and when the removal of the binding (or of the Okta group
+membership) was verified."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ COLUMNS = [
     "customer",
     "level",
     "roles",
+    "okta_group",
     "state",
     "requested_at",
     "justification",
@@ -52,6 +54,7 @@ def _row(grant: AccessGrant) -> dict[str, Any]:
         "customer": str(grant.instance.customer),
         "level": grant.level.name,
         "roles": list(grant.level.iam_roles),
+        "okta_group": grant.okta_group,
         "state": grant.state,
         "requested_at": _stamp(grant.created_at),
         "justification": grant.justification,

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from access.choices import AccessLevelKind, GrantState
+from access.choices import OPEN_GRANT_STATES, AccessLevelKind, GrantState
 from instances.models import Instance
 from mi_admin.approvals.models import ApprovalPolicy, ApprovalRequest
 
@@ -20,8 +20,9 @@ LONGEST_SCHEDULE_AHEAD = timedelta(days=7)
 
 
 class AccessLevel(models.Model):
-    """Something a person can be granted on an instance for a bounded time: today IAM
-    role(s) on the instance's VM. Admins manage them in Django admin."""
+    """Something a person can be granted on an instance for a bounded time: IAM role(s) on
+    the instance's VM, or membership of an Okta group (application site-admin). Admins
+    manage them in Django admin."""
 
     name = models.CharField(max_length=80, unique=True)
     kind = models.CharField(
@@ -29,6 +30,13 @@ class AccessLevel(models.Model):
     )
     iam_roles = models.JSONField(
         default=list, blank=True, help_text='IAM roles, e.g. ["roles/compute.osAdminLogin"].'
+    )
+    okta_group = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Site-admin levels: the Okta group (its name in Okta) a grant adds the "
+        "person to; {instance} stands for the instance's slug. Only MI Admin may manage "
+        "its members.",
     )
     max_duration = models.DurationField(
         default=DEFAULT_MAX_DURATION, help_text="The longest a grant may last (at most 14 days)."
@@ -50,7 +58,16 @@ class AccessLevel(models.Model):
                 condition=Q(max_duration__gt=timedelta(0), max_duration__lte=LONGEST_DURATION),
                 name="access_level_max_duration_range",
                 violation_error_message="The maximum duration is between 0 and 14 days.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=AccessLevelKind.GCP_IAM, okta_group="")
+                    | (Q(kind=AccessLevelKind.OKTA_GROUP) & ~Q(okta_group=""))
+                ),
+                name="access_level_okta_group_iff_site_admin",
+                violation_error_message="A site-admin level names its Okta group; an IAM "
+                "level names none.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -69,8 +86,13 @@ class AccessGrant(models.Model):
     instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="access_grants")
     level = models.ForeignKey(AccessLevel, on_delete=models.PROTECT, related_name="grants")
     member = models.CharField(
-        max_length=254, help_text="The IAM member bound, e.g. user:ana@example.com."
+        max_length=254,
+        help_text="The IAM member bound (user:ana@example.com), or the Okta login added to "
+        "the group (ana@example.com).",
     )
+    # Site-admin grants: the level's Okta group when requested (a later edit of the level
+    # does not change what this grant added and must remove).
+    okta_group = models.CharField(max_length=200, blank=True)
     justification = models.TextField()
     ticket_url = models.URLField(max_length=500, blank=True)
     consent_ref = models.CharField(max_length=200, blank=True)
@@ -117,7 +139,20 @@ class AccessGrant(models.Model):
             models.CheckConstraint(
                 condition=Q(duration__gt=timedelta(0), duration__lte=LONGEST_DURATION),
                 name="access_grant_duration_range",
-            )
+            ),
+            # One membership, one grant: while a grant of a person to an Okta group is open,
+            # or ended without a verified removal, no other may add them to it (its end
+            # would remove the other's membership). Extensions are how to stay longer.
+            models.UniqueConstraint(
+                fields=["requester", "okta_group"],
+                condition=~Q(okta_group="")
+                & (
+                    Q(state__in=OPEN_GRANT_STATES)
+                    | Q(activated_at__isnull=False, binding_verified_removed_at__isnull=True)
+                ),
+                name="access_grant_one_okta_membership",
+                violation_error_message="You already hold or asked for this Okta group.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,15 +1,22 @@
-"""The operations that add and remove a grant's IAM bindings (kinds ``grant`` and
-``revoke``), registered with :func:`instances.runners.register_runner`.
+"""The operations that add and remove what a grant gives (kinds ``grant`` and ``revoke``),
+registered with :func:`instances.runners.register_runner`: IAM bindings on the VM, or, for
+a site-admin level, membership of an Okta group through Okta's Groups API.
 
 Both run step by step through ``step_run`` (a resumed operation skips finished steps) and
 end with a read of the VM's policy, so what the grant records is what GCP holds. The
 bindings carry the condition ``request.time < timestamp("<expiry>")`` titled
 ``mi-admin-grant-<id>``: GCP ends the access at expiry on its own, and the title lets one
 grant's binding be removed without touching another's.
+
+Okta memberships have no expiry: the grant's expiry task and the minute sweep end them, and
+the removal is retried (Okta's transient errors too, as :class:`OperationTransient`) until
+a read of the group's members shows the person gone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +30,14 @@ from access.services import (
 from instances import gcp
 from instances.gcp.models import IamPolicy
 from instances.models import Operation
-from instances.services.operations import StepFailed, step_run
+from instances.services.operations import OperationTransient, StepFailed, step_run
+from mi_admin.accounts.okta_client import (
+    OktaClient,
+    OktaNotFound,
+    OktaPermanentError,
+    OktaTransientError,
+    okta_client,
+)
 
 
 def _grant(operation: Operation) -> AccessGrant:
@@ -71,6 +85,109 @@ def _remove_and_verify(operation: Operation, grant: AccessGrant, *, label: str) 
         return f"removed {', '.join(roles)} from {grant.member}; read back: none left", {}
 
     step_run(operation=operation, name=f"{label}: remove the binding and read back", work=remove)
+
+
+@contextmanager
+def _okta_errors() -> Iterator[None]:
+    """Okta's transient errors retry the operation with backoff; permanent ones fail the
+    step with Okta's message."""
+    try:
+        yield
+    except OktaTransientError as exc:
+        raise OperationTransient(str(exc), service="Okta") from exc
+    except OktaPermanentError as exc:
+        raise StepFailed(str(exc)) from exc
+
+
+def _okta_ids(grant: AccessGrant) -> tuple[OktaClient, str, str]:
+    """The client, the person's Okta user id and the group's id."""
+    client = okta_client()
+    return client, client.user_get(grant.member).id, client.group_find(grant.okta_group).id
+
+
+def _okta_remove_and_verify(operation: Operation, grant: AccessGrant, *, label: str) -> None:
+    """Remove the membership, then read the members back (one step, as for IAM)."""
+
+    def remove() -> tuple[str, dict[str, Any]]:
+        with _okta_errors():
+            try:
+                client, user_id, group_id = _okta_ids(grant)
+            except OktaNotFound as exc:
+                # No such user or group at Okta: nobody can be a member of it.
+                return f"nothing to remove: {exc}", {}
+            client.group_member_remove(group_id, user_id)
+            still = user_id in client.group_member_ids(group_id)
+        if still:
+            # Retried with backoff until a read of the members shows the person gone.
+            raise OperationTransient(
+                f"{grant.member} still in {grant.okta_group} after removal", service="Okta"
+            )
+        return f"removed {grant.member} from Okta group {grant.okta_group}; read back: gone", {}
+
+    step_run(
+        operation=operation,
+        name=f"{label}: remove the Okta group membership and read back",
+        work=remove,
+    )
+
+
+def _remove(operation: Operation, grant: AccessGrant, *, label: str) -> None:
+    if grant.okta_group:
+        _okta_remove_and_verify(operation, grant, label=label)
+    else:
+        _remove_and_verify(operation, grant, label=label)
+
+
+def _okta_add_and_verify(operation: Operation, grant: AccessGrant, expires: str) -> None:
+    """Add the person to the group (idempotent at Okta), then read the members back."""
+
+    def add() -> tuple[str, dict[str, Any]]:
+        with _okta_errors():
+            client, user_id, group_id = _okta_ids(grant)
+            client.group_member_add(group_id, user_id)
+        return (
+            f"added {grant.member} to Okta group {grant.okta_group} until {expires}",
+            {"user": user_id, "group": group_id},
+        )
+
+    ids = step_run(operation=operation, name="Add the Okta group membership", work=add)
+    _okta_verify(operation, grant, user_id=ids["user"], group_id=ids["group"])
+
+
+def _okta_verify(operation: Operation, grant: AccessGrant, *, user_id: str, group_id: str) -> None:
+    def verify() -> tuple[str, dict[str, Any]]:
+        with _okta_errors():
+            members = okta_client().group_member_ids(group_id)
+        if user_id not in members:
+            raise StepFailed(f"read back: {grant.member} is not in {grant.okta_group}")
+        return f"read back: {grant.member} is in {grant.okta_group}", {}
+
+    step_run(operation=operation, name="Read the Okta group members back", work=verify)
+
+
+def _run_okta_extend(operation: Operation, grant: AccessGrant) -> dict[str, Any]:
+    """Okta memberships carry no expiry: check the membership is still there, then record
+    the later expiry (the expiry task is queued again for it)."""
+    new_expiry = datetime.fromisoformat(operation.params["extend_to"])
+
+    def ids() -> tuple[str, dict[str, Any]]:
+        with _okta_errors():
+            _, user_id, group_id = _okta_ids(grant)
+        return "found the user and the group", {"user": user_id, "group": group_id}
+
+    found = step_run(operation=operation, name="Find the Okta user and group", work=ids)
+    _okta_verify(operation, grant, user_id=found["user"], group_id=found["group"])
+
+    def confirm() -> tuple[str, dict[str, Any]]:
+        kept = access_grant_extension_confirm(grant_pk=grant.pk, expires_at=new_expiry)
+        return ("grant extended" if kept else "grant ended meanwhile"), {"kept": kept}
+
+    confirmed = step_run(operation=operation, name="Record the new expiry", work=confirm)
+    if confirmed["kept"]:
+        return {"extended": True, "expires_at": new_expiry.isoformat()}
+    _remove(operation, grant, label="Ended meanwhile")
+    access_grant_removal_verified(grant_pk=grant.pk, again=True)
+    return {"extended": False, "removed": True}
 
 
 def _run_extend(operation: Operation, grant: AccessGrant) -> dict[str, Any]:
@@ -136,6 +253,8 @@ def run_grant(operation: Operation) -> dict[str, Any]:
     With ``extend_to`` in its params: replace the active binding's expiry instead."""
     grant = _grant(operation)
     if "extend_to" in operation.params:
+        if grant.okta_group:
+            return _run_okta_extend(operation, grant)
         return _run_extend(operation, grant)
 
     def begin() -> tuple[str, dict[str, Any]]:
@@ -147,7 +266,25 @@ def run_grant(operation: Operation) -> dict[str, Any]:
     started = step_run(operation=operation, name="Check the grant and start its clock", work=begin)
     if not started["proceed"]:
         return {"activated": False, "state": started["state"]}
-    expires_at = datetime.fromisoformat(started["expires_at"])
+    if grant.okta_group:
+        _okta_add_and_verify(operation, grant, started["expires_at"])
+    else:
+        _iam_add_and_verify(operation, grant, started["expires_at"])
+
+    def confirm() -> tuple[str, dict[str, Any]]:
+        active = access_grant_activation_confirm(grant_pk=grant.pk)
+        return ("grant active" if active else "grant ended meanwhile"), {"active": active}
+
+    confirmed = step_run(operation=operation, name="Mark the grant active", work=confirm)
+    if confirmed["active"]:
+        return {"activated": True, "expires_at": started["expires_at"]}
+    _remove(operation, grant, label="Ended meanwhile")
+    access_grant_removal_verified(grant_pk=grant.pk, again=True)
+    return {"activated": False, "removed": True}
+
+
+def _iam_add_and_verify(operation: Operation, grant: AccessGrant, expires: str) -> None:
+    expires_at = datetime.fromisoformat(expires)
     roles = list(grant.level.iam_roles)
 
     def add() -> tuple[str, dict[str, Any]]:
@@ -159,7 +296,7 @@ def run_grant(operation: Operation) -> dict[str, Any]:
                 expires_at=expires_at,
                 title=grant.condition_title,
             )
-        return f"bound {grant.member} to {', '.join(roles)} until {started['expires_at']}", {}
+        return f"bound {grant.member} to {', '.join(roles)} until {expires}", {}
 
     step_run(operation=operation, name="Add the IAM binding", work=add)
 
@@ -172,21 +309,11 @@ def run_grant(operation: Operation) -> dict[str, Any]:
 
     step_run(operation=operation, name="Read the policy back", work=verify)
 
-    def confirm() -> tuple[str, dict[str, Any]]:
-        active = access_grant_activation_confirm(grant_pk=grant.pk)
-        return ("grant active" if active else "grant ended meanwhile"), {"active": active}
-
-    confirmed = step_run(operation=operation, name="Mark the grant active", work=confirm)
-    if confirmed["active"]:
-        return {"activated": True, "expires_at": started["expires_at"]}
-    _remove_and_verify(operation, grant, label="Ended meanwhile")
-    access_grant_removal_verified(grant_pk=grant.pk, again=True)
-    return {"activated": False, "removed": True}
-
 
 def run_revoke(operation: Operation) -> dict[str, Any]:
-    """End a grant's binding(s) on the VM and record when a read showed them gone."""
+    """End a grant's binding(s) on the VM (or its Okta group membership) and record when a
+    read showed them gone."""
     grant = _grant(operation)
-    _remove_and_verify(operation, grant, label="Binding")
+    _remove(operation, grant, label="Membership" if grant.okta_group else "Binding")
     access_grant_removal_verified(grant_pk=grant.pk)
     return {"removed": True}

@@ -15,7 +15,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from access.choices import LIVE_GRANT_STATES, OPEN_GRANT_STATES, AccessLevelKind, GrantState
@@ -80,8 +81,10 @@ def _validate(
         raise AccessError("Only DevOps engineers and admins can request access to an instance.")
     if not requester.email:
         raise AccessError("Your account has no email address: IAM needs user:<email>.")
-    if level.kind != AccessLevelKind.GCP_IAM or not level.iam_roles:
+    if level.kind == AccessLevelKind.GCP_IAM and not level.iam_roles:
         raise AccessError(f"{level.name} cannot be granted yet (no IAM roles).")
+    if level.kind == AccessLevelKind.OKTA_GROUP and not level.okta_group:
+        raise AccessError(f"{level.name} cannot be granted yet (no Okta group).")
     if instance.management_access_opt_out:
         raise AccessError(
             f"{instance.customer} opted out of management access: nothing can be granted "
@@ -109,6 +112,31 @@ def _validate(
         raise AccessError("The start cannot be in the past.")
     if start > now + LONGEST_SCHEDULE_AHEAD:
         raise AccessError("A start can be scheduled at most 7 days ahead.")
+
+
+def level_okta_group(level: AccessLevel, instance: Instance) -> str:
+    """The Okta group a site-admin grant of ``level`` on ``instance`` adds the person to:
+    ``{instance}`` in the level's group name stands for the instance's slug (one group per
+    instance, if Okta has them)."""
+    return level.okta_group.replace("{instance}", instance.slug)
+
+
+def _okta_group_free(requester: User, okta_group: str) -> None:
+    """Refuse a second grant of the same Okta group to the same person while the first may
+    still hold the membership (the database's constraint backs this up)."""
+    holding = (
+        AccessGrant.objects.filter(requester=requester, okta_group=okta_group)
+        .filter(
+            Q(state__in=OPEN_GRANT_STATES)
+            | Q(activated_at__isnull=False, binding_verified_removed_at__isnull=True)
+        )
+        .first()
+    )
+    if holding is not None:
+        raise AccessError(
+            f"Your grant #{holding.pk} already gives (or asks for) the Okta group {okta_group} "
+            f"({holding.get_state_display().lower()}): ask for more time on it, or end it first."
+        )
 
 
 def access_grant_request(
@@ -139,22 +167,35 @@ def access_grant_request(
         start=start,
         now=now,
     )
+    site_admin = level.kind == AccessLevelKind.OKTA_GROUP
     with transaction.atomic():
         # Re-read under a lock: an opt-out set meanwhile wins over the request.
         fresh = Instance.objects.select_for_update().get(pk=instance.pk)
         if fresh.management_access_opt_out:
             raise AccessError(f"{fresh.customer} opted out of management access.")
-        grant = AccessGrant.objects.create(
-            requester=requester,
-            instance=fresh,
-            level=level,
-            member=f"user:{requester.email}",
-            justification=justification.strip(),
-            ticket_url=ticket_url.strip(),
-            consent_ref=consent_ref.strip(),
-            duration=duration,
-            requested_start=max(start, now),
-        )
+        okta_group = level_okta_group(level, fresh) if site_admin else ""
+        if site_admin:
+            _okta_group_free(requester, okta_group)
+        try:
+            with transaction.atomic():
+                grant = AccessGrant.objects.create(
+                    requester=requester,
+                    instance=fresh,
+                    level=level,
+                    # IAM binds user:<email>; Okta adds the person by their login (the email).
+                    member=requester.email if site_admin else f"user:{requester.email}",
+                    okta_group=okta_group,
+                    justification=justification.strip(),
+                    ticket_url=ticket_url.strip(),
+                    consent_ref=consent_ref.strip(),
+                    duration=duration,
+                    requested_start=max(start, now),
+                )
+        except IntegrityError as exc:
+            # access_grant_one_okta_membership: a concurrent request for the same group won.
+            raise AccessError(
+                f"You already hold or asked for {level.name} (Okta group {okta_group})."
+            ) from exc
         grant.approval_request = approval_request_create(
             policy=level.approval_policy,
             requester=requester,
@@ -171,6 +212,7 @@ def access_grant_request(
                 "instance": fresh.slug,
                 "level": level.name,
                 "roles": list(level.iam_roles),
+                "okta_group": grant.okta_group,
                 "member": grant.member,
                 "duration": str(duration),
                 "requested_start": grant.requested_start.isoformat(),
@@ -309,7 +351,11 @@ def access_grant_activation_confirm(*, grant_pk: int) -> bool:
             actor_label="system",
             obj=grant,
             before=before,
-            after={**_snapshot(grant), "roles": list(grant.level.iam_roles)},
+            after={
+                **_snapshot(grant),
+                "roles": list(grant.level.iam_roles),
+                "okta_group": grant.okta_group,
+            },
         )
         _expiry_schedule(grant)
     return True

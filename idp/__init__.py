@@ -14,6 +14,8 @@ import hashlib
 CLIENT_ID = "mi-admin"
 # Matches the development default of mi_admin.settings, so `make run` needs no secret set.
 DEFAULT_CLIENT_SECRET = "mi-admin-dev-secret"  # noqa: S105 (a local demo secret, not a real one)
+# The SSWS token of its Okta management API (``IDP_API_TOKEN`` overrides it).
+DEFAULT_API_TOKEN = "idp-dev-api-token"  # noqa: S105 (a local demo token, not a real one)
 # Every demo persona's password.
 DEMO_PASSWORD = "demo"  # noqa: S105 (documented demo password)
 # The URL prefix django-oauth-toolkit is mounted under: the issuer is ``<base>/o``.
@@ -32,7 +34,12 @@ def issuer_for(idp_base_url: str) -> str:
     return idp_base_url.rstrip("/") + ISSUER_PATH
 
 
-def rp_env(idp_base_url: str, *, client_secret: str = DEFAULT_CLIENT_SECRET) -> dict[str, str]:
+def rp_env(
+    idp_base_url: str,
+    *,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    api_token: str = DEFAULT_API_TOKEN,
+) -> dict[str, str]:
     """The environment MI Admin (the relying party) needs to log in through this IdP.
 
     The endpoints have Okta's org-server shape (``<issuer>/oauth2/v1/...``), which is also
@@ -50,4 +57,7 @@ def rp_env(idp_base_url: str, *, client_secret: str = DEFAULT_CLIENT_SECRET) -> 
         "OIDC_OP_LOGOUT_ENDPOINT": f"{okta}/logout",
         "OIDC_RP_CLIENT_ID": CLIENT_ID,
         "OIDC_RP_CLIENT_SECRET": client_secret,
+        # Okta's management API (group memberships of site-admin grants): the org URL.
+        "OKTA_ORG_URL": idp_base_url.rstrip("/"),
+        "OKTA_API_TOKEN": api_token,
     }

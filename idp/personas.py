@@ -45,6 +45,10 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("stranger", "Sam", "Stranger", ()),
 )
 
+# Okta groups that exist with no members at first: site-admin grants add people to them
+# through the Okta API (idp/api.py) for the time of the grant.
+SEEDED_GROUPS = ("mi-site-admins",)
+
 # Registered for any port (RFC 8252 loopback rule, see settings.ALLOW_LOCALHOST_LOOPBACK).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 CALLBACK_PATH = "/oidc/callback/"
@@ -62,7 +66,8 @@ def set_groups(username: str, groups: Iterable[str]) -> list[str]:
 
 
 def seed_personas() -> None:
-    """Create missing personas; existing ones keep the groups someone gave them."""
+    """Create missing personas (existing ones keep the groups someone gave them) and the
+    seeded groups."""
     for persona in PERSONAS:
         if User.objects.filter(username=persona.username).exists():
             continue
@@ -74,6 +79,8 @@ def seed_personas() -> None:
             last_name=persona.last_name,
         )
         set_groups(persona.username, persona.groups)
+    for name in SEEDED_GROUPS:
+        Group.objects.get_or_create(name=name)
     if not User.objects.filter(username=ADMIN_USERNAME).exists():
         User.objects.create_superuser(ADMIN_USERNAME, email="", password=PASSWORD)
 

@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from idp import DEFAULT_CLIENT_SECRET, issuer_for, rp_env
+from idp import DEFAULT_API_TOKEN, DEFAULT_CLIENT_SECRET, issuer_for, rp_env
+from idp.faults import calls, fault_set, faults_reset
 from idp.keys import SIGNING_KEY_FILE
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(api_token: str = "") -> dict[str, str]:
     env = dict(os.environ)
+    if api_token:
+        env["IDP_API_TOKEN"] = api_token
     # The caller may be a Django process (the test suite): its settings are not the IdP's.
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -56,6 +59,7 @@ class IdpProcess:
     base_url: str
     data_dir: Path
     client_secret: str
+    api_token: str = field(default=DEFAULT_API_TOKEN, repr=False)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -72,7 +76,20 @@ class IdpProcess:
         return self.data_dir / LOG_FILE
 
     def rp_env(self) -> dict[str, str]:
-        return rp_env(self.base_url, client_secret=self.client_secret)
+        return rp_env(self.base_url, client_secret=self.client_secret, api_token=self.api_token)
+
+    def api_fault(self, endpoint: str, *, status: int, count: int = 1) -> None:
+        """The next ``count`` calls of an Okta API endpoint (``groups.users.put``, ...; see
+        :mod:`idp.api`) answer ``status``."""
+        fault_set(self.data_dir, endpoint, status=status, count=count)
+
+    def api_calls(self, endpoint: str) -> int:
+        """How many calls of an Okta API endpoint the IdP answered (or failed)."""
+        return calls(self.data_dir, endpoint)
+
+    def api_reset(self) -> None:
+        """Disarm every fault and zero the call counts."""
+        faults_reset(self.data_dir)
 
     def set_groups(self, username: str, groups: Sequence[str]) -> None:
         """Replace a persona's groups; MI Admin sees them at that persona's next login."""
@@ -134,6 +151,7 @@ def start_idp(
     port: int | None = None,
     host: str = "127.0.0.1",
     client_secret: str = DEFAULT_CLIENT_SECRET,
+    api_token: str = DEFAULT_API_TOKEN,
     redirect_uris: Sequence[str] = (),
     timeout: float = 60.0,
 ) -> IdpProcess:
@@ -157,12 +175,19 @@ def start_idp(
     for uri in redirect_uris:
         command += ["--redirect-uri", uri]
     idp = IdpProcess(
-        base_url=f"http://{host}:{port}", data_dir=data_dir, client_secret=client_secret
+        base_url=f"http://{host}:{port}",
+        data_dir=data_dir,
+        client_secret=client_secret,
+        api_token=api_token,
     )
     started = time.monotonic()
     with idp.log_path.open("ab") as log:
         idp.process = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
-            command, env=_child_env(), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=_child_env(api_token),
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         idp.wait_ready(timeout)
@@ -179,6 +204,7 @@ def running_idp(
     data_dir: Path | None = None,
     port: int | None = None,
     client_secret: str = DEFAULT_CLIENT_SECRET,
+    api_token: str = DEFAULT_API_TOKEN,
     redirect_uris: Sequence[str] = (),
 ) -> Iterator[IdpProcess]:
     """An IdP for the duration of the block; a temporary data directory unless one is given."""
@@ -187,7 +213,11 @@ def running_idp(
         temp_dir = Path(tempfile.mkdtemp(prefix="mi-idp-"))
         data_dir = temp_dir
     idp = start_idp(
-        data_dir=data_dir, port=port, client_secret=client_secret, redirect_uris=redirect_uris
+        data_dir=data_dir,
+        port=port,
+        client_secret=client_secret,
+        api_token=api_token,
+        redirect_uris=redirect_uris,
     )
     try:
         yield idp

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from idp import DEFAULT_API_TOKEN
 from idp.keys import django_secret_key, signing_key_pem
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -83,6 +84,8 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
 ISSUER = os.environ.get("IDP_ISSUER", "")
+# The SSWS token of the Okta management API (idp/api.py).
+API_TOKEN = os.environ.get("IDP_API_TOKEN", DEFAULT_API_TOKEN)
 
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,

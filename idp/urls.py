@@ -3,7 +3,8 @@
 django-oauth-toolkit is mounted at ``/o/`` (the issuer, with discovery and JWKS under it),
 and its endpoints are mounted again under Okta's org-server names
 (``/o/oauth2/v1/authorize``, ``token``, ``userinfo``, ``keys``, ``logout``) so the relying
-party's Okta-shaped defaults work unchanged.
+party's Okta-shaped defaults work unchanged. The few management API endpoints MI Admin
+calls (users, groups, memberships) are under ``/api/v1/`` as at Okta (:mod:`idp.api`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from oauth2_provider import views as oauth_views
 
-from idp import views
+from idp import api, views
 
 okta_org_server = [
     path("authorize", oauth_views.AuthorizationView.as_view(), name="okta-authorize"),
@@ -24,7 +25,16 @@ okta_org_server = [
     path("revoke", oauth_views.RevokeTokenView.as_view(), name="okta-revoke"),
 ]
 
+okta_api = [
+    path("users/<str:key>", api.user_get, name="okta-api-user"),
+    path("groups", api.groups_list, name="okta-api-groups"),
+    path("groups/<str:group_id>", api.group_get, name="okta-api-group"),
+    path("groups/<str:group_id>/users", api.group_users, name="okta-api-group-users"),
+    path("groups/<str:group_id>/users/<str:user_id>", api.group_user, name="okta-api-group-user"),
+]
+
 urlpatterns = [
+    path("api/v1/", include(okta_api)),
     path("", views.home, name="home"),
     path("login/", views.IdpLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),

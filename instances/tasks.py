@@ -2,7 +2,8 @@
 
 Every task is safe to run twice: ``operation_claim`` takes the operation's lease with a
 conditional UPDATE and skips finished or claimed operations, and each runner skips the steps
-a previous attempt finished. Only transient GCP errors are retried, with exponential backoff
+a previous attempt finished. Only transient errors (GCP's, or a runner's
+``OperationTransient``) are retried, with exponential backoff
 within ``OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS``; anything else fails the operation with
 its message. ``operation_dispatch_pending`` (beat) re-sends what the broker lost and resumes
 operations whose worker died.
@@ -26,6 +27,7 @@ from instances.services.operations import (
     LeaseLost,
     OperationDeferred,
     OperationFailed,
+    OperationTransient,
     operation_claim,
     operation_defer,
     operation_finish,
@@ -64,6 +66,10 @@ def _run(operation: Operation, runner: Runner) -> str:
             result = runner(operation)
         except gcp.GcpTransientError as exc:
             return operation_retry_later(operation=operation, error=str(exc)).state
+        except OperationTransient as exc:
+            return operation_retry_later(
+                operation=operation, error=str(exc), service=exc.service
+            ).state
         except OperationDeferred as exc:
             operation_defer(operation=operation, seconds=exc.seconds, reason=str(exc))
             return "deferred"

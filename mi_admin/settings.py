@@ -353,6 +353,12 @@ OIDC_ROLE_GROUPS = {
     "mi-ce": env_str("OKTA_GROUP_CE", "mi-ce"),
     "mi-admins": env_str("OKTA_GROUP_ADMINS", "mi-admins"),
 }
+# Okta's management API (site-admin grants add and remove group members): the org URL
+# (https://<org>.okta.com) and an API token (sent as "SSWS <token>"); the local IdP in
+# `make run` and the tests. Empty: site-admin grants fail, saying so.
+OKTA_ORG_URL = env_str("OKTA_ORG_URL")
+OKTA_API_TOKEN = env_str("OKTA_API_TOKEN")
+OKTA_TIMEOUT = float(env_str("OKTA_TIMEOUT", "10"))
 ACCESS_HELP_CONTACT = env_str(
     "ACCESS_HELP_CONTACT", "your manager, who can request the Okta group in #it-tech-ops"
 )

@@ -373,8 +373,9 @@ def retry_delay(retry: int) -> float:
     return delay * random.uniform(0.9, 1.1)  # noqa: S311 (jitter, not a secret)
 
 
-def operation_retry_later(*, operation: Operation, error: str) -> Operation:
-    """After a transient GCP error: schedule the next attempt, or fail when the retry budget
+def operation_retry_later(*, operation: Operation, error: str, service: str = "GCP") -> Operation:
+    """After a transient error of ``service`` (GCP, or another API an operation calls, see
+    :class:`OperationTransient`): schedule the next attempt, or fail when the retry budget
     (``OPERATION_TRANSIENT_RETRY_BUDGET_SECONDS`` since the first error of this run of
     errors) would be spent. The operation keeps its target while it waits."""
     now = timezone.now()
@@ -386,7 +387,7 @@ def operation_retry_later(*, operation: Operation, error: str) -> Operation:
         return operation_finish(
             operation=operation,
             state=OperationState.FAILED,
-            error=f"GCP kept failing for {(now - since).total_seconds():.0f} s "
+            error=f"{service} kept failing for {(now - since).total_seconds():.0f} s "
             f"({operation.retry_count} retries); last error: {error}",
         )
     next_at = now + dt.timedelta(seconds=delay)
@@ -533,6 +534,16 @@ def step_done(*, operation: Operation, name: str) -> OperationStep | None:
 
 
 StepWork = Callable[[], tuple[str, dict[str, Any]]]
+
+
+class OperationTransient(Exception):
+    """A runner's call to a service other than GCP (Okta's API) failed in a way worth
+    retrying: the operation is retried with backoff within the same budget as a transient
+    GCP error. ``service`` names it in the final error."""
+
+    def __init__(self, message: str, *, service: str) -> None:
+        super().__init__(message)
+        self.service = service
 
 
 class StepFailed(Exception):

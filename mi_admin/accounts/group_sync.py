@@ -1,14 +1,19 @@
-"""Okta groups → MI Admin roles, applied on every Okta login.
+"""Okta groups → MI Admin roles and mirrored groups, applied on every Okta login.
 
 Okta is the source of truth for who holds which role: each login adds the role groups the
 person's Okta groups map to (``settings.OIDC_ROLE_GROUPS``) and removes the ones they no
-longer map to. Only the four role groups are touched; other Django groups are left alone.
+longer map to. It also mirrors the Okta groups another part of the platform needs by name
+(approval steps that name Okta groups as reviewers): each such group becomes a Django group
+of the same name, and the person is in it exactly while Okta says so. The parts register
+the names they need with :func:`register_mirrored_groups` (accounts imports none of them).
+Only the role groups and the mirrored groups are touched; other Django groups are left
+alone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +27,25 @@ from mi_admin.audit.services import audit_record
 logger = logging.getLogger(__name__)
 
 GROUPS_CHANGED = "auth.groups_changed"
+
+MirroredGroups = Callable[[], Iterable[str]]
+_MIRRORED: dict[str, MirroredGroups] = {}
+
+
+def register_mirrored_groups(name: str, names: MirroredGroups) -> None:
+    """Declare a source of Okta group names to mirror at login (``names`` is called at every
+    login, so it sees the current configuration); the same ``name`` again replaces it."""
+    _MIRRORED[name] = names
+
+
+def mirrored_group_names() -> set[str]:
+    """Every Okta group name some part asks to mirror, except the role groups' Django
+    names: those are only ever given through the role mapping, so naming one elsewhere can
+    never hand out a role."""
+    names: set[str] = set()
+    for source in _MIRRORED.values():
+        names.update(name for name in source() if name)
+    return names - set(settings.OIDC_ROLE_GROUPS)
 
 
 def okta_groups_from_claims(claims: dict[str, Any]) -> set[str]:
@@ -57,15 +81,18 @@ def roles_for_okta_groups(okta_groups: Collection[str]) -> set[str]:
 
 
 def sync_roles(user: User, okta_groups: Collection[str]) -> bool:
-    """Make the user's role groups (and ``is_staff``) match Okta; True if anything changed.
+    """Make the user's role groups, mirrored groups (and ``is_staff``) match Okta; True if
+    anything changed.
 
     The change and its audit event commit together.
     """
-    role_names = set(settings.OIDC_ROLE_GROUPS)
-    wanted = roles_for_okta_groups(okta_groups)
-    is_staff = Role.ADMIN.value in wanted
+    mirrored = mirrored_group_names()
+    managed = set(settings.OIDC_ROLE_GROUPS) | mirrored
+    roles = roles_for_okta_groups(okta_groups)
+    wanted = roles | (mirrored & set(okta_groups))
+    is_staff = Role.ADMIN.value in roles
     with transaction.atomic():
-        current = set(user.groups.filter(name__in=role_names).values_list("name", flat=True))
+        current = set(user.groups.filter(name__in=managed).values_list("name", flat=True))
         was_staff = user.is_staff
         if current == wanted and was_staff == is_staff:
             return False

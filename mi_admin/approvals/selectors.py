@@ -15,7 +15,7 @@ from mi_admin.approvals.eligibility import (
     step_reviewers_label,
     user_group_names,
 )
-from mi_admin.approvals.models import GROUP_SEPARATOR, ApprovalRequest, Review
+from mi_admin.approvals.models import GROUP_SEPARATOR, ApprovalRequest, ApprovalStep, Review
 
 
 def approval_inbox(*, user: User, now: datetime | None = None) -> QuerySet[ApprovalRequest]:
@@ -110,3 +110,17 @@ def approval_request_detail(*, pk: int, viewer: User) -> RequestDetail | None:
     refusal = review_refusal(request, viewer, already_reviewed=already)
     can_withdraw = viewer.pk == request.requester_id and request.state == RequestState.PENDING
     return RequestDetail(request=request, steps=steps, refusal=refusal, can_withdraw=can_withdraw)
+
+
+def approval_okta_groups() -> set[str]:
+    """Every Okta group an approval step names as reviewers: the policies' steps, and the
+    steps pending requests froze when they were filed (a group taken out of a policy still
+    reviews what was filed under it). Login mirrors these onto the people in them."""
+    names: set[str] = set()
+    for groups in ApprovalStep.objects.values_list("okta_groups", flat=True):
+        names.update(str(name) for name in groups or [])
+    pending = ApprovalRequest.objects.filter(state=RequestState.PENDING)
+    for steps in pending.values_list("steps", flat=True):
+        for step in steps or []:
+            names.update(str(name) for name in step.get("groups", []))
+    return names

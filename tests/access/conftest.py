@@ -23,6 +23,7 @@ from tests.instances.factories import make_simulated_instance
 
 SSH = "SSH (OS Login)"
 VM_ADMIN = "VM admin"
+SITE_ADMIN = "Site admin"
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +33,7 @@ def seeded_levels(db: None) -> None:
     for module in (
         "mi_admin.approvals.migrations.0002_default_manager_policy",
         "access.migrations.0002_seed_levels",
+        "access.migrations.0005_seed_site_admin_level",
     ):
         importlib.import_module(module).create(apps, connection.schema_editor())
 
