@@ -312,6 +312,7 @@ def provisioning_terraform_verify(
 ) -> tuple[Operation, bool]:
     """Ask for the operation that reads the VM from GCP and ticks "Terraform applied" if it
     exists and runs; the one under way if asked twice."""
+    instance.refresh_from_db(fields=["state"])
     if instance.state != LifecycleState.PROVISIONING:
         raise ValidationError(
             f"{instance.slug} is {instance.get_state_display().lower()}, not provisioning."
