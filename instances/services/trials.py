@@ -338,8 +338,9 @@ def trial_notice_send(
     report = NoticeSendReport()
     notifiers = configured_notifiers() if notifiers is None else notifiers
     with transaction.atomic():
+        # Only the notice's own row is locked (of=self): the joined owner rows may be null.
         notice = (
-            TrialNotice.objects.select_for_update()
+            TrialNotice.objects.select_for_update(of=("self",))
             .select_related("instance__customer__owner_ce", "instance__owner", "recipient")
             .filter(pk=notice_id)
             .first()
