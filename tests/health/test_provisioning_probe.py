@@ -8,7 +8,13 @@ import pytest
 from django.utils import timezone
 
 from health.models import HealthDaily, HealthSample, Incident, InstanceHealth
-from instances.choices import InstanceKind, LifecycleState, OperationState, ProvisioningStep
+from instances.choices import (
+    InstanceKind,
+    LifecycleState,
+    OperationKind,
+    OperationState,
+    ProvisioningStep,
+)
 from instances.models import ProvisioningCheck
 from instances.services.provisioning import (
     instance_provision_start,
@@ -38,7 +44,9 @@ def provisioning(fleetsim, devops, slug="globex-trial", health_mode="ok"):
 def complete(instance, actor):
     for step in (ProvisioningStep.DNS, ProvisioningStep.SSO, ProvisioningStep.ADMIN_HANDOVER):
         provisioning_check_tick(instance=instance, step=step, actor=actor)
-    operation = make_operation(instance, kind="provision_verify", state=OperationState.SUCCEEDED)
+    operation = make_operation(
+        instance, kind=OperationKind.PROVISION_VERIFY, state=OperationState.SUCCEEDED
+    )
     ProvisioningCheck.objects.filter(instance=instance, step="terraform").update(
         ticked_by=actor, ticked_at=timezone.now(), verified_by_operation=operation
     )

@@ -17,6 +17,7 @@ from instances.choices import (
     InstanceKind,
     LifecycleState,
     NetworkAccess,
+    OperationKind,
     OperationState,
     ProvisioningStep,
 )
@@ -231,7 +232,9 @@ def _tick_all_but_terraform(instance, actor):
 
 def _verified(instance, actor):
     """Terraform ticked as the verify operation does it (the worker test below runs it)."""
-    operation = make_operation(instance, kind="provision_verify", state=OperationState.SUCCEEDED)
+    operation = make_operation(
+        instance, kind=OperationKind.PROVISION_VERIFY, state=OperationState.SUCCEEDED
+    )
     ProvisioningCheck.objects.filter(instance=instance, step="terraform").update(
         ticked_by=actor, ticked_at=timezone.now(), verified_by_operation=operation
     )
