@@ -59,6 +59,8 @@ from mi_admin.sla import WorkCalendar, is_working_day, work_calendar_from_settin
 logger = logging.getLogger(__name__)
 
 DECISION_WORKING_DAYS = 5
+# The hourly check stops re-queueing a notice no channel would take after this many tries.
+MAX_SEND_ATTEMPTS = 20
 NOTICE_SEND_TASK = "instances.tasks.trial_notice_send"
 # The request form's agreed address (CONTRACT-lifecycle.md): kind and instance preselected.
 REQUEST_NEW_PATH = "/requests/new/"
@@ -268,9 +270,6 @@ def trials_check(
     if report.asked or report.paged:
         logger.info("trials check: %s", report.as_dict())
     return report
-
-
-MAX_SEND_ATTEMPTS = 20
 
 
 def trial_notice_alert(notice: TrialNotice) -> Alert:
