@@ -1,6 +1,6 @@
 from django.urls import path
 
-from instances import views
+from instances import provisioning_views, views
 
 app_name = "instances"
 
@@ -12,6 +12,31 @@ urlpatterns = [
     path("instances/<slug:slug>/sync/", views.instance_sync, name="instance_sync"),
     path("instances/<slug:slug>/upgrade/", views.instance_upgrade, name="instance_upgrade"),
     path("instances/<slug:slug>/rollback/", views.instance_rollback, name="instance_rollback"),
+    # Provisioning and trials (instances/provisioning_views.py).
+    path("provisioning/", provisioning_views.provisioning_page, name="provisioning_list"),
+    path("provisioning/new/", provisioning_views.provision_new, name="provision_new"),
+    path(
+        "instances/<slug:slug>/checklist/tick/",
+        provisioning_views.provisioning_tick,
+        name="provisioning_tick",
+    ),
+    path(
+        "instances/<slug:slug>/checklist/untick/",
+        provisioning_views.provisioning_untick,
+        name="provisioning_untick",
+    ),
+    path(
+        "instances/<slug:slug>/checklist/verify/",
+        provisioning_views.provisioning_verify,
+        name="provisioning_verify",
+    ),
+    path("instances/<slug:slug>/trial/end/", provisioning_views.trial_end, name="trial_end"),
+    path(
+        "instances/<slug:slug>/trial/convert/",
+        provisioning_views.trial_convert,
+        name="trial_convert",
+    ),
+    path("instances/<slug:slug>/owner/", provisioning_views.instance_owner, name="instance_owner"),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]

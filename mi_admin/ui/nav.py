@@ -20,6 +20,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "ui:dashboard", None),
     NavItem("Fleet", "instances:instance_list", Perm.VIEW_FLEET),
+    NavItem("Provisioning", "instances:provisioning_list", Perm.VIEW_FLEET),
     NavItem("Rollouts", "rollouts:rollout_list", Perm.VIEW_FLEET),
     NavItem("Approvals", "approvals:inbox", Perm.APPROVE),
     NavItem("My access", "access:mine", Perm.OPERATE_INSTANCE),
