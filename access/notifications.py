@@ -220,11 +220,14 @@ def access_grant_warn(*, grant_pk: int, now: datetime | None = None) -> bool:
             return False
         if not due <= now < grant.expires_at:
             return False  # not yet, or an extension moved the expiry past this run
+        key = _key_of(grant.expires_at)
+        said = AccessNotification.objects.filter(
+            grant=grant, kind=NotificationKind.WARNING, key=key
+        )
+        if said.exists():
+            return False  # the usual case for the sweep; the unique row is the real guard
         recorded = notification_record(
-            grant=grant,
-            kind=NotificationKind.WARNING,
-            key=_key_of(grant.expires_at),
-            text=warning_text(grant),
+            grant=grant, kind=NotificationKind.WARNING, key=key, text=warning_text(grant)
         )
     return recorded is not None
 

@@ -51,10 +51,10 @@ def _describe(event: AuditEvent, grant: AccessGrant) -> tuple[str, str] | None:
     action = event.action
     if event.object_type == APPROVAL_TYPE:
         if action == "approval.reviewed":
-            verb = "Approved" if after.get("decision") == "approve" else "Denied"
-            via = " from Slack" if after.get("via") == "slack" else ""
+            verb = "approve" if after.get("decision") == "approve" else "deny"
+            via = ", from Slack" if after.get("via") == "slack" else ""
             step = after.get("step")
-            return f"{verb}{via} (step {step})", str(after.get("comment") or "")
+            return f"Review: {verb} (step {step}{via})", str(after.get("comment") or "")
         if action == "approval.step_opened":
             return f"Step {after.get('current_step')} opened", ""
         if action == "approval.expired":
@@ -67,8 +67,8 @@ def _describe(event: AuditEvent, grant: AccessGrant) -> tuple[str, str] | None:
         )
     if action == "access.grant.approved":
         if grant.requested_start > event.created_at:
-            return "Approved; scheduled", f"starts {_stamp(grant.requested_start.isoformat())}"
-        return "Approved", ""
+            return "Request approved; scheduled", f"starts {_stamp(grant.requested_start.isoformat())}"
+        return "Request approved", ""
     if action == "access.grant.activating":
         return "Activation started", f"clock runs until {_stamp(after.get('expires_at'))}"
     if action == "access.grant.activated":
@@ -91,7 +91,7 @@ def _describe(event: AuditEvent, grant: AccessGrant) -> tuple[str, str] | None:
     if action == "access.grant.revoked":
         return "Revoked", str(after.get("end_reason") or "")
     if action == "access.grant.denied":
-        return "Denied", str(after.get("end_reason") or "")
+        return "Request denied", str(after.get("end_reason") or "")
     if action == "access.grant.withdrawn":
         return "Withdrawn by the requester", ""
     if action == "access.grant.binding_removed":

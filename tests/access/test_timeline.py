@@ -97,7 +97,7 @@ def test_the_timeline_tells_the_grant_in_order(persona, settings):
         "access.grant.notified",
     ]
     by_action = {event.action: event for event in timeline}
-    assert timeline[1].title == "Approved (step 1)"
+    assert timeline[1].title == "Review: approve (step 1)"
     assert timeline[1].detail == "go ahead"
     assert timeline[1].actor == "manager"
     assert by_action["access.grant.revoked"].actor == "admin"
