@@ -67,7 +67,8 @@ def _describe(event: AuditEvent, grant: AccessGrant) -> tuple[str, str] | None:
         )
     if action == "access.grant.approved":
         if grant.requested_start > event.created_at:
-            return "Request approved; scheduled", f"starts {_stamp(grant.requested_start.isoformat())}"
+            start = _stamp(grant.requested_start.isoformat())
+            return "Request approved; scheduled", f"starts {start}"
         return "Request approved", ""
     if action == "access.grant.activating":
         return "Activation started", f"clock runs until {_stamp(after.get('expires_at'))}"
