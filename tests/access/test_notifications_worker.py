@@ -11,7 +11,7 @@ import pytest
 from access.choices import DeliveryState, GrantState, NotificationKind
 from access.models import AccessGrant, AccessNotification
 from access.notifications import WARNING_BEFORE
-from access.services import access_grant_end
+from access.services import access_grant_end, access_grant_extend_request
 from mi_admin.approvals.choices import Decision
 from mi_admin.approvals.services import approval_review_submit
 from tests.access.conftest import grant_state, make_instance, request_grant, sim_vm, wait_until
@@ -65,3 +65,45 @@ def test_the_worker_warns_ten_minutes_before_expiry_once_and_tells_the_end(
     ended = [t for t in _texts_about(worker_slack_receiver, grant) if "was revoked by" in t]
     assert ended == [ended[0]]
     assert ended[0].endswith(": done here")
+
+
+def test_an_extension_moves_the_warning_task(
+    celery_worker, worker_slack_receiver, fleetsim, persona
+):
+    # given a grant whose warning comes due 30 s after activation
+    instance = make_instance()
+    sim_vm(fleetsim, instance)
+    devops, manager = persona("devops"), persona("manager")
+    grant = request_grant(devops, instance, duration=WARNING_BEFORE + timedelta(seconds=30))
+    assert grant.approval_request is not None
+    approval_review_submit(
+        request=grant.approval_request, reviewer=manager, decision=Decision.APPROVE
+    )
+    wait_until(lambda: grant_state(grant) == GrantState.ACTIVE, what="grant active")
+    grant.refresh_from_db()
+    old_expiry = grant.expires_at
+    assert old_expiry is not None
+    # when, before that, 10 more seconds are asked for, approved and applied
+    access_grant_extend_request(
+        grant=grant, requester=devops, extra=timedelta(seconds=10), justification="almost done"
+    )
+    assert grant.extension_approval is not None
+    approval_review_submit(
+        request=grant.extension_approval, reviewer=manager, decision=Decision.APPROVE
+    )
+    new_expiry = old_expiry + timedelta(seconds=10)
+    wait_until(
+        lambda: AccessGrant.objects.get(pk=grant.pk).expires_at == new_expiry, what="extended"
+    )
+    # then the warning comes from the task queued for the new expiry (the old one finds
+    # nothing due), once, naming the new time
+    wait_until(
+        lambda: any("ends in 10 minutes" in t for t in _texts_about(worker_slack_receiver, grant)),
+        what="warning posted",
+        seconds=90,
+    )
+    [warning] = AccessNotification.objects.filter(grant=grant, kind=NotificationKind.WARNING)
+    assert warning.key == new_expiry.isoformat()
+    assert warning.created_at >= new_expiry - WARNING_BEFORE
+    texts = _texts_about(worker_slack_receiver, grant)
+    assert sum("ends in 10 minutes" in t for t in texts) == 1

@@ -83,8 +83,9 @@ def test_the_approval_page_shows_the_review_context(persona, client_for):
 
 
 def test_a_request_about_something_else_has_no_access_panel(persona, client_for):
-    # given an approval request of another subject kind
-    request = make_approval_request(persona("devops"))
+    # given an approval request of another subject kind, whose id is also a grant's
+    grant = request_grant(persona("devops"), make_instance())
+    request = make_approval_request(persona("devops"), subject_id=str(grant.pk))
     # when its page is opened; then no access panel is there
     page = client_for("manager").get(f"/approvals/{request.pk}/")
     assert page.status_code == 200

@@ -159,6 +159,7 @@ def test_a_signed_deny_press_denies_the_request(live_server, decisions, slack_on
     [reply] = replies_to(slack_on, url)
     assert f"*Denied* by {manager} at " in json.dumps(reply["blocks"])
     assert reply["text"].endswith("(Denied)")
+    assert not [b for b in reply["blocks"] if b["type"] == "actions"]
 
 
 def test_a_first_of_two_approvals_keeps_the_buttons(live_server, decisions, slack_on):
