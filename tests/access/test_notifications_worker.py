@@ -53,7 +53,11 @@ def test_the_worker_warns_ten_minutes_before_expiry_once_and_tells_the_end(
     assert sum("ends in 10 minutes" in t for t in texts) == 1
     [warning] = AccessNotification.objects.filter(grant=grant, kind=NotificationKind.WARNING)
     assert warning.created_at >= grant.expires_at - WARNING_BEFORE
-    assert warning.state == DeliveryState.SENT
+    # (the worker marks it sent right after Slack answered)
+    wait_until(
+        lambda: AccessNotification.objects.get(pk=warning.pk).state == DeliveryState.SENT,
+        what="warning marked sent",
+    )
     # and when a manager revokes it, the worker posts the end with the reason
     access_grant_end(
         grant=grant, actor=persona("manager"), state=GrantState.REVOKED, reason="done here"
