@@ -26,3 +26,21 @@ class GrantState(models.TextChoices):
 # A grant in one of these may hold (or be about to hold) a binding on the VM.
 LIVE_GRANT_STATES = (GrantState.APPROVED, GrantState.ACTIVE)
 OPEN_GRANT_STATES = (GrantState.PENDING, GrantState.APPROVED, GrantState.ACTIVE)
+
+
+class NotificationKind(models.TextChoices):
+    """What a grant's holder is told (one message per kind and key, see AccessNotification)."""
+
+    DECIDED = "decided", "Request decided"
+    EXTENSION_DECIDED = "extension_decided", "Extension decided"
+    WARNING = "warning", "Expiry warning"
+    ENDED = "ended", "Grant ended"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    # No Slack webhook configured: recorded (it is evidence of what would have been said),
+    # nothing posted.
+    OFF = "off", "Not sent (notifications off)"

@@ -9,8 +9,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
-from access.choices import OPEN_GRANT_STATES, AccessLevelKind, GrantState
+from access.choices import (
+    OPEN_GRANT_STATES,
+    AccessLevelKind,
+    DeliveryState,
+    GrantState,
+    NotificationKind,
+)
 from instances.models import Instance
 from mi_admin.approvals.models import ApprovalPolicy, ApprovalRequest
 
@@ -166,3 +173,44 @@ class AccessGrant(models.Model):
     @property
     def operation_subject(self) -> str:
         return f"access.grant:{self.pk}"
+
+
+class AccessNotification(models.Model):
+    """One message to a grant's holder: the decision, the expiry warning, the end. The unique
+    (grant, kind, key) row is the marker that makes each message go out once, however many
+    workers, retries or sweeps try: only the run that inserts the row queues its delivery,
+    and delivery claims the row with a conditional UPDATE before posting. ``key`` tells
+    repeats of a kind apart (a warning is per expiry time, so an extension warns again for
+    the new one; an extension's decision is per approval request)."""
+
+    grant = models.ForeignKey(AccessGrant, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=24, choices=NotificationKind.choices)
+    key = models.CharField(max_length=64, blank=True)
+    text = models.TextField(help_text="The message as sent (Slack mrkdwn).")
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    # A delivery in progress holds the row until then; a worker that died mid-post loses it
+    # at this time and the sweep sends again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grant", "kind", "key"], name="access_notification_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(state=DeliveryState.SENT, sent_at__isnull=False)
+                | (~Q(state=DeliveryState.SENT) & Q(sent_at__isnull=True)),
+                name="access_notification_sent_at_iff_sent",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for grant #{self.grant_id}"

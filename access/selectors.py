@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
 
 from access.choices import GrantState
 from access.models import AccessGrant, AccessLevel
+from access.services import EXTENSION_KIND, SUBJECT_KIND
 from instances.models import Instance
 from mi_admin.accounts.models import User
 from mi_admin.approvals.choices import Decision
-from mi_admin.approvals.models import Review
+from mi_admin.approvals.models import ApprovalRequest, Review
 
 
 def _grants() -> QuerySet[AccessGrant]:
@@ -61,3 +62,74 @@ def access_review_context(*, grant: AccessGrant) -> dict[str, list[AccessGrant]]
     )
     others = [g for g in access_grants_active_on(instance=grant.instance) if g.pk != grant.pk]
     return {"recent_grants": history, "others_active": others}
+
+
+def access_grant_for_approval(*, request: ApprovalRequest) -> AccessGrant | None:
+    """The grant an approval request is about (its request or an extension of it); None
+    for requests about anything else."""
+    if request.subject_kind not in (SUBJECT_KIND, EXTENSION_KIND):
+        return None
+    try:
+        pk = int(request.subject_id)
+    except ValueError:
+        return None
+    return access_grant_detail(pk=pk)
+
+
+def _stamp(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "?"
+
+
+def access_review_lines(request: ApprovalRequest) -> list[tuple[str, str]]:
+    """The review context as text lines for the reviewer's Slack message (registered with
+    the approval engine; three queries): instance, level and roles, duration or extension,
+    justification, ticket, the requester's grants in the last 90 days, who else has access
+    now. The instance's health is on the page the message links to."""
+    grant = access_grant_for_approval(request=request)
+    if grant is None:
+        return []
+    instance = grant.instance
+    context = access_review_context(grant=grant)
+    lines = [
+        (
+            "Instance",
+            f"{instance.slug} · {instance.customer} · {instance.get_kind_display()}"
+            + (" · customer opted out" if instance.management_access_opt_out else ""),
+        ),
+        ("Level", f"{grant.level.name}: {', '.join(grant.level.iam_roles) or 'no roles'}"),
+    ]
+    if request.subject_kind == EXTENSION_KIND:
+        lines.append(("Now until", _stamp(grant.expires_at)))
+    else:
+        start = (
+            "now"
+            if grant.requested_start <= grant.created_at + timedelta(minutes=1)
+            else (_stamp(grant.requested_start))
+        )
+        lines.append(("Duration", f"{grant.duration}, starting {start}"))
+    lines.append(("Justification", grant.justification))
+    lines.append(("Ticket", grant.ticket_url or "none"))
+    recent = context["recent_grants"]
+    lines.append(
+        (
+            "Their grants in the last 90 days",
+            f"{len(recent)}"
+            + (": " if recent else "")
+            + "; ".join(
+                f"#{g.pk} {g.level.name} on {g.instance.slug} ({g.get_state_display().lower()})"
+                for g in recent[:5]
+            )
+            + (" …" if len(recent) > 5 else ""),
+        )
+    )
+    others = context["others_active"]
+    lines.append(
+        (
+            "Who else has access now",
+            "; ".join(
+                f"{g.requester} ({g.level.name}, until {_stamp(g.expires_at)})" for g in others
+            )
+            or "nobody",
+        )
+    )
+    return lines

@@ -21,6 +21,13 @@ from django.utils import timezone
 
 from access.choices import LIVE_GRANT_STATES, OPEN_GRANT_STATES, AccessLevelKind, GrantState
 from access.models import LONGEST_SCHEDULE_AHEAD, AccessGrant, AccessLevel
+from access.notifications import (
+    access_notifications_sweep,
+    extension_decided_notify,
+    grant_decided_notify,
+    grant_ended_notify,
+    warning_schedule,
+)
 from instances.choices import InstanceKind, OperationKind
 from instances.models import Instance, Operation
 from instances.services.operations import operation_create
@@ -263,6 +270,7 @@ def access_grant_decided(request: ApprovalRequest) -> None:
             before=before,
             after={**_snapshot(grant), "approval_request": request.pk},
         )
+        grant_decided_notify(grant=grant, request=request, now=now)
         if grant.state == GrantState.APPROVED:
             if grant.requested_start <= now:
                 _activation_queue(grant)
@@ -358,6 +366,7 @@ def access_grant_activation_confirm(*, grant_pk: int) -> bool:
             },
         )
         _expiry_schedule(grant)
+        warning_schedule(grant)
     return True
 
 
@@ -440,6 +449,7 @@ def access_grant_end(
         )
         if was in LIVE_GRANT_STATES:
             _removal_queue(locked)
+        grant_ended_notify(grant=locked)
     grant.refresh_from_db()
     return grant
 
@@ -493,6 +503,7 @@ def access_grants_sweep(*, now: datetime | None = None) -> dict[str, int]:
         with transaction.atomic():
             _removal_queue(grant)
         counts["removals"] += 1
+    counts.update(access_notifications_sweep(now=now))
     return counts
 
 
@@ -587,6 +598,7 @@ def access_extension_decided(request: ApprovalRequest) -> None:
             obj=grant,
             after={"approval_request": request.pk, "outcome": request.state},
         )
+        extension_decided_notify(grant=grant, request=request)
 
 
 def access_grant_extension_confirm(*, grant_pk: int, expires_at: datetime) -> bool:
@@ -600,6 +612,7 @@ def access_grant_extension_confirm(*, grant_pk: int, expires_at: datetime) -> bo
         if grant.expires_at == expires_at:
             return True
         before = _snapshot(grant)
+        approval = grant.extension_approval
         grant.expires_at = expires_at
         _extension_clear(grant)
         grant.save(
@@ -618,4 +631,7 @@ def access_grant_extension_confirm(*, grant_pk: int, expires_at: datetime) -> bo
             after=_snapshot(grant),
         )
         _expiry_schedule(grant)
+        warning_schedule(grant)
+        if approval is not None:
+            extension_decided_notify(grant=grant, request=approval)
     return True

@@ -28,6 +28,7 @@ from access.services import (
     access_grant_extend_request,
     access_grant_request,
 )
+from access.timeline import access_grant_timeline
 from instances.models import Instance
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import any_role, requires, signed_in_user
@@ -112,6 +113,7 @@ def _grant_page(
         "live": grant.state in (GrantState.APPROVED, GrantState.ACTIVE),
         "open": grant.state in (GrantState.PENDING, GrantState.APPROVED, GrantState.ACTIVE),
         **access_review_context(grant=grant),
+        "timeline": access_grant_timeline(grant=grant),
     }
     return render(request, "access/grant.html", context, status=status)
 

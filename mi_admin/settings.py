@@ -482,6 +482,13 @@ SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
 SLACK_APPROVALS_ENABLED = env_bool("SLACK_APPROVALS_ENABLED")
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 ALERT_HTTP_TIMEOUT = float(env_str("ALERT_HTTP_TIMEOUT", "10"))
+# Slack posts a button press's answer to the payload's response_url; we POST only to these
+# origins (scheme://host[:port]), so a forged payload cannot point us anywhere else.
+SLACK_RESPONSE_URL_ORIGINS = env_list("SLACK_RESPONSE_URL_ORIGINS", "https://hooks.slack.com")
+# Where a grant's holder hears its decision, the 10-minute warning and its end (Slack
+# incoming webhook; the holder is @-mentioned when their Slack id is known). Defaults to the
+# alerts webhook; empty: the messages are recorded, not posted.
+ACCESS_SLACK_WEBHOOK_URL = env_str("ACCESS_SLACK_WEBHOOK_URL") or SLACK_WEBHOOK_URL
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

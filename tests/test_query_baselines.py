@@ -291,3 +291,66 @@ def test_approval_pages_query_count_is_the_baseline(name: str, client_for: Calla
     large = _count(client, url, {}, {})
     # then both cost the baseline
     assert (small, large) == (APPROVAL_BASELINES[name], APPROVAL_BASELINES[name])
+
+
+# An access request's approval page also carries access's review panel (registered): the 6
+# of approval_detail (no review yet, so the viewer's groups are read) + the grant with its
+# instance, customer, level, requester; the instance's health columns (rows, bar); the
+# requester's grants in the 90 days; who else holds access now
+ACCESS_APPROVAL_BASELINE = 11
+
+
+def _access_approval_fixture(past: int, others: int) -> str:
+    """A pending access request by devops on acme-prod, ``past`` earlier grants of theirs
+    and ``others`` people holding access on the instance now; returns its approval URL."""
+    from access.choices import GrantState
+    from access.models import AccessGrant
+    from tests.access.conftest import level, make_instance, request_grant
+    from tests.fixtures.personas import make_persona
+
+    devops = make_persona("devops")
+    instance = Instance.objects.filter(slug="acme-prod").first() or make_instance()
+    grant = AccessGrant.objects.filter(
+        requester=devops, state=GrantState.PENDING
+    ).first() or request_grant(devops, instance)
+    now = timezone.now()
+    for n in range(AccessGrant.objects.filter(requester=devops).count() - 1, past):
+        AccessGrant.objects.create(
+            requester=devops,
+            instance=instance,
+            level=level(),
+            member="user:devops@example.com",
+            justification=f"past {n}",
+            duration=timedelta(minutes=30),
+            requested_start=now,
+            state=GrantState.EXPIRED,
+        )
+    for n in range(AccessGrant.objects.filter(state=GrantState.ACTIVE).count(), others):
+        AccessGrant.objects.create(
+            requester=_manager(f"holder-{n}"),
+            instance=instance,
+            level=level(),
+            member=f"user:holder-{n}@example.com",
+            justification="on call",
+            duration=timedelta(minutes=30),
+            requested_start=now,
+            state=GrantState.ACTIVE,
+            activated_at=now,
+            expires_at=now + timedelta(minutes=30),
+        )
+    assert grant.approval_request is not None
+    return f"/approvals/{grant.approval_request.pk}/"
+
+
+def test_an_access_approval_page_query_count_is_the_baseline(client_for: Callable):
+    # given a manager, an access request with one earlier grant and one other holder
+    client = client_for("manager")
+    url = _access_approval_fixture(past=1, others=1)
+    assert 'data-testid="access-review"' in client.get(url).content.decode()
+    # when the page renders, then again with 40 earlier grants and 25 holders, 400 instances
+    small = _count(client, url, {}, {})
+    _access_approval_fixture(past=40, others=25)
+    make_fleet(LARGE, prefix="more")
+    large = _count(client, url, {}, {})
+    # then both cost the baseline
+    assert (small, large) == (ACCESS_APPROVAL_BASELINE, ACCESS_APPROVAL_BASELINE)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from access.notifications import DELIVER_TASK, WARN_TASK
 from access.services import ACTIVATE_DUE_TASK, EXPIRE_TASK
 from health.services.incidents import INCIDENT_DELIVER_TASK
 from instances.services.operations import OPERATION_RUN_TASK
 from mi_admin.approvals.services import SLACK_NOTIFY_TASK
+from mi_admin.approvals.slack_views import REPLY_TASK
 from mi_admin.celery import app
 
 NAMES = [
@@ -17,6 +19,9 @@ NAMES = [
     INCIDENT_DELIVER_TASK,
     OPERATION_RUN_TASK,
     SLACK_NOTIFY_TASK,
+    DELIVER_TASK,
+    WARN_TASK,
+    REPLY_TASK,
 ]
 
 

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DecisionHandler = Callable[["ApprovalRequest"], None]
+# What a reviewer weighs, as (label, text) lines for the Slack message (the approval page
+# shows the richer panel the subject's app registers in mi_admin.ui.extensions).
+ContextLines = list[tuple[str, str]]
+ContextProvider = Callable[["ApprovalRequest"], ContextLines]
 
 
 @dataclass(frozen=True)
@@ -29,14 +33,24 @@ class SubjectKind:
     kind: str
     label: str
     on_decided: DecisionHandler
+    review_context: ContextProvider | None = None
 
 
 _KINDS: dict[str, SubjectKind] = {}
 
 
-def register_subject(kind: str, *, label: str, on_decided: DecisionHandler) -> None:
-    """Declare a subject kind; registering the same kind again replaces its handler."""
-    _KINDS[kind] = SubjectKind(kind=kind, label=label, on_decided=on_decided)
+def register_subject(
+    kind: str,
+    *,
+    label: str,
+    on_decided: DecisionHandler,
+    review_context: ContextProvider | None = None,
+) -> None:
+    """Declare a subject kind; registering the same kind again replaces its handler.
+    ``review_context(request)`` gives the reviewer's context lines for the Slack message."""
+    _KINDS[kind] = SubjectKind(
+        kind=kind, label=label, on_decided=on_decided, review_context=review_context
+    )
 
 
 def unregister_subject(kind: str) -> None:
@@ -45,6 +59,21 @@ def unregister_subject(kind: str) -> None:
 
 def subject_kind(kind: str) -> SubjectKind | None:
     return _KINDS.get(kind)
+
+
+def subject_review_context(request: ApprovalRequest) -> ContextLines:
+    """The subject app's context lines for ``request``; none when it gives none or fails
+    (the message still goes out, with its link to the page)."""
+    registered = _KINDS.get(request.subject_kind)
+    if registered is None or registered.review_context is None:
+        return []
+    try:
+        return registered.review_context(request)
+    except Exception:
+        logger.exception(
+            "approval #%s: review context of %s failed", request.pk, request.subject_kind
+        )
+        return []
 
 
 def approval_decided(request_pk: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -18,14 +18,18 @@ from mi_admin.accounts.rules import public
 from mi_admin.approvals.models import ApprovalRequest
 from mi_admin.approvals.services import ApprovalError, approval_review_submit
 from mi_admin.approvals.slack import (
+    ButtonPress,
     SlackRequestRefused,
-    ephemeral,
     parse_button_press,
+    response_url_allowed,
     verify_request,
 )
 from mi_admin.audit.services import audit_record_failure
+from mi_admin.queue import task_enqueue
 
 logger = logging.getLogger(__name__)
+
+REPLY_TASK = "mi_admin.approvals.tasks.approval_slack_reply_task"
 
 
 @public
@@ -51,18 +55,16 @@ def slack_interactivity(request: HttpRequest) -> HttpResponse:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     reviewer = User.objects.filter(slack_user_id=press.slack_user_id, is_active=True).first()
     if reviewer is None:
-        return JsonResponse(
-            ephemeral(
-                "Your Slack account is not linked to an MI Admin person, so this button "
-                "cannot act for you: review in MI Admin, or ask an admin to set your Slack "
-                "user id."
-            )
+        return _answer(
+            press,
+            refusal="Your Slack account is not linked to an MI Admin person, so this button "
+            "cannot act for you: review in MI Admin, or ask an admin to set your Slack user id.",
         )
     approval = ApprovalRequest.objects.filter(pk=press.request_pk).first()
     if approval is None:
-        return JsonResponse(ephemeral(f"There is no approval request #{press.request_pk}."))
+        return _answer(press, refusal=f"There is no approval request #{press.request_pk}.")
     try:
-        outcome = approval_review_submit(
+        approval_review_submit(
             request=approval,
             reviewer=reviewer,
             decision=press.decision,
@@ -70,12 +72,28 @@ def slack_interactivity(request: HttpRequest) -> HttpResponse:
             via="slack",
         )
     except ApprovalError as exc:
-        return JsonResponse(ephemeral(f"Not recorded: {exc}"))
-    state = outcome.request.get_state_display().lower()
-    return JsonResponse(
-        ephemeral(
-            f"Your {press.decision} of #{approval.pk} is recorded; the request is {state}."
-            if outcome.decided
-            else f"Your {press.decision} of #{approval.pk} is recorded; it waits for more reviews."
+        return _answer(press, refusal=f"Not recorded: {exc}")
+    return _answer(press, request_pk=approval.pk)
+
+
+def _answer(
+    press: ButtonPress, *, request_pk: int | None = None, refusal: str = ""
+) -> HttpResponse:
+    """Acknowledge at once (Slack waits 3 s) and send the answer through the press's
+    ``response_url`` from a task: a refusal only the presser sees, or the original message
+    updated with the outcome. A URL outside SLACK_RESPONSE_URL_ORIGINS gets nothing."""
+    if not press.response_url:
+        logger.info("slack press on #%s came without a response_url", press.request_pk)
+    elif not response_url_allowed(press.response_url):
+        logger.warning("slack press on #%s: response_url not allowed", press.request_pk)
+        audit_record_failure(
+            action="slack.response_url_refused",
+            details={"request": press.request_pk, "slack_user": press.slack_user_id},
         )
-    )
+    else:
+        try:
+            task_enqueue(REPLY_TASK, press.response_url, request_pk, refusal)
+        except Exception:
+            # The decision stands; only the message update is lost (the page shows it).
+            logger.warning("slack reply for #%s not queued", press.request_pk, exc_info=True)
+    return HttpResponse(status=200)

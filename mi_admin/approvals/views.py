@@ -22,6 +22,7 @@ from mi_admin.approvals.services import (
     approval_request_withdraw,
     approval_review_submit,
 )
+from mi_admin.ui.extensions import APPROVAL_DETAIL, panels_for
 from mi_admin.ui.lists import render_list
 
 
@@ -38,7 +39,12 @@ def _detail_page(
     detail = approval_request_detail(pk=pk, viewer=signed_in_user(request))
     if detail is None:
         raise Http404(f"No approval request #{pk}.")
-    context = {"detail": detail, "form": form or ReviewForm()}
+    context = {
+        "detail": detail,
+        "form": form or ReviewForm(),
+        # What the subject's app shows a reviewer (e.g. access: the review context).
+        "panels": panels_for(APPROVAL_DETAIL, detail.request),
+    }
     return render(request, "approvals/request_detail.html", context, status=status)
 
 

@@ -24,6 +24,9 @@ from mi_admin.accounts.roles import Perm, user_can
 INSTANCE_LIST = "instances.instance_list"
 INSTANCE_DETAIL = "instances.instance_detail"
 DASHBOARD = "ui.dashboard"
+# An approval request's page (mi_admin/approvals): the subject's app shows what a reviewer
+# weighs; its panel's load returns None for requests about other subjects.
+APPROVAL_DETAIL = "approvals.request_detail"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,11 +47,11 @@ class Columns:
 class Block:
     """A panel of a detail page (``load(obj)``) or a dashboard widget (``load(request)``):
     ``template`` rendered with the context ``load`` returns, for people holding ``perm``
-    (anyone when None)."""
+    (anyone when None). A panel whose ``load`` returns None is left out for that object."""
 
     name: str
     template: str
-    load: Callable[[Any], dict[str, Any]]
+    load: Callable[[Any], dict[str, Any] | None]
     perm: Perm | None
     order: int
 
@@ -137,13 +140,19 @@ class LoadedBlock:
 
 
 def panels_for(page: str, obj: Any) -> list[LoadedBlock]:
-    return [LoadedBlock(entry.template, entry.load(obj)) for entry in _registry["panels"][page]]
+    """The page's panels for ``obj``, without those whose load said None (not about it)."""
+    loaded = []
+    for entry in _registry["panels"][page]:
+        context = entry.load(obj)
+        if context is not None:
+            loaded.append(LoadedBlock(entry.template, context))
+    return loaded
 
 
 def widgets_for(page: str, request: HttpRequest) -> list[LoadedBlock]:
     """The dashboard widgets this person may see, loaded."""
     return [
-        LoadedBlock(entry.template, entry.load(request))
+        LoadedBlock(entry.template, entry.load(request) or {})
         for entry in _registry["widgets"][page]
         if entry.perm is None or user_can(request.user, entry.perm)
     ]

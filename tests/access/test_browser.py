@@ -51,6 +51,11 @@ def test_request_approve_see_active_revoke_and_audit(
     # and a manager approves it from the inbox
     _as(page, live_server, oidc_settings, "manager")
     page.goto(f"{live_server.url}/approvals/{grant.approval_request_id}/")
+    # (the approval page carries the access panel: what the reviewer weighs)
+    expect(page.get_by_test_id("review-justification")).to_have_text("Customer ticket: disk full")
+    expect(page.get_by_test_id("review-instance")).to_contain_text(instance.slug)
+    expect(page.get_by_test_id("nobody-else")).to_be_visible()
+    screenshot("access-approval-review")
     page.get_by_label("Approve").check()
     page.get_by_role("button", name="Submit review").click()
     expect(page.get_by_role("status")).to_contain_text("approved")
@@ -76,6 +81,12 @@ def test_request_approve_see_active_revoke_and_audit(
     assert bindings_of(instance, grant) == []
     page.reload()
     expect(page.get_by_test_id("removal-verified")).to_be_visible()
+    # and its timeline tells the story in order, up to the verified removal
+    events = page.get_by_test_id("timeline-event")
+    expect(events.first).to_contain_text("Requested")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Revoked")
+    expect(page.get_by_test_id("timeline")).to_contain_text("Removal verified")
+    screenshot("access-timeline")
     # and the audit trail shows the four steps
     _as(page, live_server, oidc_settings, "devops")
     page.goto(f"{live_server.url}/audit/?action=access.grant")

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -23,16 +24,36 @@ from mi_admin.approvals.slack import reviewer_message
 from mi_admin.approvals.tasks import approval_slack_notify_task
 from mi_admin.audit.models import AuditEvent
 from mi_admin.celery import app as celery_app
+from tests.access.conftest import wait_until
 from tests.approvals.conftest import MANAGER_STEP, StepSpec, file_request, make_person, make_policy
+from tests.fixtures.http_receiver import HttpReceiver, running_receiver
 
 SECRET = "test-slack-signing-secret"
 PATH = "/integrations/slack/interactivity/"
 
 
 @pytest.fixture
-def slack_on(settings) -> None:
+def slack_on(settings, http_receiver) -> Iterator[HttpReceiver]:
+    """Slack approvals on; button replies go to a local receiver (the one allowed origin),
+    their task run in the calling thread, here the live server's (see slack_worker_test
+    below for the real worker)."""
     settings.SLACK_APPROVALS_ENABLED = True
     settings.SLACK_SIGNING_SECRET = SECRET
+    settings.SLACK_RESPONSE_URL_ORIGINS = [http_receiver.url]
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield http_receiver
+    celery_app.conf.task_always_eager = before
+
+
+def answer_url(receiver: HttpReceiver) -> str:
+    """A response_url on the receiver, unique per press (Slack's are)."""
+    return f"{receiver.url}/actions/T1/{uuid.uuid4().hex}"
+
+
+def replies_to(receiver: HttpReceiver, url: str) -> list[dict[str, Any]]:
+    route = url.removeprefix(receiver.url)
+    return [r.json() for r in list(receiver.requests) if r.route == route]
 
 
 def linked(name: str) -> User:
@@ -43,14 +64,18 @@ def linked(name: str) -> User:
     return user
 
 
-def press_body(*, slack_user_id: str, action: str, request_pk: int) -> bytes:
-    payload = {
+def press_body(
+    *, slack_user_id: str, action: str, request_pk: int, response_url: str = ""
+) -> bytes:
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": slack_user_id, "username": "someone"},
         "actions": [{"action_id": action, "value": str(request_pk), "type": "button"}],
         # Unique per press: two presses never share a body (and so a signature).
         "trigger_id": uuid.uuid4().hex,
     }
+    if response_url:
+        payload["response_url"] = response_url
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
@@ -78,19 +103,31 @@ def assert_unchanged(request: ApprovalRequest) -> None:
     assert reviews_of(request) == 0
 
 
-@pytest.mark.usefixtures("slack_on")
-def test_a_signed_approve_press_approves_the_request(live_server, decisions):
+def test_a_signed_approve_press_approves_the_request(live_server, decisions, slack_on):
     # given a pending request and a manager whose Slack id is linked
     request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
     manager = linked("m1")
+    url = answer_url(slack_on)
     body = press_body(
-        slack_user_id=manager.slack_user_id or "", action="approve", request_pk=request.pk
+        slack_user_id=manager.slack_user_id or "",
+        action="approve",
+        request_pk=request.pk,
+        response_url=url,
     )
     # when Slack posts their Approve press, correctly signed
     response = post(live_server, body, sign(body, timestamp=int(time.time())))
-    # then the request is approved by them, the subject hears it, and the audit says "slack"
+    # then the press is acknowledged with an empty body (Slack ignores it) ...
     assert response.status_code == 200
-    assert "is recorded; the request is approved" in response.json()["text"]
+    assert response.content == b""
+    # ... and the original message is replaced, through the response_url, by the outcome:
+    # who approved and when, the request approved, no buttons left
+    [reply] = replies_to(slack_on, url)
+    assert reply["replace_original"] is True
+    assert reply["text"].endswith("(Approved)")
+    shown = json.dumps(reply["blocks"])
+    assert f"*Approved* by {manager} at " in shown
+    assert "*Approved*." in shown
+    assert not [b for b in reply["blocks"] if b["type"] == "actions"]
     request.refresh_from_db()
     assert request.state == RequestState.APPROVED
     assert list(Review.objects.filter(request=request).values_list("reviewer", flat=True)) == [
@@ -102,20 +139,51 @@ def test_a_signed_approve_press_approves_the_request(live_server, decisions):
     assert (event.after["via"], event.after["decision"]) == ("slack", "approve")
 
 
-@pytest.mark.usefixtures("slack_on")
-def test_a_signed_deny_press_denies_the_request(live_server, decisions):
+def test_a_signed_deny_press_denies_the_request(live_server, decisions, slack_on):
     # given a pending request and a linked manager
     request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
     manager = linked("m1")
+    url = answer_url(slack_on)
     body = press_body(
-        slack_user_id=manager.slack_user_id or "", action="deny", request_pk=request.pk
+        slack_user_id=manager.slack_user_id or "",
+        action="deny",
+        request_pk=request.pk,
+        response_url=url,
     )
     # when they press Deny
     response = post(live_server, body, sign(body, timestamp=int(time.time())))
-    # then the request is denied
+    # then the request is denied, and the message says so by whom
     assert response.status_code == 200
     request.refresh_from_db()
     assert request.state == RequestState.DENIED
+    [reply] = replies_to(slack_on, url)
+    assert f"*Denied* by {manager} at " in json.dumps(reply["blocks"])
+    assert reply["text"].endswith("(Denied)")
+    assert not [b for b in reply["blocks"] if b["type"] == "actions"]
+
+
+def test_a_first_of_two_approvals_keeps_the_buttons(live_server, decisions, slack_on):
+    # given a request needing two managers
+    request = file_request(
+        make_policy(StepSpec("Managers", roles=MANAGER_STEP.roles, quorum=2)),
+        make_person("requester"),
+    )
+    manager = linked("m1")
+    url = answer_url(slack_on)
+    body = press_body(
+        slack_user_id=manager.slack_user_id or "",
+        action="approve",
+        request_pk=request.pk,
+        response_url=url,
+    )
+    # when the first approves from Slack
+    assert post(live_server, body, sign(body, timestamp=int(time.time()))).status_code == 200
+    # then the message shows their approval, waits for more, and keeps the buttons
+    [reply] = replies_to(slack_on, url)
+    shown = json.dumps(reply["blocks"])
+    assert f"*Approved* by {manager}" in shown
+    assert "Waiting for more reviews" in shown
+    assert [b for b in reply["blocks"] if b["type"] == "actions"]
 
 
 @pytest.mark.usefixtures("slack_on")
@@ -173,42 +241,126 @@ def test_a_replayed_request_is_refused(live_server, decisions):
     assert reviews_of(request) == 1
 
 
-@pytest.mark.usefixtures("slack_on")
-def test_an_unknown_slack_user_changes_nothing(live_server, decisions):
+def test_an_unknown_slack_user_changes_nothing(live_server, decisions, slack_on):
     # given a pending request, and a Slack member linked to nobody in MI Admin
     request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
     linked("m1")
-    body = press_body(slack_user_id="U-NOBODY", action="approve", request_pk=request.pk)
+    url = answer_url(slack_on)
+    body = press_body(
+        slack_user_id="U-NOBODY", action="approve", request_pk=request.pk, response_url=url
+    )
     # when their signed Approve press arrives
     response = post(live_server, body, sign(body, timestamp=int(time.time())))
-    # then Slack shows them why, and nothing is reviewed
+    # then Slack shows them (only) why, and nothing is reviewed
     assert response.status_code == 200
-    assert response.json()["response_type"] == "ephemeral"
-    assert "not linked to an MI Admin person" in response.json()["text"]
+    [reply] = replies_to(slack_on, url)
+    assert reply["response_type"] == "ephemeral"
+    assert reply["replace_original"] is False
+    assert "not linked to an MI Admin person" in reply["text"]
     assert_unchanged(request)
 
 
-@pytest.mark.usefixtures("slack_on")
 @pytest.mark.parametrize(
     ("who", "refusal"),
     [("self", "you filed this request"), ("ce1", "you are not one of them")],
     ids=["self", "not-a-manager"],
 )
-def test_the_engine_rules_apply_to_slack_presses(live_server, decisions, who, refusal):
+def test_the_engine_rules_apply_to_slack_presses(live_server, decisions, slack_on, who, refusal):
     # given a request filed by a manager (so they hold the reviewer role), and a CE person
     requester = linked("m2")
     request = file_request(make_policy(MANAGER_STEP), requester)
     presser = requester if who == "self" else linked(who)
+    url = answer_url(slack_on)
     body = press_body(
-        slack_user_id=presser.slack_user_id or "", action="approve", request_pk=request.pk
+        slack_user_id=presser.slack_user_id or "",
+        action="approve",
+        request_pk=request.pk,
+        response_url=url,
     )
     # when the requester (or a non-manager) presses Approve, correctly signed
     response = post(live_server, body, sign(body, timestamp=int(time.time())))
-    # then the engine refuses it with its reason, and nothing is reviewed
+    # then the engine refuses it, the presser alone is told why (the channel's message is
+    # left as it was), and nothing is reviewed
     assert response.status_code == 200
-    assert response.json()["text"].startswith("Not recorded:")
-    assert refusal in response.json()["text"].lower()
+    [reply] = replies_to(slack_on, url)
+    assert reply["response_type"] == "ephemeral"
+    assert reply["replace_original"] is False
+    assert reply["text"].startswith("Not recorded:")
+    assert refusal in reply["text"].lower()
     assert_unchanged(request)
+
+
+def test_a_response_url_off_the_allow_list_gets_nothing(live_server, decisions, slack_on):
+    # given a correctly signed press whose response_url points at another server (a
+    # forged payload trying to make us POST somewhere)
+    request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
+    manager = linked("m1")
+    with running_receiver() as elsewhere:
+        for url in (
+            f"{elsewhere.url}/actions/T1/x",
+            f"http://user@{slack_on.url.removeprefix('http://')}/actions/T1/x",
+        ):
+            body = press_body(
+                slack_user_id=manager.slack_user_id or "",
+                action="deny",
+                request_pk=request.pk,
+                response_url=url,
+            )
+            # when it arrives
+            response = post(live_server, body, sign(body, timestamp=int(time.time())))
+            assert response.status_code == 200
+        # then neither the other server nor the allowed host (with credentials) is called
+        assert elsewhere.requests == []
+    assert slack_on.requests == []
+    refused = AuditEvent.objects.filter(action="slack.response_url_refused")
+    assert refused.exists()
+
+
+def test_a_reply_slack_answers_503_is_retried(live_server, decisions, slack_on):
+    # given Slack failing the first reply
+    request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
+    manager = linked("m1")
+    slack_on.script(503)
+    url = answer_url(slack_on)
+    body = press_body(
+        slack_user_id=manager.slack_user_id or "",
+        action="approve",
+        request_pk=request.pk,
+        response_url=url,
+    )
+    # when the press arrives
+    assert post(live_server, body, sign(body, timestamp=int(time.time()))).status_code == 200
+    # then the task tried again and the second reply carries the outcome
+    replies = replies_to(slack_on, url)
+    assert len(replies) == 2
+    assert replies[1]["text"].endswith("(Approved)")
+
+
+def test_the_worker_answers_after_the_ack(
+    live_server, settings, decisions, celery_worker, worker_slack_receiver
+):
+    # given Slack approvals on, replies allowed to the worker's Slack, and no eager tasks
+    settings.SLACK_APPROVALS_ENABLED = True
+    settings.SLACK_SIGNING_SECRET = SECRET
+    settings.SLACK_RESPONSE_URL_ORIGINS = [worker_slack_receiver.url]
+    assert not celery_app.conf.task_always_eager
+    request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
+    manager = linked("m1")
+    url = answer_url(worker_slack_receiver)
+    body = press_body(
+        slack_user_id=manager.slack_user_id or "",
+        action="approve",
+        request_pk=request.pk,
+        response_url=url,
+    )
+    # when the press arrives
+    response = post(live_server, body, sign(body, timestamp=int(time.time())))
+    # then it is acknowledged at once, and the worker replaces the message afterwards
+    assert response.status_code == 200
+    assert response.content == b""
+    wait_until(lambda: bool(replies_to(worker_slack_receiver, url)), what="reply posted")
+    [reply] = replies_to(worker_slack_receiver, url)
+    assert f"*Approved* by {manager} at " in json.dumps(reply["blocks"])
 
 
 def test_the_endpoint_is_off_by_default(live_server, settings, decisions):
