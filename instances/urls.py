@@ -12,6 +12,11 @@ urlpatterns = [
     path("instances/<slug:slug>/sync/", views.instance_sync, name="instance_sync"),
     path("instances/<slug:slug>/upgrade/", views.instance_upgrade, name="instance_upgrade"),
     path("instances/<slug:slug>/rollback/", views.instance_rollback, name="instance_rollback"),
+    path(
+        "instances/<slug:slug>/maintenance-window/",
+        views.instance_maintenance_window,
+        name="instance_maintenance_window",
+    ),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]
