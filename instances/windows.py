@@ -1,6 +1,7 @@
 """Weekly maintenance windows: pure arithmetic in UTC (no database, no clock of its own).
 
-A window opens on each of its weekdays at ``start`` (UTC) and stays open ``minutes``
+A window opens on each of its weekdays at ``start`` (UTC; the page asks for whole minutes)
+and stays open ``minutes``
 (1 minute to 24 hours), so it may run past midnight into the next day, and from Sunday
 into Monday. UTC has no daylight saving time, so a window is the same length every week;
 a moment in any time zone is converted to UTC first.
@@ -53,8 +54,8 @@ class WeeklyWindow:
             raise WindowError(
                 f"A maintenance window lasts 1 minute to 24 hours, not {self.minutes} minutes."
             )
-        if self.start.tzinfo is not None or self.start.second or self.start.microsecond:
-            raise WindowError("A window starts on a whole minute, in UTC.")
+        if self.start.tzinfo is not None:
+            raise WindowError("A window's start is a UTC time of day, without a time zone.")
 
     @property
     def mask(self) -> int:
@@ -69,7 +70,8 @@ class WeeklyWindow:
             for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "")
             if part
         )
-        return f"{days} {self.start:%H:%M} UTC for {length}"
+        start = f"{self.start:%H:%M:%S}" if self.start.second else f"{self.start:%H:%M}"
+        return f"{days} {start} UTC for {length}"
 
 
 def _utc(moment: datetime) -> datetime:
