@@ -110,7 +110,8 @@ def test_an_upgrade_outside_its_window_waits_and_starts_when_it_opens(
     assert done.state == OperationState.SUCCEEDED, done.error
     assert done.waiting_for == ""
     first = done.steps.order_by("position").first()
-    assert first is not None and first.name == PRECHECK
+    assert first is not None
+    assert first.name == PRECHECK
     assert first.started_at >= opening
     assert fleetsim.get_instance(instance.slug)["version"] == TO
 
