@@ -62,6 +62,8 @@ from fleetsim.state import (
     fingerprint,
 )
 
+# Cloud SQL instance names: lowercase letters, digits and hyphens, a letter first, up to 98.
+SQL_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,96}[a-z0-9])?$")
 SLUG_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DEPLOYMENT_RE = re.compile(r"^default-(?P<deployment>[a-z0-9]+)-instance$")
 
@@ -190,7 +192,8 @@ def build_instance(
     sql_name = str(spec.get("sql_instance") or "")
     sql = None
     if sql_name:
-        check_name("Cloud SQL instance", sql_name)
+        if not SQL_NAME_RE.match(sql_name):
+            raise ControlError(f"invalid Cloud SQL instance name {sql_name!r}")
         inst.sql_instance = sql_name
         sql = SqlInstance(project=project, name=sql_name, region=zone.rsplit("-", 1)[0])
     existing = store.slugs.get(slug)

@@ -64,6 +64,10 @@ class InstanceAdmin(admin.ModelAdmin[Instance]):
         "drift_detail",
         "created_at",
         "updated_at",
+        # The maintenance window is edited on the instance page (validated, audited).
+        "maintenance_days",
+        "maintenance_start",
+        "maintenance_minutes",
     )
     # Where the instance lives: set when it is added, changed only by an operation after.
     fixed_once_created = (

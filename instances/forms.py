@@ -72,7 +72,7 @@ class MaintenanceWindowForm(forms.Form):
         if data.get("action") == "remove":
             data["window"] = None
             return data
-        start: time | None = data.get("start")  # type: ignore[assignment]
+        start: time | None = data.get("start")
         minutes = data.get("minutes")
         if self.errors:
             return data
@@ -80,9 +80,9 @@ class MaintenanceWindowForm(forms.Form):
             raise forms.ValidationError("Give the window's start (UTC, HH:MM) and its length.")
         try:
             data["window"] = WeeklyWindow(
-                days=frozenset(data.get("days") or ()),  # type: ignore[arg-type]
+                days=frozenset(data.get("days") or ()),
                 start=start,
-                minutes=int(minutes),  # type: ignore[call-overload]
+                minutes=int(minutes),
             )
         except WindowError as exc:
             raise forms.ValidationError(str(exc)) from exc

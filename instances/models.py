@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -97,6 +98,12 @@ class Instance(models.Model):
         "Cloud SQL instance",
         max_length=98,
         blank=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
+                "Lowercase letters, digits and hyphens, starting with a letter.",
+            )
+        ],
         help_text="A v1.1 deployment's Cloud SQL instance (in its GCP project): an upgrade "
         "takes an on-demand backup of it first.",
     )

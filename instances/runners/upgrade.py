@@ -278,7 +278,9 @@ def _sql_backup(
         backup_id, how = op.backup_id, "asked for"
         if not backup_id:
             raise gcp.GcpBadResponse(f"Cloud SQL operation {op.name} names no backup run.")
-    run = gcp.sql_backup_run_wait(**where, backup_id=backup_id)
+    run = gcp.sql_backup_run_wait(
+        project=instance.gcp_project, instance=instance.cloud_sql_instance, backup_id=backup_id
+    )
     if run.status != "SUCCESSFUL":
         raise StepFailed(
             f"The Cloud SQL backup {run.id} of {instance.cloud_sql_instance} ended "
