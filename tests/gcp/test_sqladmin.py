@@ -3,6 +3,8 @@ v1 (static discovery document) over HTTP against the fleet simulator."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from fleetsim.client import FleetSimClient
@@ -10,7 +12,7 @@ from instances import gcp
 
 PROJECT = "sourcegraph-managed-beta"
 SQL = "beta-pg"
-WHERE = {"project": PROJECT, "instance": SQL}
+WHERE: dict[str, Any] = {"project": PROJECT, "instance": SQL}
 
 
 @pytest.fixture

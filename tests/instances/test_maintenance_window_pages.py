@@ -46,6 +46,7 @@ def test_devops_sets_a_window_it_is_shown_and_audited(client_for, db):
     event = AuditEvent.objects.get(action="instance.maintenance_window_set")
     assert event.before == {"maintenance_window": ""}
     assert event.after == {"maintenance_window": "Tue, Thu 23:30 UTC for 1 h 30 min"}
+    assert event.actor is not None
     assert event.actor.username == "devops"
     # saving the same window again writes nothing more
     client.post(POST, {"days": ["1", "3"], "start": "23:30", "minutes": "90", "action": "set"})

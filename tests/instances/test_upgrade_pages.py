@@ -4,6 +4,7 @@ says while an upgrade waits for a slot. The worker side is in test_upgrades.py."
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.urls import reverse
 
@@ -15,7 +16,7 @@ from tests.instances.factories import make_instance, make_operation, make_releas
 PAGE = "/instances/acme-prod/"
 
 
-def _instance(architecture: str = Architecture.V1_0, **fields: str) -> Instance:
+def _instance(architecture: str = Architecture.V1_0, **fields: Any) -> Instance:
     make_releases(["5.8.0", "5.9.0", "5.10.0"])
     return make_instance(
         "acme-prod", observed_version="5.9.0", data_disk="data", architecture=architecture, **fields
