@@ -1,4 +1,5 @@
-"""The simulator's ASGI application: Compute API, instance frontends and control API."""
+"""The simulator's ASGI application: Compute and Cloud SQL Admin APIs, instance frontends and
+control API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
-from fleetsim import compute, control, frontend
+from fleetsim import compute, control, frontend, sqladmin
 from fleetsim.sim import Simulator
 
 
@@ -22,7 +23,12 @@ def create_app(state_file: Path | None = None) -> Starlette:
         sim.save_now()
 
     app = Starlette(
-        routes=[*compute.routes(), *frontend.routes(), *control.routes()],
+        routes=[
+            *compute.routes(),
+            *sqladmin.routes(),
+            *frontend.routes(),
+            *control.routes(),
+        ],
         lifespan=lifespan,
     )
     app.state.sim = sim

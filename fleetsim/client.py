@@ -41,6 +41,7 @@ class InstanceSpec(TypedDict):
     reconcile_delay: NotRequired[float]
     iam_bindings: NotRequired[list[dict[str, Any]]]
     api_fields: NotRequired[dict[str, Any]]
+    sql_instance: NotRequired[str]
 
 
 class FleetSimError(Exception):
@@ -242,4 +243,9 @@ class FleetSimClient:
 
     def snapshots(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "/snapshots")["snapshots"]
+        return result
+
+    def backups(self) -> list[dict[str, Any]]:
+        """Every Cloud SQL backup run: project, instance, id, status, description..."""
+        result: list[dict[str, Any]] = self._call("GET", "/backups")["backups"]
         return result

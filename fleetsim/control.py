@@ -16,6 +16,7 @@ All bodies are JSON. Errors answer ``{"error": "..."}`` with 400 or 404.
   "reconcile_delay", "wait_max"}`` (POST updates the given keys)
 - ``GET /__control/stats``; ``POST /__control/stats/reset``
 - ``GET /__control/snapshots`` → ``{"snapshots": [...]}``
+- ``GET /__control/backups`` → ``{"backups": [...]}`` (every Cloud SQL backup run)
 
 An instance spec: ``slug`` (required) and optionally ``project``
 (default ``sourcegraph-managed-<slug>``), ``zone`` (``us-central1-f``), ``name``
@@ -24,7 +25,9 @@ An instance spec: ``slug`` (required) and optionally ``project``
 ``""`` for none), ``data_disk_size_gb``, ``internal_ip``, ``external_ip``, ``health_mode``,
 ``health_latency``, ``reconcile_delay``, ``iam_bindings``, ``api_fields`` (an object
 whose keys replace fields of the VM's API answer: e.g. ``{"status": "DEFROSTING"}`` to
-simulate data GCP should never send; the simulated VM itself is unaffected).
+simulate data GCP should never send; the simulated VM itself is unaffected),
+``sql_instance`` (the name of the deployment's Cloud SQL instance, in the same project, for a
+v1.1 instance; default none).
 """
 
 from __future__ import annotations
@@ -53,11 +56,14 @@ from fleetsim.state import (
     Disk,
     IamPolicy,
     Instance,
+    SqlInstance,
     Store,
     check_name,
     fingerprint,
 )
 
+# Cloud SQL instance names: lowercase letters, digits and hyphens, a letter first, up to 98.
+SQL_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,96}[a-z0-9])?$")
 SLUG_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DEPLOYMENT_RE = re.compile(r"^default-(?P<deployment>[a-z0-9]+)-instance$")
 
@@ -130,7 +136,9 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def build_instance(store: Store, spec: dict[str, Any]) -> tuple[Instance, list[Disk]]:
+def build_instance(
+    store: Store, spec: dict[str, Any]
+) -> tuple[Instance, list[Disk], SqlInstance | None]:
     slug = str(spec.get("slug", ""))
     if not SLUG_RE.match(slug):
         raise ControlError(f"invalid slug {slug!r}")
@@ -181,11 +189,18 @@ def build_instance(store: Store, spec: dict[str, Any]) -> tuple[Instance, list[D
         reconcile_delay=None if reconcile_delay is None else float(reconcile_delay),
         api_fields={str(k): v for k, v in api_fields.items()},
     )
+    sql_name = str(spec.get("sql_instance") or "")
+    sql = None
+    if sql_name:
+        if not SQL_NAME_RE.match(sql_name):
+            raise ControlError(f"invalid Cloud SQL instance name {sql_name!r}")
+        inst.sql_instance = sql_name
+        sql = SqlInstance(project=project, name=sql_name, region=zone.rsplit("-", 1)[0])
     existing = store.slugs.get(slug)
     if inst.key in store.instances and existing != inst.key:
         other = store.instances[inst.key].slug
         raise ControlError(f"VM {inst.path} already belongs to slug {other!r}", 409)
-    return inst, disks
+    return inst, disks, sql
 
 
 def instance_view(sim: Simulator, request: Request, slug: str) -> dict[str, Any]:
@@ -213,6 +228,7 @@ def instance_view(sim: Simulator, request: Request, slug: str) -> dict[str, Any]
         external_ip=inst.external_ip,
         iam=asdict(inst.iam),
         api_fields=dict(inst.api_fields),
+        sql_instance=inst.sql_instance,
         health={
             "mode": inst.health_mode,
             "latency": inst.health_latency,
@@ -239,19 +255,21 @@ async def upsert_instances(request: Request) -> dict[str, Any]:
     if not isinstance(specs, list):
         raise ControlError("expected {'instances': [...]}")
     built = [build_instance(sim.store, spec) for spec in specs]
-    keys = [inst.key for inst, _ in built]
-    slugs = [inst.slug for inst, _ in built]
+    keys = [inst.key for inst, _, _ in built]
+    slugs = [inst.slug for inst, _, _ in built]
     if len(set(keys)) != len(keys) or len(set(slugs)) != len(slugs):
         raise ControlError("the batch names the same slug or the same VM twice")
-    for inst, disks in built:
+    for inst, disks, sql in built:
         sim.store.delete_slug(inst.slug)
         sim.store.instances[inst.key] = inst
         sim.store.slugs[inst.slug] = inst.key
         for disk in disks:
             sim.store.disks[(disk.project, disk.zone, disk.name)] = disk
+        if sql is not None:
+            sim.store.sql_instances[(sql.project, sql.name)] = sql
         inst.begin_reconcile_if_needed(sim.now(), sim.store.config.reconcile_delay)
     sim.changed()
-    return {"instances": [instance_view(sim, request, inst.slug) for inst, _ in built]}
+    return {"instances": [instance_view(sim, request, inst.slug) for inst, _, _ in built]}
 
 
 async def get_instance(request: Request) -> dict[str, Any]:
@@ -367,6 +385,11 @@ async def list_snapshots(request: Request) -> dict[str, Any]:
     return {"snapshots": [asdict(s) for s in sorted(snaps, key=lambda s: (s.project, s.name))]}
 
 
+async def list_backups(request: Request) -> dict[str, Any]:
+    sqls = sorted(_sim(request).store.sql_instances.values(), key=lambda s: (s.project, s.name))
+    return {"backups": [asdict(run) for sql in sqls for run in sql.backups]}
+
+
 def routes() -> list[Route]:
     c = "/__control"
     return [
@@ -385,4 +408,5 @@ def routes() -> list[Route]:
         Route(f"{c}/stats", _handler(get_stats), methods=["GET"]),
         Route(f"{c}/stats/reset", _handler(reset_stats), methods=["POST"]),
         Route(f"{c}/snapshots", _handler(list_snapshots), methods=["GET"]),
+        Route(f"{c}/backups", _handler(list_backups), methods=["GET"]),
     ]

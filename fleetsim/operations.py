@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import secrets
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -178,3 +179,76 @@ class Operations:
             del self._ops[key]
             if old.request_id:
                 self._by_request_id.pop((old.project, old.request_id), None)
+
+
+# --- Cloud SQL Admin operations ------------------------------------------------------------
+
+SQL_API_ROOT = "https://sqladmin.googleapis.com/v1"
+
+
+@dataclass
+class SqlOperation:
+    """A Cloud SQL Admin operation (``sql#operation``): its own shape and namespace, polled
+    with ``operations.get`` (Cloud SQL has no requestId de-duplication)."""
+
+    project: str
+    target: str  # the Cloud SQL instance's name
+    operation_type: str
+    name: str = field(default_factory=lambda: str(uuid.uuid4()))
+    status: str = "PENDING"
+    insert_time: str = field(default_factory=now_rfc3339)
+    start_time: str = ""
+    end_time: str = ""
+    failure: Failure | None = None
+    backup_id: int | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "sql#operation",
+            "name": self.name,
+            "operationType": self.operation_type,
+            "status": self.status,
+            "user": "fleetsim@example.com",
+            "insertTime": self.insert_time,
+            "targetId": self.target,
+            "targetProject": self.project,
+            "targetLink": f"{SQL_API_ROOT}/projects/{self.project}/instances/{self.target}",
+            "selfLink": f"{SQL_API_ROOT}/projects/{self.project}/operations/{self.name}",
+        }
+        if self.start_time:
+            body["startTime"] = self.start_time
+        if self.end_time:
+            body["endTime"] = self.end_time
+        if self.backup_id is not None:
+            body["backupContext"] = {"kind": "sql#backupContext", "backupId": str(self.backup_id)}
+        if self.status == "DONE" and self.failure is not None:
+            code = self.failure.code or OPERATION_CODES.get(self.failure.status, "INTERNAL_ERROR")
+            body["error"] = {
+                "kind": "sql#operationErrors",
+                "errors": [
+                    {"kind": "sql#operationError", "code": code, "message": self.failure.message}
+                ],
+            }
+        return body
+
+
+class SqlOperations:
+    """Cloud SQL operations by (project, name)."""
+
+    def __init__(self) -> None:
+        self._ops: OrderedDict[tuple[str, str], SqlOperation] = OrderedDict()
+
+    def clear(self) -> None:
+        self._ops.clear()
+
+    def add(self, op: SqlOperation) -> SqlOperation:
+        self._ops[(op.project, op.name)] = op
+        while len(self._ops) > MAX_OPERATIONS:
+            self._ops.popitem(last=False)
+        return op
+
+    def get(self, project: str, name: str) -> SqlOperation:
+        op = self._ops.get((project, name))
+        if op is None:
+            raise ApiError(404, f"The operation {name} does not exist.", "operationDoesNotExist")
+        return op

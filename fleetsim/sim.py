@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetsim.faults import Faults, Stats
-from fleetsim.operations import Operations
+from fleetsim.operations import Operations, SqlOperations
 from fleetsim.state import Store
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class Simulator:
     def __init__(self, state_file: Path | None = None) -> None:
         self.store = Store()
         self.ops = Operations(on_change=self.changed)
+        self.sql_ops = SqlOperations()
         self.faults = Faults()
         self.stats = Stats()
         self.state_file = state_file
@@ -51,6 +52,7 @@ class Simulator:
     def reset(self) -> None:
         self.store = Store()
         self.ops.clear()
+        self.sql_ops.clear()
         self.faults.clear()
         self.stats.reset()
         self.changed()

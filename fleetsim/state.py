@@ -1,4 +1,5 @@
-"""The simulator's data model: VMs, disks, snapshots, IAM policies and their frontends.
+"""The simulator's data model: VMs, disks, snapshots, IAM policies, Cloud SQL instances and
+their backup runs, and the VMs' frontends.
 
 Everything lives in one ``Store`` owned by the event loop thread, so no locks are needed.
 Times that must survive a restart (reconcile deadlines) are wall-clock epoch seconds.
@@ -106,6 +107,39 @@ class Snapshot:
 
 
 @dataclass
+class BackupRun:
+    """One Cloud SQL backup run (on demand): ENQUEUED → RUNNING → SUCCESSFUL or FAILED."""
+
+    project: str
+    instance: str
+    description: str = ""
+    status: str = "ENQUEUED"
+    type: str = "ON_DEMAND"
+    error_code: str = ""
+    error_message: str = ""
+    id: int = field(default_factory=new_id)
+    enqueued_time: str = field(default_factory=now_rfc3339)
+    start_time: str = ""
+    end_time: str = ""
+
+
+@dataclass
+class SqlInstance:
+    """A Cloud SQL instance (a v1.1 deployment's database) and its backup runs, oldest first."""
+
+    project: str
+    name: str
+    region: str = "us-central1"
+    database_version: str = "POSTGRES_16"
+    state: str = "RUNNABLE"
+    backups: list[BackupRun] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return f"projects/{self.project}/instances/{self.name}"
+
+
+@dataclass
 class IamPolicy:
     version: int = 1
     bindings: list[dict[str, Any]] = field(default_factory=list)
@@ -148,6 +182,8 @@ class Instance:
     # Fields that replace the API's answer for this VM in instances.get/list, to simulate
     # whatever GCP might return (a status it never documented, a garbled timestamp...).
     api_fields: dict[str, Any] = field(default_factory=dict)
+    # The Cloud SQL instance of a v1.1 deployment (in the same project), "" for none.
+    sql_instance: str = ""
 
     def __post_init__(self) -> None:
         if not self.metadata_fingerprint:
@@ -222,6 +258,7 @@ class Store:
     snapshots: dict[tuple[str, str], Snapshot] = field(default_factory=dict)
     # A slug outlives its VM: a deleted VM leaves the frontend answering 502.
     slugs: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    sql_instances: dict[tuple[str, str], SqlInstance] = field(default_factory=dict)
     config: Config = field(default_factory=Config)
 
     # --- lookups that raise the API's 404 ------------------------------------------------
@@ -243,6 +280,12 @@ class Store:
         if snap is None:
             raise not_found(f"projects/{project}/global/snapshots/{name}")
         return snap
+
+    def sql_instance(self, project: str, name: str) -> SqlInstance:
+        found = self.sql_instances.get((project, name))
+        if found is None:
+            raise ApiError(404, "The Cloud SQL instance does not exist.", "instanceDoesNotExist")
+        return found
 
     def disk_users(self, disk: Disk) -> list[Instance]:
         return [
@@ -277,6 +320,8 @@ class Store:
             self.remove_instance(inst)
             for attached in inst.disks:
                 self.disks.pop((inst.project, inst.zone, attached.name), None)
+            if inst.sql_instance:
+                self.sql_instances.pop((inst.project, inst.sql_instance), None)
         return inst
 
     # --- persistence -----------------------------------------------------------------------
@@ -287,6 +332,7 @@ class Store:
             "disks": [asdict(d) for d in self.disks.values()],
             "snapshots": [asdict(s) for s in self.snapshots.values()],
             "slugs": {slug: list(key) for slug, key in self.slugs.items()},
+            "sql_instances": [asdict(s) for s in self.sql_instances.values()],
             "config": asdict(self.config),
         }
 
@@ -305,6 +351,11 @@ class Store:
         for raw in data.get("snapshots", []):
             snap = Snapshot(**raw)
             store.snapshots[(snap.project, snap.name)] = snap
+        for raw in data.get("sql_instances", []):
+            raw = dict(raw)
+            raw["backups"] = [BackupRun(**b) for b in raw.get("backups", [])]
+            sql = SqlInstance(**raw)
+            store.sql_instances[(sql.project, sql.name)] = sql
         store.slugs = {slug: (k[0], k[1], k[2]) for slug, k in data.get("slugs", {}).items()}
         return store
 

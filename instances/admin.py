@@ -69,6 +69,10 @@ class InstanceAdmin(admin.ModelAdmin[Instance]):
         "trial_ends_on",
         # A network setting chosen when it is provisioned, like the inbound access.
         "code_host_access",
+        # The maintenance window is edited on the instance page (validated, audited).
+        "maintenance_days",
+        "maintenance_start",
+        "maintenance_minutes",
     )
     # Where the instance lives: set when it is added, changed only by an operation after.
     fixed_once_created = (

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -102,6 +103,23 @@ def _slugify(name: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
 
 
+def _window(slug: str, kind: str) -> dict[str, Any]:
+    """Most production instances have a weekly maintenance window (UTC), derived from the
+    slug so the seeded fleet stays the same; trials and test instances have none."""
+    if kind != InstanceKind.PRODUCTION:
+        return {}
+    pick = zlib.crc32(slug.encode())
+    if pick % 4 == 0:
+        return {}
+    weekend = pick % 3 == 0
+    return {
+        # Saturday and Sunday, or one weeknight (bit d = weekday d).
+        "maintenance_days": 0b1100000 if weekend else 1 << (pick % 5),
+        "maintenance_start": time(hour=(pick >> 4) % 24),
+        "maintenance_minutes": 240 if weekend else 120,
+    }
+
+
 def _instance(
     customer: Customer,
     slug: str,
@@ -134,6 +152,9 @@ def _instance(
         gcp_zone="us-central1-f",
         vm_name=f"default-{deployment}-instance",
         data_disk=f"default-{deployment}-data-disk" if arch == Architecture.V1_0 else "",
+        # A v1.1 deployment keeps its data in Cloud SQL (what its upgrade backs up).
+        cloud_sql_instance=f"{slug}-pgsql" if arch == Architecture.V1_1 else "",
+        **_window(slug, kind),
         machine_type=MACHINE_TYPES[Size(size)],
         network_access=NetworkAccess.ALLOWLIST if allowlisted else NetworkAccess.PUBLIC_SSO,
         # Documentation ranges (RFC 5737): a corporate VPN egress and an office.
@@ -272,6 +293,7 @@ def demo_fleet_load_simulator(*, sim: FleetSimClient) -> int:
                 "status": "RUNNING" if running else "TERMINATED",
                 "version": _vm_version(instance),
                 "data_disk": instance.data_disk or f"{instance.vm_name}-data",
+                "sql_instance": instance.cloud_sql_instance,
             }
         )
     sim.upsert_instances(specs)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import time
 
 from django import forms
+
+from instances.windows import DAY_NAMES, MAX_MINUTES, WeeklyWindow, WindowError
 
 
 class OperationRequestForm(forms.Form):
@@ -35,3 +38,52 @@ class RollbackForm(OperationRequestForm):
     """ "Roll back": why (required; it goes on the operation and in the audit trail)."""
 
     reason = forms.CharField(max_length=500, strip=True, widget=forms.Textarea)
+
+
+class MaintenanceWindowForm(forms.Form):
+    """An instance's weekly maintenance window (UTC): days, start and length; or, with
+    ``action=remove``, no window. Parses the input; the window's rules are
+    :class:`~instances.windows.WeeklyWindow`'s (their message is the form's error)."""
+
+    days = forms.TypedMultipleChoiceField(
+        choices=list(enumerate(DAY_NAMES)),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    start = forms.TimeField(required=False, input_formats=["%H:%M"], help_text="UTC, HH:MM")
+    minutes = forms.IntegerField(required=False, min_value=1, max_value=MAX_MINUTES)
+    action = forms.ChoiceField(choices=[("set", "Save"), ("remove", "Remove")], initial="set")
+
+    @classmethod
+    def for_window(cls, window: WeeklyWindow | None) -> MaintenanceWindowForm:
+        if window is None:
+            return cls(initial={"days": [], "start": None, "minutes": 120})
+        return cls(
+            initial={
+                "days": sorted(window.days),
+                "start": window.start.strftime("%H:%M"),
+                "minutes": window.minutes,
+            }
+        )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("action") == "remove":
+            data["window"] = None
+            return data
+        start: time | None = data.get("start")
+        minutes = data.get("minutes")
+        if self.errors:
+            return data
+        if start is None or minutes is None:
+            raise forms.ValidationError("Give the window's start (UTC, HH:MM) and its length.")
+        try:
+            data["window"] = WeeklyWindow(
+                days=frozenset(data.get("days") or ()),
+                start=start,
+                minutes=int(minutes),
+            )
+        except WindowError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data

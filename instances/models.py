@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
@@ -25,6 +26,7 @@ from instances.choices import (
     TrialNoticeKind,
     UpgradeRing,
 )
+from instances.windows import ALL_DAYS_MASK, MAX_MINUTES, WeeklyWindow, days_of
 
 
 class Customer(models.Model):
@@ -95,6 +97,25 @@ class Instance(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     drift = models.CharField(max_length=16, choices=Drift.choices, blank=True, db_index=True)
     drift_detail = models.CharField(max_length=255, blank=True)
+    cloud_sql_instance = models.CharField(
+        "Cloud SQL instance",
+        max_length=98,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
+                "Lowercase letters, digits and hyphens, starting with a letter.",
+            )
+        ],
+        help_text="A v1.1 deployment's Cloud SQL instance (in its GCP project): an upgrade "
+        "takes an on-demand backup of it first.",
+    )
+    # The weekly upgrade maintenance window (UTC), optional: weekdays as a bitmask (bit d =
+    # datetime.weekday() d, so 1 = Monday ... 64 = Sunday; 0 = no window), start, length.
+    # A rollout started "only inside maintenance windows" starts an upgrade only while open.
+    maintenance_days = models.PositiveSmallIntegerField(default=0)
+    maintenance_start = models.TimeField(null=True, blank=True, help_text="UTC")
+    maintenance_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
     management_access_opt_out = models.BooleanField(
         "customer opted out of management access",
         default=False,
@@ -127,9 +148,46 @@ class Instance(models.Model):
     class Meta:
         ordering = ["customer__name", "slug"]
         indexes = [models.Index(fields=["customer", "slug"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cloud_sql_instance="") | Q(architecture=Architecture.V1_1),
+                name="instance_cloud_sql_only_v1_1",
+                violation_error_message="Only a v1.1 instance has a Cloud SQL instance.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        maintenance_days=0,
+                        maintenance_start__isnull=True,
+                        maintenance_minutes__isnull=True,
+                    )
+                    | Q(
+                        maintenance_days__gte=1,
+                        maintenance_days__lte=ALL_DAYS_MASK,
+                        maintenance_start__isnull=False,
+                        maintenance_minutes__gte=1,
+                        maintenance_minutes__lte=MAX_MINUTES,
+                    )
+                ),
+                name="instance_maintenance_window_shape",
+                violation_error_message="A maintenance window has days, a start and 1 minute "
+                "to 24 hours, or nothing at all.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def maintenance_window(self) -> WeeklyWindow | None:
+        """The weekly upgrade maintenance window, or None when the instance has none."""
+        if not self.maintenance_days or self.maintenance_start is None:
+            return None
+        return WeeklyWindow(
+            days=days_of(self.maintenance_days),
+            start=self.maintenance_start,
+            minutes=int(self.maintenance_minutes or 0),
+        )
 
 
 class Release(models.Model):

@@ -37,6 +37,11 @@ urlpatterns = [
         name="trial_convert",
     ),
     path("instances/<slug:slug>/owner/", provisioning_views.instance_owner, name="instance_owner"),
+    path(
+        "instances/<slug:slug>/maintenance-window/",
+        views.instance_maintenance_window,
+        name="instance_maintenance_window",
+    ),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
-from instances.forms import OperationRequestForm, RollbackForm, UpgradeForm
+from instances.forms import MaintenanceWindowForm, OperationRequestForm, RollbackForm, UpgradeForm
 from instances.models import Instance, Operation
 from instances.services.operations import OperationConflict, operation_create
 from instances.services.upgrades import (
@@ -26,6 +26,7 @@ from instances.services.upgrades import (
     upgrade_refusal_for_page,
     upgrade_request,
 )
+from instances.services.windows import instance_maintenance_window_set
 from instances.versions import effective_version
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
@@ -90,6 +91,7 @@ def _instance_page(
     status: int = 200,
     upgrade_form: UpgradeForm | None = None,
     rollback_form: RollbackForm | None = None,
+    window_form: MaintenanceWindowForm | None = None,
     action_error: str = "",
 ) -> HttpResponse:
     """The instance page; after a refused upgrade or rollback, with the person's input and
@@ -109,6 +111,7 @@ def _instance_page(
         or RollbackForm(initial=OperationRequestForm.fresh().initial),
         "upgrade_targets": detail.releases.newer_than(version) or (),
         "upgrade_refusal": upgrade_refusal_for_page(instance=instance),
+        "window_form": window_form or MaintenanceWindowForm.for_window(instance.maintenance_window),
         "action_error": action_error,
         "panels": panels_for(INSTANCE_DETAIL, instance),
     }
@@ -185,6 +188,30 @@ def instance_rollback(request: HttpRequest, slug: str) -> HttpResponse:
         )
     _operation_started(request, operation, created=created)
     return redirect("instances:operation_detail", pk=operation.pk)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def instance_maintenance_window(request: HttpRequest, slug: str) -> HttpResponse:
+    """Set or remove the instance's weekly maintenance window; a refused window comes back
+    with the person's input and the reason (400)."""
+    instance = selectors.instance_get(slug=slug)
+    if instance is None:
+        raise Http404(f"No instance {slug}.")
+    form = MaintenanceWindowForm(request.POST)
+    if not form.is_valid():
+        return _instance_page(request, slug, status=400, window_form=form)
+    window = form.cleaned_data["window"]
+    instance_maintenance_window_set(
+        instance=instance,
+        window=window,
+        actor=request.user,  # type: ignore[arg-type]  # the middleware let only people in
+    )
+    if window is None:
+        messages.success(request, f"{slug} has no maintenance window now.")
+    else:
+        messages.success(request, f"{slug}'s maintenance window: {window.describe()}.")
+    return redirect("instances:instance_detail", slug=slug)
 
 
 def _request_sync(request: HttpRequest, instance: Instance | None) -> HttpResponse:

@@ -15,6 +15,12 @@ class PlanForm(forms.Form):
     hold_seconds = forms.IntegerField(
         min_value=0, initial=0, label="Hold after each wave (seconds)"
     )
+    only_in_maintenance_windows = forms.BooleanField(
+        required=False,
+        label="Only inside maintenance windows",
+        help_text="Each instance is upgraded only while its weekly maintenance window is open "
+        "(the rollout waits for it); instances without a window are not held.",
+    )
 
 
 class ActionForm(forms.Form):

@@ -49,7 +49,8 @@ class Rollout(models.Model):
     ``failure_budget`` is how many failed targets a wave may have and the next wave still
     start (0: the first failure pauses the rollout). ``hold_seconds`` is how long each wave
     waits after the previous one finished (the verification hold after the test instances).
-    The upgrade timings, when set, are passed to every upgrade the rollout starts.
+    The upgrade timings, when set, are passed to every upgrade the rollout starts, and so is
+    ``only_in_maintenance_windows``.
     """
 
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="rollouts")
@@ -61,6 +62,9 @@ class Rollout(models.Model):
     stability_seconds = models.FloatField(null=True, blank=True)
     deadline_seconds = models.FloatField(null=True, blank=True)
     poll_seconds = models.FloatField(null=True, blank=True)
+    # Chosen at creation: each upgrade starts only while its instance's weekly maintenance
+    # window is open (instances without one are not held); the upgrade waits for it.
+    only_in_maintenance_windows = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -124,14 +124,15 @@ def rollout_projection(*, rollout: Rollout, now: datetime) -> dict[int, WaveProj
 class EvidenceRow:
     """One upgrade of a rollout, with what vouched for it: for a customer upgrade, the
     last verified (succeeded) test-instance upgrade to the same release finished before it
-    started; the snapshot taken before it; its health summary."""
+    started; the backup taken before it (a v1.0 disk snapshot or a v1.1 Cloud SQL backup);
+    its health summary."""
 
     target: RolloutTarget
     test_instance: bool
     started_at: datetime | None
     finished_at: datetime | None
     outcome: str
-    snapshot: str
+    backup: str
     health: str
     verified_on: str  # the test instance's slug, "" when none preceded it
     verified_at: datetime | None
@@ -145,7 +146,7 @@ class EvidenceRow:
             "started_at": self.started_at.isoformat() if self.started_at else "",
             "finished_at": self.finished_at.isoformat() if self.finished_at else "",
             "outcome": self.outcome,
-            "snapshot": self.snapshot,
+            "backup": self.backup,
             "health": self.health,
             "verified_on": self.verified_on,
             "verified_at": self.verified_at.isoformat() if self.verified_at else "",
@@ -160,11 +161,23 @@ EVIDENCE_COLUMNS = (
     "started_at",
     "finished_at",
     "outcome",
-    "snapshot",
+    "backup",
     "health",
     "verified_on",
     "verified_at",
 )
+
+
+def _backup_text(operation: Operation) -> str:
+    """``snapshot <name>`` (v1.0) or ``Cloud SQL backup <id> of <instance>`` (v1.1)."""
+    result = operation.result if isinstance(operation.result, dict) else {}
+    backup = result.get("backup")
+    if isinstance(backup, dict) and backup.get("kind") == "cloud_sql":
+        return f"Cloud SQL backup {backup.get('id')} of {backup.get('instance')}"
+    if isinstance(backup, dict) and backup.get("kind") == "snapshot":
+        return f"snapshot {backup.get('name')}"
+    # Upgrades recorded before the backup kinds: a snapshot's name only.
+    return f"snapshot {result['snapshot']}" if result.get("snapshot") else ""
 
 
 def _health_text(operation: Operation) -> str:
@@ -214,7 +227,7 @@ def rollout_evidence(*, rollout: Rollout) -> list[EvidenceRow]:
                 started_at=operation.started_at,
                 finished_at=operation.finished_at,
                 outcome=operation.get_state_display(),
-                snapshot=str(operation.result.get("snapshot", "")) if operation.result else "",
+                backup=_backup_text(operation),
                 health=_health_text(operation),
                 verified_on=before.instance.slug if before and before.instance else "",
                 verified_at=before.finished_at if before else None,

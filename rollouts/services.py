@@ -163,9 +163,13 @@ def rollout_create(
     stability_seconds: float | None = None,
     deadline_seconds: float | None = None,
     poll_seconds: float | None = None,
+    only_in_maintenance_windows: bool = False,
     now: datetime | None = None,
 ) -> Rollout:
-    """Save the plan of a rollout of ``release`` (state planned; nothing starts yet)."""
+    """Save the plan of a rollout of ``release`` (state planned; nothing starts yet).
+
+    With ``only_in_maintenance_windows`` every upgrade it starts waits for its instance's
+    maintenance window (fixed at creation, like the timings)."""
     if failure_budget < 0 or hold_seconds < 0:
         raise RolloutError("The failure budget and the hold cannot be negative.")
     plan = rollout_plan(release=release, hold_seconds=hold_seconds, now=now)
@@ -177,6 +181,7 @@ def rollout_create(
             stability_seconds=stability_seconds,
             deadline_seconds=deadline_seconds,
             poll_seconds=poll_seconds,
+            only_in_maintenance_windows=only_in_maintenance_windows,
             created_by=actor,
         )
         for planned in plan.waves:
@@ -206,6 +211,7 @@ def rollout_create(
                 "release": release.version,
                 "failure_budget": failure_budget,
                 "hold_seconds": hold_seconds,
+                "only_in_maintenance_windows": only_in_maintenance_windows,
                 "waves": [[t.instance.slug for t in w.targets] for w in plan.waves],
                 "late": [t.instance.slug for t in plan.late],
             },
@@ -548,6 +554,7 @@ def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> None:
             stability_seconds=rollout.stability_seconds,
             deadline_seconds=rollout.deadline_seconds,
             poll_seconds=rollout.poll_seconds,
+            maintenance_window_only=rollout.only_in_maintenance_windows,
         )
     except UpgradeRefused as exc:
         # The rules changed since planning (e.g. someone upgraded it by hand): not a failure.

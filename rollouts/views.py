@@ -62,6 +62,7 @@ def rollout_new(request: HttpRequest) -> HttpResponse:
                     actor=signed_in_user(request),
                     failure_budget=form.cleaned_data["failure_budget"],
                     hold_seconds=form.cleaned_data["hold_seconds"],
+                    only_in_maintenance_windows=form.cleaned_data["only_in_maintenance_windows"],
                 )
             except RolloutError as exc:
                 context["error"] = str(exc)

@@ -1,8 +1,12 @@
-"""The GCP adapter: the only code in MI Admin that talks to Google Cloud (Compute Engine).
+"""The GCP adapter: the only code in MI Admin that talks to Google Cloud (Compute Engine, and
+the Cloud SQL Admin API for v1.1 backups).
 
 Typed, keyword-only functions named ``<entity>_<verb>`` over google-cloud-compute's REST
-transport. They return plain frozen dataclasses (``Vm``, ``Disk``, ``Snapshot``,
-``Operation``, ``IamPolicy``...) and raise only ``GcpError`` subclasses:
+transport, and ``sql_*`` over google-api-python-client's ``sqladmin`` v1 (built from its
+static discovery document; see ``instances/gcp/sqladmin.py``: Cloud SQL has no requestId,
+so a caller finds its backup again by description rather than relying on de-duplication).
+They return plain frozen dataclasses (``Vm``, ``Disk``, ``Snapshot``, ``Operation``,
+``IamPolicy``, ``BackupRun``, ``SqlOperation``...) and raise only ``GcpError`` subclasses:
 
 - ``GcpTransientError`` (408, 429, 5xx except 501/505, rate-limit and not-ready reasons in
   either spelling, ``rateLimitExceeded`` or an operation's ``RATE_LIMIT_EXCEEDED``, timeouts
@@ -72,18 +76,32 @@ from instances.gcp.iam import expiry_condition, policy_with_binding, policy_with
 from instances.gcp.models import (
     VM_STATUSES,
     AttachedDisk,
+    BackupRun,
     Disk,
     IamBinding,
     IamCondition,
     IamPolicy,
     Operation,
     Snapshot,
+    SqlOperation,
     Vm,
+)
+from instances.gcp.sqladmin import (
+    BACKUP_RUN_FINAL,
+    clear_sqladmin_cache,
+    sql_backup_run_get,
+    sql_backup_run_insert,
+    sql_backup_run_list,
+    sql_backup_run_wait,
+    sql_operation_get,
+    sql_operation_wait,
 )
 
 __all__ = [
+    "BACKUP_RUN_FINAL",
     "VM_STATUSES",
     "AttachedDisk",
+    "BackupRun",
     "Disk",
     "GcpBadResponse",
     "GcpConflict",
@@ -98,8 +116,10 @@ __all__ = [
     "IamPolicy",
     "Operation",
     "Snapshot",
+    "SqlOperation",
     "Vm",
     "clear_client_cache",
+    "clear_sqladmin_cache",
     "disk_delete",
     "disk_get",
     "disk_snapshot_create",
@@ -112,6 +132,12 @@ __all__ = [
     "snapshot_delete",
     "snapshot_get",
     "snapshot_list",
+    "sql_backup_run_get",
+    "sql_backup_run_insert",
+    "sql_backup_run_list",
+    "sql_backup_run_wait",
+    "sql_operation_get",
+    "sql_operation_wait",
     "vm_delete",
     "vm_get",
     "vm_iam_binding_add",

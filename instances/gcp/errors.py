@@ -14,12 +14,16 @@ Reasons come in two spellings: an API error's ``reason`` is lowerCamel
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
+import json
 
+import httplib2
 import requests
 import urllib3.exceptions
 from google.api_core import exceptions as core_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.protobuf import json_format
+from googleapiclient import errors as api_client_errors
 
 
 def normal_reason(reason: str) -> str:
@@ -40,6 +44,8 @@ TRANSIENT_REASONS = frozenset(
         "resourceNotReady",
         "ZONE_RESOURCE_POOL_EXHAUSTED",
         "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS",
+        # Cloud SQL runs one operation per instance at a time (409 while another runs).
+        "operationInProgress",
     )
 )
 # Server errors that retrying cannot fix: the method or the HTTP version is not supported.
@@ -134,20 +140,47 @@ def _reason(exc: core_exceptions.GoogleAPICallError) -> str:
     return ""
 
 
+def _api_client_error(exc: api_client_errors.HttpError) -> GcpError:
+    """google-api-python-client's HttpError (the Cloud SQL Admin client): status, and the
+    message and reason from Google's JSON error body when there is one."""
+    status = int(exc.resp.status) if exc.resp is not None and exc.resp.status else None
+    message, reason = str(getattr(exc, "reason", "") or exc), ""
+    try:
+        body = json.loads(exc.content.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or message)
+        items = error.get("errors")
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            reason = str(items[0].get("reason", ""))
+    return error_for_status(status, message, reason)
+
+
 def translate(exc: BaseException) -> GcpError | None:
     """The adapter error for ``exc``, or None when it is not a GCP or transport error."""
     if isinstance(exc, GcpError):
         return exc
+    if isinstance(exc, api_client_errors.HttpError):
+        return _api_client_error(exc)
     if isinstance(exc, core_exceptions.RetryError):
         return GcpTransientError(f"retries exhausted: {exc.message}")
     if isinstance(exc, core_exceptions.GoogleAPICallError):
         status = exc.code if isinstance(exc.code, int) else None
         return error_for_status(status, exc.message or str(exc), _reason(exc))
-    if isinstance(exc, json_format.Error | UnicodeDecodeError):
+    if isinstance(exc, json_format.Error | UnicodeDecodeError | json.JSONDecodeError):
         return GcpBadResponse(f"GCP's answer could not be read: {exc}")
     if isinstance(exc, concurrent.futures.TimeoutError | TimeoutError | requests.Timeout):
         return GcpTimeout(f"timed out: {exc}")
-    if isinstance(exc, requests.RequestException | urllib3.exceptions.HTTPError):
+    if isinstance(
+        exc,
+        requests.RequestException
+        | urllib3.exceptions.HTTPError
+        | httplib2.HttpLib2Error
+        | http.client.HTTPException
+        | ConnectionError,
+    ):
         return GcpTransientError(f"connection error: {exc}")
     if isinstance(exc, auth_exceptions.TransportError):
         return GcpTransientError(f"auth transport error: {exc}")

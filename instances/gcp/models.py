@@ -1,4 +1,5 @@
-"""Plain frozen dataclasses the adapter returns, and their conversion from Compute messages.
+"""Plain frozen dataclasses the adapter returns, and their conversion from Compute messages
+and Cloud SQL Admin JSON.
 
 Nothing outside this package ever sees a protobuf message.
 """
@@ -8,8 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from google.cloud.compute_v1.types import compute
+
+from instances.gcp.errors import GcpBadResponse
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +86,35 @@ class Operation:
     operation_type: str
     target_link: str
     request_id: str = ""  # the requestId it was started with (Compute's clientOperationId)
+
+
+@dataclass(frozen=True)
+class BackupRun:
+    """A Cloud SQL backup run (``status``: ENQUEUED, RUNNING, SUCCESSFUL, FAILED...)."""
+
+    project: str
+    instance: str
+    id: str
+    status: str
+    type: str
+    description: str
+    enqueued_at: datetime | None
+    ended_at: datetime | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SqlOperation:
+    """A Cloud SQL Admin operation (``status``: PENDING, RUNNING, DONE)."""
+
+    project: str
+    name: str
+    status: str
+    operation_type: str
+    target: str
+    backup_id: str = ""  # a BACKUP_VOLUME operation's backup run
+    error_code: str = ""
+    error_message: str = ""
 
 
 @dataclass(frozen=True)
@@ -231,3 +264,52 @@ def policy_to_proto(policy: IamPolicy) -> compute.Policy:
     if policy.etag:
         proto.etag = policy.etag
     return proto
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(body: dict[str, Any], key: str, what: str, *, required: bool = False) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str | int) or isinstance(value, bool) or (required and not value):
+        raise GcpBadResponse(f"Cloud SQL answered a {what} without a usable {key!r}: {value!r}")
+    return str(value)
+
+
+def backup_run_from_api(project: str, body: Any) -> BackupRun:
+    if not isinstance(body, dict):
+        raise GcpBadResponse(f"Cloud SQL answered a backup run that is not an object: {body!r}")
+    error = _object(body.get("error"))
+    return BackupRun(
+        project=project,
+        instance=_text(body, "instance", "backup run"),
+        id=_text(body, "id", "backup run", required=True),
+        status=_text(body, "status", "backup run", required=True),
+        type=_text(body, "type", "backup run"),
+        description=_text(body, "description", "backup run"),
+        enqueued_at=parse_timestamp(_text(body, "enqueuedTime", "backup run")),
+        ended_at=parse_timestamp(_text(body, "endTime", "backup run")),
+        error=" ".join(str(error.get(k, "")) for k in ("code", "message")).strip(),
+    )
+
+
+def sql_operation_from_api(project: str, body: Any) -> SqlOperation:
+    if not isinstance(body, dict):
+        raise GcpBadResponse(f"Cloud SQL answered an operation that is not an object: {body!r}")
+    context = _object(body.get("backupContext"))
+    errors = _object(body.get("error")).get("errors")
+    errors = errors if isinstance(errors, list) else []
+    first = _object(errors[0]) if errors else {}
+    return SqlOperation(
+        project=project,
+        name=_text(body, "name", "operation", required=True),
+        status=_text(body, "status", "operation", required=True),
+        operation_type=_text(body, "operationType", "operation"),
+        target=_text(body, "targetId", "operation"),
+        backup_id=_text(context, "backupId", "backup context"),
+        error_code=str(first.get("code", "")),
+        error_message="; ".join(
+            str(e.get("message", "")) for e in errors if isinstance(e, dict) and e.get("message")
+        ),
+    )

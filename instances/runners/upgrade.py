@@ -1,12 +1,18 @@
-"""Upgrading one v1.0 instance, and rolling one back.
+"""Upgrading one instance, and rolling one back.
 
-Upgrade: take an upgrade slot (fleet-wide limit; without one the operation is deferred),
-then the steps
+Upgrade: if asked for only inside the maintenance window, wait for it (deferred, no slot
+held); take an upgrade slot (fleet-wide limit; without one the operation is deferred), then
+the steps
 
-1. pre-checks: active, v1.0, the VM RUNNING, ``/healthz`` healthy, running an older version
-   (one mutating operation per instance is the database's partial unique index);
-2. snapshot the data disk, labelled with the instance, from/to versions and the operation,
-   and when it may be deleted (one year on);
+1. pre-checks: active, the VM RUNNING, ``/healthz`` healthy, running an older version, and
+   something to back up (one mutating operation per instance is the database's partial
+   unique index);
+2. the backup. v1.0: snapshot the data disk, labelled with the instance, from/to versions
+   and the operation, and when it may be deleted (one year on). v1.1: an on-demand Cloud SQL
+   backup through the Cloud SQL Admin API. Cloud SQL has no requestId, so the step first
+   looks for the backup this operation already asked for (its description carries
+   ``mi-admin-operation:<id>``) and reuses it: a worker killed mid-backup causes no second
+   one. Either way it waits until the backup is done (SUCCESSFUL / READY);
 3. set the VM metadata ``sourcegraph-version`` to the target (fingerprint-guarded);
 4. wait until ``/__version`` reports the target and ``/healthz`` answers healthy, before the
    progress deadline (counted from step 3);
@@ -27,6 +33,7 @@ metadata) are skipped, the deadline is the recorded one, and a stability window 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +55,11 @@ from instances.services.operations import (
     step_done,
     step_run,
 )
-from instances.services.upgrades import V1_1_REFUSAL, upgrade_slot_claim
+from instances.services.upgrades import (
+    no_cloud_sql_refusal,
+    upgrade_slot_claim,
+    upgrade_window_wait,
+)
 from instances.versions import parse_version
 from mi_admin.audit.services import audit_record
 
@@ -56,6 +67,10 @@ VERSION_KEY = "sourcegraph-version"
 SNAPSHOT_KEEP_DAYS = 365
 PRECHECK = "Pre-checks"
 SNAPSHOT = "Snapshot the data disk"
+SQL_BACKUP = "Back up the Cloud SQL database"
+# The marker a Cloud SQL backup's description carries, so a resumed step finds its backup.
+_BACKUP_MARK = "mi-admin-operation:{pk}"
+_BACKUP_MARK_RE = re.compile(r"\bmi-admin-operation:(\d+)\b")
 DECIDE = "Upgrade failed: roll back"
 RECORD = "Record the new version"
 
@@ -172,9 +187,10 @@ def _precheck(operation: Operation, instance: Instance, target: str) -> tuple[st
     instance.refresh_from_db()
     if instance.state != LifecycleState.ACTIVE:
         raise StepFailed(f"{instance.slug} is {instance.get_state_display().lower()}, not active.")
-    if instance.architecture != Architecture.V1_0:
-        raise StepFailed(V1_1_REFUSAL)
-    if not instance.data_disk:
+    v1_1 = instance.architecture == Architecture.V1_1
+    if v1_1 and not instance.cloud_sql_instance:
+        raise StepFailed(no_cloud_sql_refusal(instance))
+    if not v1_1 and not instance.data_disk:
         raise StepFailed(f"{instance.slug} has no data disk recorded to snapshot.")
     vm = gcp.vm_get(**_where(instance))
     if vm.status != "RUNNING":
@@ -189,11 +205,16 @@ def _precheck(operation: Operation, instance: Instance, target: str) -> tuple[st
         raise StepFailed(
             f"{instance.slug} already runs {reading.version}, not older than {target}."
         )
+    backup = "cloud_sql" if v1_1 else "snapshot"
     detail = (
-        f"active, v1.0, VM RUNNING, healthy on {reading.version}; "
+        f"active, {instance.architecture}, VM RUNNING, healthy on {reading.version}; "
         "no other change under way (one per instance)"
     )
-    return detail, {"previous": reading.version, "metadata": vm.metadata.get(VERSION_KEY, "")}
+    return detail, {
+        "previous": reading.version,
+        "metadata": vm.metadata.get(VERSION_KEY, ""),
+        "backup": backup,
+    }
 
 
 def _snapshot(
@@ -224,6 +245,51 @@ def _snapshot(
         "snapshot": snap.name,
         "labels": labels,
         "keep_until": keep_until,
+    }
+
+
+def _marked_for(operation: Operation, description: str) -> bool:
+    found = _BACKUP_MARK_RE.search(description)
+    return found is not None and int(found.group(1)) == operation.pk
+
+
+def _sql_backup(
+    operation: Operation, instance: Instance, previous: str, target: str
+) -> tuple[str, dict[str, Any]]:
+    """An on-demand Cloud SQL backup, once per operation: reuse the one this operation
+    already asked for (a killed worker's), else ask for one; then wait until SUCCESSFUL."""
+    where = {"project": instance.gcp_project, "instance": instance.cloud_sql_instance}
+    mark = _BACKUP_MARK.format(pk=operation.pk)
+    earlier = [
+        run
+        for run in gcp.sql_backup_run_list(**where)
+        if _marked_for(operation, run.description) and run.status != "FAILED"
+    ]
+    if earlier:
+        backup_id, how = earlier[0].id, "found the backup this upgrade asked for earlier"
+    else:
+        op = gcp.sql_backup_run_insert(
+            **where,
+            description=(
+                f"MI Admin: {instance.slug} before the upgrade from {previous} to {target} ({mark})"
+            ),
+        )
+        op = gcp.sql_operation_wait(project=instance.gcp_project, name=op.name)
+        backup_id, how = op.backup_id, "asked for"
+        if not backup_id:
+            raise gcp.GcpBadResponse(f"Cloud SQL operation {op.name} names no backup run.")
+    run = gcp.sql_backup_run_wait(
+        project=instance.gcp_project, instance=instance.cloud_sql_instance, backup_id=backup_id
+    )
+    if run.status != "SUCCESSFUL":
+        raise StepFailed(
+            f"The Cloud SQL backup {run.id} of {instance.cloud_sql_instance} ended "
+            f"{run.status}{': ' + run.error if run.error else ''}; nothing was changed."
+        )
+    return f"backup {run.id} of {instance.cloud_sql_instance} SUCCESSFUL ({how})", {
+        "backup_id": run.id,
+        "cloud_sql_instance": instance.cloud_sql_instance,
+        "reused": bool(earlier),
     }
 
 
@@ -286,23 +352,33 @@ def run_upgrade(operation: Operation) -> dict[str, Any]:
         raise StepFailed("An upgrade needs an instance.")
     target = str(operation.params["target"])
     timing = Timing.of(operation)
+    if step_done(operation=operation, name=PRECHECK) is None:
+        upgrade_window_wait(operation=operation, instance=instance)
     slot = upgrade_slot_claim(operation=operation)
     pre = step_run(
         operation=operation, name=PRECHECK, work=lambda: _precheck(operation, instance, target)
     )
     previous = str(pre["previous"])
-    snap = step_run(
-        operation=operation,
-        name=SNAPSHOT,
-        work=lambda: _snapshot(operation, instance, previous, target),
-    )
-    result: dict[str, Any] = {
-        "from": previous,
-        "to": target,
-        "snapshot": snap["snapshot"],
-        "slot": slot,
-        "health": {},
-    }
+    result: dict[str, Any] = {"from": previous, "to": target, "slot": slot, "health": {}}
+    if pre.get("backup") == "cloud_sql":
+        backup = step_run(
+            operation=operation,
+            name=SQL_BACKUP,
+            work=lambda: _sql_backup(operation, instance, previous, target),
+        )
+        result["backup"] = {
+            "kind": "cloud_sql",
+            "id": backup["backup_id"],
+            "instance": backup["cloud_sql_instance"],
+        }
+    else:
+        snap = step_run(
+            operation=operation,
+            name=SNAPSHOT,
+            work=lambda: _snapshot(operation, instance, previous, target),
+        )
+        result["snapshot"] = snap["snapshot"]
+        result["backup"] = {"kind": "snapshot", "name": snap["snapshot"]}
     decided = step_done(operation=operation, name=DECIDE)
     if decided is not None:  # a previous attempt already chose to roll back
         reason = str(decided.output.get("reason", decided.detail))

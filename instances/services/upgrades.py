@@ -9,15 +9,22 @@ one of the numbered slots 1..N with :func:`upgrade_slot_claim`. A partial unique
 number impossible, so the limit holds in the database, not by a check-then-act. The slot is
 freed when the operation ends (it leaves the index's condition); an upgrade that finds no
 free slot is deferred (pending, asked again later) and woken when one frees.
+
+An upgrade asked for "only inside the maintenance window" (``maintenance_window_only`` in
+its params; rollouts set it) passes :func:`upgrade_window_wait` before it takes a slot: while
+its instance's weekly window is closed it is deferred until the window opens, holding no
+slot. Instances without a window are not held.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from instances.choices import (
     ACTIVE_OPERATION_STATES,
@@ -33,11 +40,23 @@ from instances.services.operations import (
     operation_wake,
 )
 from instances.versions import effective_version, parse_version
+from instances.windows import window_is_open, window_next_opening
 from mi_admin.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
-V1_1_REFUSAL = "v1.1 upgrades need the Cloud SQL backup step (not built yet)."
+# What a deferred upgrade waits for while its instance's window is closed (the pages say
+# "Waiting for " + this); also how the slot wake-up tells those from slot waiters.
+WINDOW_WAIT = "the maintenance window"
+# A closed window is looked at again at least this often, so an edited window counts.
+WINDOW_RECHECK_SECONDS = 300.0
+
+
+def no_cloud_sql_refusal(instance: Instance) -> str:
+    return (
+        f"{instance.slug} has no Cloud SQL instance recorded: a v1.1 upgrade backs it up "
+        "first. Record it on the instance."
+    )
 
 
 class UpgradeRefused(Exception):
@@ -48,8 +67,8 @@ def upgrade_refusal(*, instance: Instance, target: str) -> str:
     """Why ``instance`` cannot be upgraded to ``target`` now; "" when it can."""
     if instance.state != LifecycleState.ACTIVE:
         return f"{instance.slug} is {instance.get_state_display().lower()}, not active."
-    if instance.architecture == Architecture.V1_1:
-        return V1_1_REFUSAL
+    if instance.architecture == Architecture.V1_1 and not instance.cloud_sql_instance:
+        return no_cloud_sql_refusal(instance)
     if not Release.objects.filter(version=target).exists():
         return f"{target or 'That version'} is not a registered release."
     current = effective_version(instance.observed_version, instance.vm_version)
@@ -67,8 +86,8 @@ def upgrade_refusal_for_page(*, instance: Instance) -> str:
     if instance.state != LifecycleState.ACTIVE:
         state = instance.get_state_display().lower()
         return f"Only active instances are upgraded; {instance.slug} is {state}."
-    if instance.architecture == Architecture.V1_1:
-        return V1_1_REFUSAL
+    if instance.architecture == Architecture.V1_1 and not instance.cloud_sql_instance:
+        return no_cloud_sql_refusal(instance)
     return ""
 
 
@@ -81,11 +100,14 @@ def upgrade_request(
     stability_seconds: float | None = None,
     deadline_seconds: float | None = None,
     poll_seconds: float | None = None,
+    maintenance_window_only: bool = False,
 ) -> tuple[Operation, bool]:
     """Ask for an upgrade of ``instance`` to the registered release ``target``.
 
     The timings are fixed on the operation when it is asked for (a rollout may shorten or
-    lengthen them); they default to the ``UPGRADE_*`` settings. Raises
+    lengthen them); they default to the ``UPGRADE_*`` settings. With
+    ``maintenance_window_only`` the upgrade starts only while the instance's maintenance
+    window is open (it waits for it; an instance without a window is not held). Raises
     :class:`UpgradeRefused` with the reason, or ``OperationConflict`` when another change to
     the instance is under way.
     """
@@ -98,6 +120,7 @@ def upgrade_request(
         "stability_seconds": _seconds(stability_seconds, "UPGRADE_STABILITY_SECONDS"),
         "deadline_seconds": _seconds(deadline_seconds, "UPGRADE_PROGRESS_DEADLINE_SECONDS"),
         "poll_seconds": _seconds(poll_seconds, "UPGRADE_POLL_SECONDS"),
+        "maintenance_window_only": bool(maintenance_window_only),
     }
     return operation_create(
         kind=OperationKind.UPGRADE,
@@ -140,8 +163,6 @@ def rollback_request(
         raise UpgradeRefused("Say why the instance is rolled back.")
     if instance.state != LifecycleState.ACTIVE:
         raise UpgradeRefused(f"{instance.slug} is {instance.get_state_display().lower()}.")
-    if instance.architecture == Architecture.V1_1:
-        raise UpgradeRefused(V1_1_REFUSAL)
     target = rollback_target(instance=instance)
     if not target:
         raise UpgradeRefused(f"No successful upgrade of {instance.slug} is recorded to undo.")
@@ -212,6 +233,41 @@ def upgrade_slot_claim(*, operation: Operation) -> int:
     )
 
 
+def upgrade_window_wait(*, operation: Operation, instance: Instance) -> None:
+    """Hold an upgrade asked for "only inside the maintenance window" while the instance's
+    window is closed: raises :class:`OperationDeferred` until it opens (asked again at the
+    opening, or every ``WINDOW_RECHECK_SECONDS`` so an edited window counts). Called before
+    the upgrade starts changing anything (the runner skips it once the pre-checks are done:
+    an upgrade under way is never interrupted by its window closing). A slot taken before
+    the window closed is given back, so a waiting upgrade holds none."""
+    if not operation.params.get("maintenance_window_only"):
+        return
+    instance.refresh_from_db(
+        fields=["maintenance_days", "maintenance_start", "maintenance_minutes"]
+    )
+    window = instance.maintenance_window
+    now = timezone.now()
+    if window is None or window_is_open(window, now):
+        return
+    opens = window_next_opening(window, now)
+    if operation.upgrade_slot is not None:
+        Operation.objects.filter(pk=operation.pk, lease_owner=operation.lease_owner).update(
+            upgrade_slot=None
+        )
+        operation.upgrade_slot = None
+    seconds = min(max((opens - now).total_seconds(), 0.0) + 0.2, WINDOW_RECHECK_SECONDS)
+    raise OperationDeferred(
+        f"{WINDOW_WAIT} (opens {_when(opens, now)}; {window.describe()})", seconds=seconds
+    )
+
+
+def _when(moment: dt.datetime, now: dt.datetime) -> str:
+    """``14:05:30 UTC`` today, else ``Tue 8 Dec 02:00 UTC``."""
+    if moment.date() == now.date():
+        return f"{moment:%H:%M:%S} UTC"
+    return f"{moment:%a} {moment.day} {moment:%b %H:%M} UTC"
+
+
 def upgrade_wake_next() -> int | None:
     """After an upgrade ended: start the longest-waiting deferred upgrade now, if a slot is
     free, instead of at its next ask. Returns its id."""
@@ -220,6 +276,8 @@ def upgrade_wake_next() -> int | None:
     waiting = (
         Operation.objects.filter(kind=OperationKind.UPGRADE, state=OperationState.PENDING)
         .exclude(waiting_for="")
+        # Those waiting for their window would only go back to waiting.
+        .exclude(waiting_for__startswith=WINDOW_WAIT)
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:5]
     )

@@ -4,6 +4,7 @@ says while an upgrade waits for a slot. The worker side is in test_upgrades.py."
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.urls import reverse
 
@@ -15,10 +16,10 @@ from tests.instances.factories import make_instance, make_operation, make_releas
 PAGE = "/instances/acme-prod/"
 
 
-def _instance(architecture: str = Architecture.V1_0) -> Instance:
+def _instance(architecture: str = Architecture.V1_0, **fields: Any) -> Instance:
     make_releases(["5.8.0", "5.9.0", "5.10.0"])
     return make_instance(
-        "acme-prod", observed_version="5.9.0", data_disk="data", architecture=architecture
+        "acme-prod", observed_version="5.9.0", data_disk="data", architecture=architecture, **fields
     )
 
 
@@ -45,13 +46,18 @@ def test_devops_sees_only_newer_releases_and_ce_sees_no_actions(client_for, db):
     assert 'data-testid="version-actions"' not in ce_body
 
 
-def test_v1_1_instances_say_why_they_cannot_be_upgraded(client_for, db):
-    # given a v1.1 instance; when devops opens its page
-    _instance(architecture=Architecture.V1_1)
+def test_v1_1_instances_are_upgraded_once_their_cloud_sql_instance_is_recorded(client_for, db):
+    # given a v1.1 instance without its Cloud SQL instance; when devops opens its page
+    instance = _instance(architecture=Architecture.V1_1)
     body = client_for("devops").get(PAGE).content.decode()
     # then it says why instead of offering the form
-    assert "v1.1 upgrades need the Cloud SQL backup step (not built yet)." in body
+    assert "acme-prod has no Cloud SQL instance recorded" in body
     assert 'data-testid="upgrade-form"' not in body
+    # and once it is recorded the page offers the upgrade and names the backup
+    Instance.objects.filter(pk=instance.pk).update(cloud_sql_instance="acme-pg")
+    body = client_for("devops").get(PAGE).content.decode()
+    assert 'data-testid="upgrade-form"' in body
+    assert "acme-pg" in body
 
 
 def test_upgrade_posts_one_audited_operation_and_shows_it(client_for, db):

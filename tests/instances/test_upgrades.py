@@ -13,7 +13,14 @@ from django.db import IntegrityError, transaction
 from fleetsim.client import FleetSimClient
 from instances.choices import Architecture, LifecycleState, OperationKind, OperationState
 from instances.models import Customer, Instance, Operation, Release
-from instances.runners.upgrade import DECIDE, PRECHECK, RECORD, SNAPSHOT, _held_or_stop
+from instances.runners.upgrade import (
+    DECIDE,
+    PRECHECK,
+    RECORD,
+    SNAPSHOT,
+    SQL_BACKUP,
+    _held_or_stop,
+)
 from instances.services.operations import (
     LeaseLost,
     OperationDeferred,
@@ -22,8 +29,8 @@ from instances.services.operations import (
     step_run,
 )
 from instances.services.upgrades import (
-    V1_1_REFUSAL,
     UpgradeRefused,
+    no_cloud_sql_refusal,
     rollback_request,
     upgrade_request,
     upgrade_slot_claim,
@@ -36,6 +43,7 @@ from mi_admin.audit.models import AuditEvent
 FROM, TO = "6.9.1", "6.10.0"
 SET_METADATA = "compute.instances.setMetadata"
 SNAPSHOT_CALL = "compute.disks.createSnapshot"
+SQL_INSERT = "sql.backupRuns.insert"
 
 
 def _releases() -> None:
@@ -78,6 +86,16 @@ def _instance(
         **spec,
     }
     sim.upsert_instances([vm])
+    return instance
+
+
+def _v1_1(sim: FleetSimClient, cloud_sql_instance: str = "acme-pg") -> Instance:
+    """An active v1.1 instance whose Cloud SQL instance the simulator serves."""
+    instance = _instance(sim, architecture=Architecture.V1_1, sql_instance="acme-pg")
+    Instance.objects.filter(pk=instance.pk).update(
+        data_disk="", cloud_sql_instance=cloud_sql_instance
+    )
+    instance.refresh_from_db()
     return instance
 
 
@@ -368,17 +386,101 @@ def test_upgrade_requests_are_validated(fleetsim, devops):
     assert not Operation.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_v1_1_upgrade_takes_a_cloud_sql_backup_and_no_snapshot(celery_worker, fleetsim, devops):
+    # given an active, healthy v1.1 instance with its Cloud SQL instance
+    instance = _v1_1(fleetsim)
+    # when devops upgrades it
+    operation = _wait_finished(_upgrade(instance, devops))
+    # then it succeeded with a Cloud SQL backup step instead of the snapshot
+    assert operation.state == OperationState.SUCCEEDED, operation.error
+    assert [name for name, _ in _steps(operation)] == [
+        PRECHECK,
+        SQL_BACKUP,
+        f"Set sourcegraph-version to {TO}",
+        f"Wait for /__version to report {TO}",
+        "Stay healthy for 1 s",
+        RECORD,
+    ]
+    # one on-demand backup of the instance's Cloud SQL instance, marked with the operation
+    (backup,) = fleetsim.backups()
+    assert (backup["instance"], backup["status"], backup["type"]) == (
+        "acme-pg",
+        "SUCCESSFUL",
+        "ON_DEMAND",
+    )
+    assert f"(mi-admin-operation:{operation.pk})" in backup["description"]
+    assert fleetsim.calls(SQL_INSERT) == 1
+    # and no snapshot at all; the version metadata written once
+    assert fleetsim.calls(SNAPSHOT_CALL) == 0
+    assert fleetsim.snapshots() == []
+    assert fleetsim.calls(SET_METADATA) == 1
+    # the operation keeps the backup as evidence
+    assert operation.result["backup"] == {
+        "kind": "cloud_sql",
+        "id": str(backup["id"]),
+        "instance": "acme-pg",
+    }
+    assert "snapshot" not in operation.result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_v1_0_upgrade_takes_a_snapshot_and_no_cloud_sql_backup(celery_worker, fleetsim, devops):
+    # given a v1.0 instance (and, to be sure, a Cloud SQL instance in its project)
+    instance = _instance(fleetsim, sql_instance="acme-pg")
+    operation = _wait_finished(_upgrade(instance, devops))
+    assert operation.state == OperationState.SUCCEEDED, operation.error
+    assert fleetsim.calls(SNAPSHOT_CALL) == 1
+    assert fleetsim.calls(SQL_INSERT) == 0
+    assert fleetsim.backups() == []
+    assert operation.result["backup"] == {"kind": "snapshot", "name": operation.result["snapshot"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_503_from_the_backup_endpoint_is_retried(celery_worker, fleetsim, devops):
+    # given a v1.1 instance and Cloud SQL answering the next backup insert with 503
+    instance = _v1_1(fleetsim)
+    fleetsim.set_fault(SQL_INSERT, status=503, count=1)
+    # when devops upgrades it
+    operation = _wait_finished(_upgrade(instance, devops))
+    # then the step was retried after the transient error and the upgrade succeeded
+    assert operation.state == OperationState.SUCCEEDED, operation.error
+    assert operation.retry_count == 1
+    assert fleetsim.calls(SQL_INSERT) == 2
+    assert fleetsim.stats()["methods"][SQL_INSERT]["errors"] == 1
+    # with exactly one backup (the refused insert made none)
+    (backup,) = fleetsim.backups()
+    assert operation.result["backup"]["id"] == str(backup["id"])
+    steps = _steps(operation)
+    assert (SQL_BACKUP, "failed") in steps
+    assert steps.count((SQL_BACKUP, "done")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_cloud_sql_backup_fails_the_upgrade_before_any_change(
+    celery_worker, fleetsim, devops
+):
+    # given Cloud SQL failing the backup itself (a permanent error in the operation)
+    instance = _v1_1(fleetsim)
+    fleetsim.set_fault(
+        SQL_INSERT, status=400, count=1, in_operation=True, message="backups are disabled"
+    )
+    operation = _wait_finished(_upgrade(instance, devops))
+    # then the upgrade failed at the backup with the reason, and the version never changed
+    assert operation.state == OperationState.FAILED
+    assert "backups are disabled" in operation.error
+    assert fleetsim.calls(SET_METADATA) == 0
+    assert fleetsim.get_instance("acme-prod")["version"] == FROM
+
+
 @pytest.mark.django_db
-def test_v1_1_upgrades_are_refused_until_the_cloud_sql_backup_exists(fleetsim, devops):
-    # given a v1.1 instance
-    instance = _instance(fleetsim, architecture=Architecture.V1_1)
+def test_v1_1_upgrades_need_the_cloud_sql_instance_recorded(fleetsim, devops):
+    # given a v1.1 instance whose Cloud SQL instance is not recorded
+    instance = _v1_1(fleetsim, cloud_sql_instance="")
     # when devops asks for an upgrade, it is refused with the reason
-    with pytest.raises(UpgradeRefused) as refused:
+    with pytest.raises(UpgradeRefused, match="has no Cloud SQL instance recorded"):
         upgrade_request(instance=instance, target=TO, actor=devops)
-    assert str(refused.value) == V1_1_REFUSAL
-    assert V1_1_REFUSAL == "v1.1 upgrades need the Cloud SQL backup step (not built yet)."
-    # and an upgrade operation made some other way (a rollout) fails at its pre-checks
-    # without touching GCP
+    # and an upgrade operation made some other way fails at its pre-checks, touching nothing
     operation, _ = operation_create(
         kind=OperationKind.UPGRADE,
         actor=devops,
@@ -389,8 +491,8 @@ def test_v1_1_upgrades_are_refused_until_the_cloud_sql_backup_exists(fleetsim, d
     operation_run(operation.pk)
     operation.refresh_from_db()
     assert operation.state == OperationState.FAILED
-    assert operation.error == V1_1_REFUSAL
-    assert fleetsim.calls(SNAPSHOT_CALL) == 0
+    assert operation.error == no_cloud_sql_refusal(instance)
+    assert fleetsim.calls(SQL_INSERT) == 0
     assert fleetsim.calls(SET_METADATA) == 0
 
 

@@ -21,7 +21,7 @@ def test_devops_sees_the_plan_then_starts_it(release, client_for) -> None:
     assert page.status_code == 200
     html = page.content.decode()
     assert "Wave 0: Test instances" in html
-    assert "Skipped: v1.1 upgrades need the Cloud SQL backup step" in html
+    assert "Skipped: rctest has no Cloud SQL instance recorded" in html
     assert "3 instances would be upgraded after their version-SLA deadline" in html
     assert not Rollout.objects.exists()  # showing a plan saves nothing
     # when they save it: planned, shown with its edit forms

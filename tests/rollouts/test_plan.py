@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from instances.choices import OperationKind, OperationState
 from instances.models import Operation, Release
-from instances.services.upgrades import V1_1_REFUSAL
+from instances.services.upgrades import no_cloud_sql_refusal
 from mi_admin.audit.models import AuditEvent
 from mi_admin.sla.calendar import is_working_day, work_calendar_from_settings
 from rollouts import selectors
@@ -52,11 +52,11 @@ def test_the_plan_puts_test_instances_first_then_the_staged_shares(release: Rele
         ["prod-c"],
     ]
     assert plan.waves[0].name == "Test instances"
-    # the v1.1 test instance is listed, marked as not upgradable yet
-    skipped = {
-        t.instance.slug: t.skip_reason for w in plan.waves for t in w.targets if t.skip_reason
+    # the v1.1 test instance without its Cloud SQL instance recorded is listed, skipped
+    skipped = {t.instance: t.skip_reason for w in plan.waves for t in w.targets if t.skip_reason}
+    assert {i.slug: reason for i, reason in skipped.items()} == {
+        "rctest": no_cloud_sql_refusal(next(iter(skipped)))
     }
-    assert skipped == {"rctest": V1_1_REFUSAL}
     # each wave starts on its stage's working day: 0, 5, 7, 9 after Thu 2026-03-05
     starts = [w.earliest_start.date().isoformat() for w in plan.waves]
     assert starts == ["2026-03-05", "2026-03-12", "2026-03-16", "2026-03-18"]
@@ -74,7 +74,10 @@ def test_saving_a_plan_records_waves_targets_and_an_audit_event(release: Release
     assert rollout.state == RolloutState.PLANNED
     assert _waves(rollout)[0] == ["demo", "dev", "rctest"]
     rctest = RolloutTarget.objects.get(rollout=rollout, instance__slug="rctest")
-    assert (rctest.state, rctest.skip_reason) == (TargetState.SKIPPED, V1_1_REFUSAL)
+    assert (rctest.state, rctest.skip_reason) == (
+        TargetState.SKIPPED,
+        no_cloud_sql_refusal(rctest.instance),
+    )
     assert RolloutTarget.objects.get(rollout=rollout, instance__slug="prod-c").late
     assert not RolloutTarget.objects.get(rollout=rollout, instance__slug="dev").late
     event = AuditEvent.objects.get(action="rollout.planned")

@@ -24,7 +24,12 @@ def _upgrade(
     seconds: int,
     target: str = TO,
     state: OperationState = OperationState.SUCCEEDED,
+    backup: dict[str, str] | None = None,
 ) -> Operation:
+    # Without ``backup``: the result as upgrades recorded it before the backup kinds.
+    taken: dict[str, object] = (
+        {"backup": backup} if backup else {"snapshot": f"mi-{instance.slug}-upgrade"}
+    )
     return make_operation(
         instance,
         kind=OperationKind.UPGRADE,
@@ -34,7 +39,7 @@ def _upgrade(
         finished_at=start + timedelta(seconds=seconds),
         error="" if state == OperationState.SUCCEEDED else "Upgrade failed: unhealthy",
         result={
-            "snapshot": f"mi-{instance.slug}-upgrade",
+            **taken,
             "health": {
                 "stability": {"probes": 6, "healthy": 6, "latency_ms": {"min": 3, "max": 9}}
             },
@@ -60,8 +65,16 @@ def _evidence_fleet(release, devops) -> Rollout:
     # a failed test-instance upgrade vouches for nothing
     _upgrade(fleet["dev"], start=t + timedelta(seconds=26), seconds=1, state=OperationState.FAILED)
     _attach(rollout, _upgrade(fleet["prod-b"], start=t + timedelta(seconds=5), seconds=30))
-    _attach(rollout, _upgrade(fleet["prod-a"], start=t + timedelta(seconds=15), seconds=30))
-    _attach(rollout, _upgrade(fleet["trial-a"], start=t + timedelta(seconds=30), seconds=30))
+    snapshot = {"kind": "snapshot", "name": "mi-prod-a-upgrade"}
+    _attach(
+        rollout,
+        _upgrade(fleet["prod-a"], start=t + timedelta(seconds=15), seconds=30, backup=snapshot),
+    )
+    cloud_sql = {"kind": "cloud_sql", "id": "4711", "instance": "trial-a-pg"}
+    _attach(
+        rollout,
+        _upgrade(fleet["trial-a"], start=t + timedelta(seconds=30), seconds=30, backup=cloud_sql),
+    )
     return rollout
 
 
@@ -82,11 +95,15 @@ def test_each_customer_upgrade_is_listed_with_the_test_upgrade_before_it(
     assert by_slug["prod-a"].verified_on == "dev"
     assert by_slug["trial-a"].verified_on == "demo"  # not the later 6.9.1 one, nor the failed
     assert by_slug["prod-b"].verified_on == ""  # started before any test upgrade finished
-    assert by_slug["prod-a"].snapshot == "mi-prod-a-upgrade"
+    # the backup taken: a disk snapshot (v1.0) or a Cloud SQL backup (v1.1)
+    assert by_slug["prod-a"].backup == "snapshot mi-prod-a-upgrade"
+    assert by_slug["prod-b"].backup == "snapshot mi-prod-b-upgrade"
+    assert by_slug["trial-a"].backup == "Cloud SQL backup 4711 of trial-a-pg"
     assert by_slug["prod-a"].health == "6 of 6 probes healthy; latency 3-9 ms"
     html = response.content.decode()
     assert html.index('data-instance="demo"') < html.index('data-instance="prod-b"')
     assert "none before it" in html
+    assert "Cloud SQL backup 4711 of trial-a-pg" in html
 
 
 def test_the_report_csv_lists_the_same_rows(release, devops, client_for) -> None:
@@ -102,7 +119,9 @@ def test_the_report_csv_lists_the_same_rows(release, devops, client_for) -> None
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [r["instance"] for r in rows][:2] == ["dev", "demo"]
     prod_a = next(r for r in rows if r["instance"] == "prod-a")
-    assert (prod_a["verified_on"], prod_a["snapshot"]) == ("dev", "mi-prod-a-upgrade")
+    assert (prod_a["verified_on"], prod_a["backup"]) == ("dev", "snapshot mi-prod-a-upgrade")
+    trial_a = next(r for r in rows if r["instance"] == "trial-a")
+    assert trial_a["backup"] == "Cloud SQL backup 4711 of trial-a-pg"
     assert prod_a["verified_at"]
 
 

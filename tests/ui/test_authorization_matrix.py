@@ -112,6 +112,9 @@ MATRIX: dict[str, Row] = {
     "instances:instance_owner": Row(
         only(302, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
     ),
+    "instances:instance_maintenance_window": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
     "instances:operation_list": Row(everyone(200)),
     "instances:operation_detail": Row(everyone(200), kwargs={"pk": "900001"}),
     # Health: the page for everyone, windows for devops/admin, marking downtime Admin-only.
