@@ -32,7 +32,7 @@ from health.services.states import (
     health_mark_suspended,
     transition_to,
 )
-from instances.choices import LifecycleState
+from instances.choices import MONITORED_STATES
 from instances.models import Instance
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def sweep_run(*, conf: HealthSettings | None = None) -> SweepReport:
     """Probe every active instance and record the results (see the module docstring)."""
     conf = conf or health_settings()
     instances = list(
-        Instance.objects.filter(state=LifecycleState.ACTIVE).only(*INSTANCE_FIELDS).order_by("pk")
+        Instance.objects.filter(state__in=MONITORED_STATES).only(*INSTANCE_FIELDS).order_by("pk")
     )
     targets = [ProbeTarget(i.pk, i.url) for i in instances if i.url]
     started = time.perf_counter()
