@@ -396,6 +396,12 @@ def register_teardown_approval_resolver(resolver: TeardownApprovalResolver) -> N
         _RESOLVERS.append(resolver)
 
 
+def unregister_teardown_approval_resolver(resolver: TeardownApprovalResolver) -> None:
+    """Forget a resolver (tests; an app being unloaded)."""
+    if resolver in _RESOLVERS:
+        _RESOLVERS.remove(resolver)
+
+
 def teardown_approval_for(*, reference: str) -> TeardownApproval | None:
     """The approved teardown ``reference`` names, asked of every registered resolver."""
     reference = (reference or "").strip()
