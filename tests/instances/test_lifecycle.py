@@ -86,18 +86,15 @@ def lifecycle_instance(
         observed_version=version,
         vm_version=version,
     )
-    sim.upsert_instances(
-        [
-            {
-                "slug": slug,
-                "project": instance.gcp_project,
-                "name": instance.vm_name,
-                "version": version,
-                "reconcile_delay": 0.3,
-                **spec,
-            }
-        ]
-    )
+    vm: dict[str, Any] = {
+        "slug": slug,
+        "project": instance.gcp_project,
+        "name": instance.vm_name,
+        "version": version,
+        "reconcile_delay": 0.3,
+        **spec,
+    }
+    sim.upsert_instances([vm])
     return instance
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -30,7 +31,7 @@ PAGE = "/instances/acme-prod/"
 TEARDOWN = "/instances/acme-prod/teardown/"
 
 
-def _instance(**fields: object) -> Instance:
+def _instance(**fields: Any) -> Instance:
     make_releases(["5.8.0", "5.9.0", "5.10.0"])
     fields.setdefault("observed_version", "5.10.0")
     return make_instance("acme-prod", data_disk="data", architecture="v1.0", **fields)
