@@ -109,6 +109,31 @@ def sweep_run(*, conf: HealthSettings | None = None) -> SweepReport:
     return report
 
 
+def instance_health_refresh(*, instance_id: int, conf: HealthSettings | None = None) -> str:
+    """Bring one instance's health up to date now that its lifecycle changed, instead of at
+    the next sweep (which does the same for every instance, so nothing is lost if this never
+    runs): a monitored (resumed) instance is probed and recorded at once; one that left
+    monitoring (suspended, torn down) shows suspended and its open incidents are resolved."""
+    conf = conf or health_settings()
+    instance = Instance.objects.filter(pk=instance_id).only(*INSTANCE_FIELDS).first()
+    if instance is None:
+        return "gone"
+    if instance.state in MONITORED_STATES:
+        if not instance.url:
+            return "no url"
+        results = run_probes(
+            [ProbeTarget(instance.pk, instance.url)],
+            concurrency=1,
+            timeout=conf.probe_timeout,
+        )
+        probe_results_record(results=results, instances=[instance], conf=conf)
+        return "probed"
+    now = timezone.now()
+    health_mark_suspended(now=now)
+    incidents.incidents_resolve_inactive(now=now)
+    return "unmonitored"
+
+
 def _apply(health: InstanceHealth, result: ProbeResult, conf: HealthSettings) -> Step:
     """Advance one instance's hysteresis with one result (state left to the caller)."""
     tracker = Tracker(

@@ -108,6 +108,20 @@ def wait_finished(operation: Operation, seconds: float = 60) -> Operation:
     raise AssertionError(f"operation {operation.pk} still {operation.state} after {seconds} s")
 
 
+def poll(what: str, check: Any, seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def health_state(instance: Instance) -> str | None:
+    return InstanceHealth.objects.filter(instance=instance).values_list("state", flat=True).first()
+
+
 def steps(operation: Operation) -> list[tuple[str, str]]:
     return list(operation.steps.order_by("position").values_list("name", "state"))
 
@@ -153,7 +167,9 @@ def test_suspend_snapshots_stops_and_takes_the_instance_out_of_monitoring(
     instance.refresh_from_db()
     assert instance.state == LifecycleState.SUSPENDED
     assert instance.vm_status == "TERMINATED"
-    # the instance is no longer probed, shows suspended, and is out of the version SLA
+    # health hears it at once (no sweep needed): the instance shows suspended
+    poll("health to show suspended", lambda: health_state(instance) == HealthState.SUSPENDED)
+    # the instance is no longer probed, and is out of the version SLA
     fleetsim.reset_stats()
     report = sweep_run()
     assert report.probed == 0
@@ -220,7 +236,9 @@ def test_resume_starts_the_vm_waits_for_health_and_monitors_again(celery_worker,
     assert operation.params["reference"] == "request:7"
     instance.refresh_from_db()
     assert instance.state == LifecycleState.ACTIVE
-    # and it is probed again and healthy after the next sweeps
+    # health probes it at once (no sweep needed) and it is healthy
+    poll("health to probe it", lambda: health_state(instance) == HealthState.HEALTHY)
+    # and the sweeps probe it again
     fleetsim.reset_stats()
     report = sweep_run()
     assert report.probed == 1
