@@ -481,3 +481,32 @@ def test_a_started_teardown_can_no_longer_be_cancelled(devops):
     operation.refresh_from_db()
     assert operation.state == OperationState.RUNNING
     assert operation.steps.filter(state=StepState.DONE).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_teardown_message_that_arrives_early_waits_and_touches_nothing(devops):
+    # given a teardown scheduled an hour out
+    instance = make_instance("acme-prod", data_disk="data")
+    operation = instance_teardown_schedule(
+        instance=instance,
+        actor=devops,
+        reason="customer left",
+        typed_name="acme-prod",
+        approved_by=[make_persona("manager")],
+        reference="request:11",
+        delay=dt.timedelta(hours=1),
+    )
+    # then no worker can claim it before its not-before
+    assert operation_claim(operation_id=operation.pk) is None
+    # when a message runs it early anyway (its not-before lost, as a redelivery would)
+    Operation.objects.filter(pk=operation.pk).update(next_retry_at=None)
+    assert operation_run(operation.pk) == "deferred"
+    # then it is pending again, waiting for the countdown, with no step run
+    operation.refresh_from_db()
+    assert operation.state == OperationState.PENDING
+    assert operation.next_retry_at is not None
+    assert operation.next_retry_at > timezone.now() + dt.timedelta(minutes=59)
+    assert "Teardown countdown" in operation.waiting_for
+    assert not operation.steps.exists()
+    instance.refresh_from_db()
+    assert instance.state == LifecycleState.ACTIVE
