@@ -284,6 +284,9 @@ def test_teardown_waits_out_its_countdown_then_deletes_and_keeps_the_record(
 ):
     # given an instance with an earlier suspension snapshot, suspended
     instance = lifecycle_instance(fleetsim)
+    sweep_run()
+    samples = HealthSample.objects.filter(instance=instance).count()
+    assert samples == 1
     wait_finished(instance_suspend(instance=instance, actor=devops, reason="pause"))
     # what GCP says of each resource before (ids and self-links, read through the adapter)
     where = {"project": instance.gcp_project, "zone": instance.gcp_zone}
@@ -346,6 +349,7 @@ def test_teardown_waits_out_its_countdown_then_deletes_and_keeps_the_record(
     assert instance.state == LifecycleState.TORN_DOWN
     assert sweep_run().probed == 0
     assert Operation.objects.filter(instance=instance).count() == 2
+    assert HealthSample.objects.filter(instance=instance).count() == samples
     assert AuditEvent.objects.filter(action="instance.teardown_scheduled").count() == 1
     # the record cannot be deleted or changed, nor the instance it names
     with pytest.raises(DatabaseError), transaction.atomic():
