@@ -42,6 +42,11 @@ urlpatterns = [
         views.instance_maintenance_window,
         name="instance_maintenance_window",
     ),
+    path("instances/<slug:slug>/suspend/", views.instance_suspend_view, name="instance_suspend"),
+    path("instances/<slug:slug>/resume/", views.instance_resume_view, name="instance_resume"),
+    path("instances/<slug:slug>/teardown/", views.instance_teardown, name="instance_teardown"),
+    path("operations/<int:pk>/cancel/", views.teardown_cancel, name="teardown_cancel"),
+    path("deletion-records/<int:pk>/", views.deletion_record, name="deletion_record"),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]
