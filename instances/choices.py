@@ -22,6 +22,13 @@ class LifecycleState(models.TextChoices):
     TORN_DOWN = "torn_down", "Torn down"
 
 
+# THE answer to "is this instance watched": probed by the health sweep, held to uptime and
+# version SLAs, paged on, planned into rollouts. A suspended (or torn-down, or not yet live)
+# instance is none of these; every reader asks this tuple, so the lifecycle state is the one
+# switch (the suspend and resume operations flip it).
+MONITORED_STATES = (LifecycleState.ACTIVE,)
+
+
 class NetworkAccess(models.TextChoices):
     PUBLIC_SSO = "public_sso", "Public, behind the customer's SSO"
     ALLOWLIST = "allowlist", "IP allowlist"
@@ -89,6 +96,12 @@ MUTATING_OPERATION_KINDS = (
     OperationKind.RESUME,
     OperationKind.TEARDOWN,
 )
+
+
+class DeletedResourceKind(models.TextChoices):
+    VM = "vm", "VM"
+    DISK = "disk", "Disk"
+    SNAPSHOT = "snapshot", "Snapshot"
 
 
 class StepState(models.TextChoices):

@@ -11,6 +11,7 @@ from instances.choices import (
     ACTIVE_OPERATION_STATES,
     MUTATING_OPERATION_KINDS,
     Architecture,
+    DeletedResourceKind,
     Drift,
     InstanceKind,
     LifecycleState,
@@ -264,3 +265,75 @@ class OperationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name}"
+
+
+class DeletionRecord(models.Model):
+    """The evidence of one teardown, kept for good: what was deleted from GCP, when, by
+    whom, approved by whom, and the approval's reference.
+
+    Written only by the teardown runner, insert-only: the database refuses UPDATE and DELETE
+    on it and on its resources (migration ``deletion_record_append_only``), nothing that
+    points at it may be deleted (PROTECT), and the admin shows it read-only.
+    """
+
+    instance = models.ForeignKey(
+        Instance, on_delete=models.PROTECT, related_name="deletion_records"
+    )
+    operation = models.OneToOneField(
+        Operation, on_delete=models.PROTECT, related_name="deletion_record"
+    )
+    # Copies, so the record reads the same whatever later happens to the rows it names.
+    instance_slug = models.SlugField(max_length=63)
+    customer_name = models.CharField(max_length=200)
+    gcp_project = models.CharField(max_length=63)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=254)
+    approved_by = models.JSONField(
+        help_text="Who approved, as they were: [{id, username, name}], never empty."
+    )
+    reference = models.CharField(max_length=64, help_text="The approval's reference.")
+    reason = models.TextField()
+    created_at = models.DateTimeField(
+        help_text="When deleting began (the countdown was over by then)."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reference=""), name="deletion_record_has_reference"
+            ),
+            models.CheckConstraint(
+                condition=~Q(approved_by=[]), name="deletion_record_has_approvers"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deletion record of {self.instance_slug} (#{self.pk})"
+
+
+class DeletedResource(models.Model):
+    """One GCP resource a teardown deleted, with its GCP id and self-link."""
+
+    record = models.ForeignKey(DeletionRecord, on_delete=models.PROTECT, related_name="resources")
+    kind = models.CharField(max_length=16, choices=DeletedResourceKind.choices)
+    name = models.CharField(max_length=63)
+    gcp_id = models.CharField(max_length=32, blank=True)
+    self_link = models.CharField(max_length=500, blank=True)
+    # "vm" for a boot disk GCP deleted with its VM (auto-delete); empty when deleted alone.
+    deleted_with = models.CharField(max_length=16, blank=True)
+    gcp_operation = models.CharField(max_length=100, blank=True)
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["record", "deleted_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "kind", "name"], name="one_deleted_resource_per_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name}"

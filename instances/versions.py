@@ -31,7 +31,7 @@ from datetime import datetime
 from django.db.models import Case, CharField, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
-from instances.choices import LifecycleState
+from instances.choices import MONITORED_STATES, LifecycleState
 from instances.models import Instance, Release
 from mi_admin.sla import (
     RolloutStage,
@@ -48,7 +48,8 @@ CURRENT, BEHIND, AHEAD, UNKNOWN = "current", "behind", "ahead", "unknown"
 # Version SLA states (CURRENT is shared with the positions).
 DUE, OVERDUE, NOT_HELD, NO_RELEASE = "due", "overdue", "not_held", "no_release"
 SLA_FILTER_CHOICES = [(CURRENT, "Current"), (DUE, "Due"), (OVERDUE, "Overdue")]
-HELD_STATES = (LifecycleState.ACTIVE,)
+# Held to the version SLA: what is monitored (a suspended instance is not; see choices).
+HELD_STATES = MONITORED_STATES
 
 _DAY = 86400
 VERSION_ALIAS = "version"  # the annotation every Instance list carries
@@ -229,7 +230,11 @@ class ReleaseHistory:
         """The version SLA of an instance of ``kind`` in ``lifecycle`` running ``version``."""
         latest = self.latest
         if lifecycle not in HELD_STATES:
-            return VersionSla(NOT_HELD, "not held", version, latest.version if latest else "")
+            # Says why, so a suspended instance reads "suspended" in every SLA column.
+            text = "not held"
+            if lifecycle in LifecycleState.values:
+                text = f"not held: {LifecycleState(lifecycle).label.lower()}"
+            return VersionSla(NOT_HELD, text, version, latest.version if latest else "")
         if latest is None:
             return VersionSla(NO_RELEASE, "no release recorded", version, "")
         bound = self.deadline_release(version)

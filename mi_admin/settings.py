@@ -288,6 +288,13 @@ UPGRADE_PROGRESS_DEADLINE_SECONDS = float(env_str("UPGRADE_PROGRESS_DEADLINE_SEC
 UPGRADE_POLL_SECONDS = float(env_str("UPGRADE_POLL_SECONDS", "10"))
 UPGRADE_SLOT_WAIT_SECONDS = float(env_str("UPGRADE_SLOT_WAIT_SECONDS", "15"))
 UPGRADE_PROBE_TIMEOUT = float(env_str("UPGRADE_PROBE_TIMEOUT", "5"))
+# Lifecycle (instances/runners/lifecycle.py): a resumed instance must answer /healthz within
+# RESUME_HEALTH_DEADLINE_SECONDS of its VM start, probed every RESUME_POLL_SECONDS; a teardown
+# waits TEARDOWN_COUNTDOWN_SECONDS (the seed's one-hour warning) before anything is deleted,
+# and can be cancelled until then.
+RESUME_HEALTH_DEADLINE_SECONDS = float(env_str("RESUME_HEALTH_DEADLINE_SECONDS", "600"))
+RESUME_POLL_SECONDS = float(env_str("RESUME_POLL_SECONDS", "10"))
+TEARDOWN_COUNTDOWN_SECONDS = float(env_str("TEARDOWN_COUNTDOWN_SECONDS", "3600"))
 # Health probes (the health app): see health/conf.py.
 HEALTH_SWEEP_SECONDS = env_int("HEALTH_SWEEP_SECONDS", 60)
 HEALTH_PROBE_CONCURRENCY = env_int("HEALTH_PROBE_CONCURRENCY", 100)

@@ -29,6 +29,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("UPGRADE_CONCURRENCY", "2")
 os.environ.setdefault("UPGRADE_SLOT_WAIT_SECONDS", "0.3")
 os.environ.setdefault("UPGRADE_POLL_SECONDS", "0.2")
+# Lifecycle: a short teardown countdown and quick probing of a resumed instance.
+os.environ.setdefault("TEARDOWN_COUNTDOWN_SECONDS", "2")
+os.environ.setdefault("RESUME_POLL_SECONDS", "0.2")
+os.environ.setdefault("RESUME_HEALTH_DEADLINE_SECONDS", "30")
 
 from mi_admin.settings import *  # noqa: F403
 

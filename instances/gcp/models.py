@@ -42,6 +42,8 @@ class Vm:
     labels: dict[str, str]
     disks: tuple[AttachedDisk, ...]
     created_at: datetime | None = None
+    gcp_id: str = ""  # Compute's numeric id, as text (the evidence a deletion record keeps)
+    self_link: str = ""
 
     @property
     def data_disks(self) -> tuple[AttachedDisk, ...]:
@@ -57,6 +59,8 @@ class Disk:
     size_gb: int
     users: tuple[str, ...]
     labels: dict[str, str]
+    gcp_id: str = ""
+    self_link: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class Snapshot:
     labels: dict[str, str]
     description: str
     created_at: datetime | None
+    gcp_id: str = ""
+    self_link: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,8 @@ def vm_from_proto(project: str, inst: compute.Instance) -> Vm:
             for d in inst.disks
         ),
         created_at=parse_timestamp(inst.creation_timestamp),
+        gcp_id=str(inst.id) if inst.id else "",
+        self_link=inst.self_link,
     )
 
 
@@ -163,6 +171,8 @@ def disk_from_proto(project: str, disk: compute.Disk) -> Disk:
         size_gb=int(disk.size_gb),
         users=tuple(short_name(u) for u in disk.users),
         labels=dict(disk.labels),
+        gcp_id=str(disk.id) if disk.id else "",
+        self_link=disk.self_link,
     )
 
 
@@ -178,6 +188,8 @@ def snapshot_from_proto(project: str, snap: compute.Snapshot) -> Snapshot:
         labels=dict(snap.labels),
         description=snap.description,
         created_at=parse_timestamp(snap.creation_timestamp),
+        gcp_id=str(snap.id) if snap.id else "",
+        self_link=snap.self_link,
     )
 
 

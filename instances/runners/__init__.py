@@ -12,6 +12,7 @@ from typing import Any
 
 from instances.choices import OperationKind
 from instances.models import Operation
+from instances.runners.lifecycle import run_resume, run_suspend, run_teardown
 from instances.runners.sync import run_sync
 from instances.runners.upgrade import run_rollback, run_upgrade
 
@@ -21,6 +22,9 @@ RUNNERS: dict[str, Runner] = {
     OperationKind.SYNC: run_sync,
     OperationKind.UPGRADE: run_upgrade,
     OperationKind.ROLLBACK: run_rollback,
+    OperationKind.SUSPEND: run_suspend,
+    OperationKind.RESUME: run_resume,
+    OperationKind.TEARDOWN: run_teardown,
 }
 
 

@@ -365,6 +365,41 @@ def operation_finish(
     return operation
 
 
+def operation_cancel_pending(
+    *, operation: Operation, actor: User, reason: str, result: dict[str, Any] | None = None
+) -> bool:
+    """Cancel an operation no worker has started: one conditional UPDATE on the pending,
+    unleased row, so it races safely with a worker's claim (whichever commits first wins;
+    the claim's own UPDATE finds the row cancelled and takes nothing). Audited; finished
+    listeners hear it after commit. False when a worker already holds or finished it."""
+    with transaction.atomic():
+        now = timezone.now()
+        result = {**operation.result, **(result or {})}
+        error = f"Cancelled by {actor}: {reason}"
+        cancelled = Operation.objects.filter(
+            pk=operation.pk, state=OperationState.PENDING, lease_owner=""
+        ).update(
+            state=OperationState.CANCELLED,
+            error=error,
+            result=result,
+            finished_at=now,
+            next_retry_at=None,
+            waiting_for="",
+        )
+        if not cancelled:
+            return False
+        operation.refresh_from_db()
+        audit_record(
+            action=f"operation.{operation.kind}.cancelled",
+            actor=actor,
+            obj=operation,
+            after={"state": OperationState.CANCELLED, "reason": reason, "result": result},
+        )
+        transaction.on_commit(lambda: _notify_finished(operation))
+    logger.info("operation %s cancelled by %s: %s", operation.pk, actor, reason)
+    return True
+
+
 def retry_delay(retry: int) -> float:
     """Seconds before retry number ``retry`` (1, 2, ...): exponential, capped, jittered."""
     base = _setting("OPERATION_RETRY_BASE_SECONDS", 5)

@@ -1,8 +1,10 @@
 """The Celery app the fault tests' workers run: MI Admin's own, plus one runner that changes
 GCP (stop the VM, then read it back), so a test can count mutations across a killed worker.
 
-It stands in for the suspend runner (not built yet) and is built the way the upgrade runner
-is: each step through ``step_run``, the mutation with a requestId derived from the operation.
+It runs in place of the real suspend runner only for a suspend operation whose params say
+``{"stand_in": "stop-vm"}`` (the generic fault test); any other suspend runs the real one
+(instances/runners/lifecycle.py). Built the way the real runners are: each step through
+``step_run``, the mutation with a requestId derived from the operation.
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ def run_stop_vm(operation: Operation) -> dict[str, Any]:
     return step_run(operation=operation, name=CONFIRM_STEP, work=confirm)
 
 
-RUNNERS[OperationKind.SUSPEND] = run_stop_vm
+STAND_IN = {"stand_in": "stop-vm"}
+_real_suspend = RUNNERS[OperationKind.SUSPEND]
+
+
+def run_suspend_or_stand_in(operation: Operation) -> dict[str, Any]:
+    if operation.params.get("stand_in") == STAND_IN["stand_in"]:
+        return run_stop_vm(operation)
+    return _real_suspend(operation)
+
+
+RUNNERS[OperationKind.SUSPEND] = run_suspend_or_stand_in
 
 __all__ = ["app"]

@@ -22,7 +22,7 @@ from tests.faults.conftest import (
     wait_for,
     web_database_url,
 )
-from tests.faults.stack_app import CONFIRM_STEP, STOP_STEP
+from tests.faults.stack_app import CONFIRM_STEP, STAND_IN, STOP_STEP
 from tests.fixtures.celery_worker import _database_url
 from tests.instances.factories import make_simulated_instance
 
@@ -137,7 +137,11 @@ def test_worker_killed_after_a_change_resumes_without_repeating_it(stack, devops
     stack.fleetsim.set_fault(GET, latency=20, count=1)
     # when a change (stop the VM, then read it back) is requested; the outbox sends it
     operation, _ = operation_create(
-        kind=OperationKind.SUSPEND, actor=devops, instance=instance, enqueue=_broker_down
+        kind=OperationKind.SUSPEND,
+        actor=devops,
+        instance=instance,
+        params=STAND_IN,
+        enqueue=_broker_down,
     )
 
     # and the worker running it is SIGKILLed after the stop, while the read hangs
