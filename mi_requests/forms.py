@@ -76,11 +76,15 @@ class IntakeForm(forms.Form):
 class NewInstanceForm(IntakeForm):
     kind = RequestKind.NEW_INSTANCE
     customer_choice = forms.ChoiceField(
-        choices=CustomerChoice.choices, widget=forms.RadioSelect, label="Customer",
+        choices=CustomerChoice.choices,
+        widget=forms.RadioSelect,
+        label="Customer",
         initial=CustomerChoice.EXISTING,
     )
     customer = forms.ModelChoiceField(
-        queryset=Customer.objects.order_by("name"), required=False, to_field_name="slug",
+        queryset=Customer.objects.order_by("name"),
+        required=False,
+        to_field_name="slug",
         label="Existing customer",
     )
     new_customer_name = forms.CharField(max_length=200, required=False, label="New customer's name")
@@ -115,7 +119,10 @@ class NewInstanceForm(IntakeForm):
         required=False, label="POC success criteria documented and agreed by the customer"
     )
     non_standard = forms.TypedChoiceField(
-        choices=[("false", "Standard"), ("true", "Non-standard (migration, special scale or security needs)")],
+        choices=[
+            ("false", "Standard"),
+            ("true", "Non-standard (migration, special scale or security needs)"),
+        ],
         coerce=lambda value: value == "true",
         widget=forms.RadioSelect,
         label="Scenario",
@@ -242,7 +249,9 @@ class FeatureForm(IntakeForm):
     kind = RequestKind.FEATURE
     instance = InstanceField(queryset=_instances(), to_field_name="slug", required=False)
     customer = forms.ModelChoiceField(
-        queryset=Customer.objects.order_by("name"), to_field_name="slug", required=False,
+        queryset=Customer.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
         help_text="Or the customer, if not for one instance.",
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), label="What is asked for")
@@ -264,8 +273,9 @@ class TrialExtensionForm(IntakeForm):
     instance = InstanceField(
         queryset=_instances().filter(kind=InstanceKind.TRIAL), to_field_name="slug"
     )
-    new_end_date = forms.DateField(label="New trial end date", help_text="YYYY-MM-DD",
-                                   input_formats=["%Y-%m-%d"])
+    new_end_date = forms.DateField(
+        label="New trial end date", help_text="YYYY-MM-DD", input_formats=["%Y-%m-%d"]
+    )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean_new_end_date(self) -> date:

@@ -159,7 +159,9 @@ class RequestPause(models.Model):
 
     request = models.ForeignKey(CustomerRequest, on_delete=models.CASCADE, related_name="pauses")
     question = models.TextField()
-    asked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     started_at = models.DateTimeField()
     answer = models.TextField(blank=True)
     answered_by = models.ForeignKey(
@@ -210,7 +212,9 @@ class RequestSlaAlert(models.Model):
     """An SLA alert for a request: each level is recorded once (unique), then sent; a row
     whose send failed stays unsent and is retried, never duplicated."""
 
-    request = models.ForeignKey(CustomerRequest, on_delete=models.CASCADE, related_name="sla_alerts")
+    request = models.ForeignKey(
+        CustomerRequest, on_delete=models.CASCADE, related_name="sla_alerts"
+    )
     level = models.CharField(max_length=24, choices=SlaLevel.choices)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)

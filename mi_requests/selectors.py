@@ -3,6 +3,7 @@ request with its timeline and clocks, and the SLA attainment report."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from django.utils import timezone
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm, user_can
 from mi_admin.approvals.models import ApprovalRequest, Review
-from mi_admin.sla import SlaState
+from mi_admin.sla import SlaState, work_calendar_from_settings
 from mi_requests import clocks
 from mi_requests.choices import (
     APPROVED_KINDS,
@@ -33,8 +34,22 @@ from mi_requests.choices import (
     RequestState,
 )
 from mi_requests.models import CustomerRequest, RequestEvent, RequestPause
-from mi_requests.services.sla import request_resolution_clock
 from mi_requests.workflow import Action, By, actions_for
+
+
+def request_resolution_clock(
+    request: CustomerRequest, pauses: Sequence[RequestPause], *, now: datetime
+) -> clocks.ResolutionClock | None:
+    """The request's resolution clock, or None before approval / for feature requests."""
+    if request.approved_at is None or request.kind not in RESOLUTION_KINDS:
+        return None
+    return clocks.resolution_clock_at(
+        request.approved_at,
+        pauses=[clocks.Pause(p.started_at, p.ended_at) for p in pauses],
+        now=now,
+        calendar=work_calendar_from_settings(),
+        completed_at=request.closed_at if request.state == "done" else None,
+    )
 
 
 def sees_all_requests(user: User) -> bool:
@@ -48,9 +63,7 @@ def requests_visible_to(*, user: User) -> QuerySet[CustomerRequest]:
     if sees_all_requests(user):
         return rows
     return rows.filter(
-        Q(requester=user)
-        | Q(customer__owner_ce=user)
-        | Q(instance__customer__owner_ce=user)
+        Q(requester=user) | Q(customer__owner_ce=user) | Q(instance__customer__owner_ce=user)
     )
 
 
@@ -98,14 +111,18 @@ def request_clocks(
         return [response, ClockView("Resolution", None, "none", "depends on the request")]
     clock = request_resolution_clock(request, pauses, now=now)
     if clock is None:
-        return [response, ClockView("Resolution (15 working days)", None, "not started",
-                                    "starts at approval")]
+        return [
+            response,
+            ClockView("Resolution (15 working days)", None, "not started", "starts at approval"),
+        ]
     state = "paused" if clock.paused_now else clock.state.value
     note = f"{clock.used:.0%} used"
     if clock.paused:
         note += f"; moved out {clock.paused} by waiting on the requester"
-    return [response, ClockView("Resolution (15 working days)", clock.deadline, state, note,
-                                clock.used)]
+    return [
+        response,
+        ClockView("Resolution (15 working days)", clock.deadline, state, note, clock.used),
+    ]
 
 
 @dataclass
@@ -126,9 +143,7 @@ class RequestDetail:
 
 def request_detail(*, pk: int, viewer: User) -> RequestDetail | None:
     """One request the viewer may see, with its timeline, clocks and approvals."""
-    request = (
-        requests_visible_to(user=viewer).select_related("operation").filter(pk=pk).first()
-    )
+    request = requests_visible_to(user=viewer).select_related("operation").filter(pk=pk).first()
     if request is None:
         return None
     events = list(request.events.select_related("actor"))
@@ -136,7 +151,9 @@ def request_detail(*, pk: int, viewer: User) -> RequestDetail | None:
     links = list(request.approvals.select_related("approval"))
     can_handle = user_can(viewer, Perm.HANDLE_REQUEST)
     is_requester = viewer.pk == request.requester_id
-    handler_actions = {a.value for a in actions_for(request.state, kind=request.kind, by=By.HANDLER)}
+    handler_actions = {
+        a.value for a in actions_for(request.state, kind=request.kind, by=By.HANDLER)
+    }
     requester_actions = {
         a.value for a in actions_for(request.state, kind=request.kind, by=By.REQUESTER)
     }
@@ -169,13 +186,15 @@ def request_detail(*, pk: int, viewer: User) -> RequestDetail | None:
 def request_approvers(*, request: CustomerRequest) -> list[User]:
     """Everyone who approved the request (its approval and, if any, its appeal)."""
     approval_ids = request.approvals.values_list("approval_id", flat=True)
-    reviews = Review.objects.filter(
-        request_id__in=approval_ids, decision="approve"
-    ).select_related("reviewer")
+    reviews = Review.objects.filter(request_id__in=approval_ids, decision="approve").select_related(
+        "reviewer"
+    )
     return [review.reviewer for review in reviews]
 
 
-def queue_rows(rows: list[CustomerRequest], *, now: datetime | None = None) -> dict[int, list[ClockView]]:
+def queue_rows(
+    rows: list[CustomerRequest], *, now: datetime | None = None
+) -> dict[int, list[ClockView]]:
     """The clocks of a page of the queue: one query for the pauses of all its rows."""
     now = now or timezone.now()
     pauses: dict[int, list[RequestPause]] = {}
@@ -214,7 +233,7 @@ def sla_attainment() -> QuerySet[Any]:
 
 def attainment_percent(met: int, breached: int) -> str:
     decided = met + breached
-    return f"{100 * met / decided:.0f} %" if decided else "–"
+    return f"{100 * met / decided:.0f} %" if decided else "-"
 
 
 KIND_LABELS = dict(RequestKind.choices)
@@ -228,9 +247,7 @@ def attainment_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             **row,
             "kind_label": KIND_LABELS.get(row["kind"], row["kind"]),
             "response_pct": attainment_percent(row["response_met"], row["response_breached"]),
-            "resolution_pct": attainment_percent(
-                row["resolution_met"], row["resolution_breached"]
-            ),
+            "resolution_pct": attainment_percent(row["resolution_met"], row["resolution_breached"]),
         }
         for row in rows
     ]

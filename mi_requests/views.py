@@ -10,11 +10,13 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from instances.choices import ACTIVE_OPERATION_STATES
+from instances.services.lifecycle import teardown_cancellable
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires, signed_in_user
 from mi_admin.ui.lists import export_response, invalid_filters, render_list
 from mi_requests import exports, selectors
-from mi_requests.choices import RequestKind
+from mi_requests.choices import OPERATION_KINDS, RequestKind
 from mi_requests.filtersets import AttainmentFilterSet, RequestFilterSet
 from mi_requests.forms import INTAKE_FORMS, CommentForm, TeardownConfirmForm
 from mi_requests.models import CustomerRequest
@@ -30,7 +32,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
     filterset = RequestFilterSet(request.GET, queryset=selectors.request_queue(user=user))
 
     def for_page(rows: list[CustomerRequest]) -> dict[str, Any]:
-        return {"clocks": selectors.queue_rows(rows)}
+        clocks = selectors.queue_rows(rows)
+        return {"rows": [(row, clocks[row.pk]) for row in rows]}
 
     return render_list(
         request,
@@ -67,7 +70,9 @@ def request_new(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("mi_requests:detail", pk=created.pk)
     else:
-        form = form_class(initial={key: value for key, value in request.GET.items() if key != "kind"})
+        form = form_class(
+            initial={key: value for key, value in request.GET.items() if key != "kind"}
+        )
     context = {"form": form, "kind": RequestKind(kind)}
     return render(request, "mi_requests/new.html", context, status=status)
 
@@ -84,9 +89,15 @@ def _detail_page(
     detail = selectors.request_detail(pk=pk, viewer=signed_in_user(request))
     if detail is None:
         raise Http404(f"No request #{pk} that you may see.")
+    operation = detail.request.operation
     context = {
         "detail": detail,
         "r": detail.request,
+        "is_operation_kind": detail.request.kind in OPERATION_KINDS,
+        "operation_running": operation is not None and operation.state in ACTIVE_OPERATION_STATES,
+        "cancellable_teardown": detail.can_handle
+        and operation is not None
+        and teardown_cancellable(operation),
         "error": error,
         "failed_action": action,
         "comment_form": comment_form or CommentForm(),

@@ -34,7 +34,7 @@ from mi_admin.accounts.models import User
 from mi_requests.choices import OPERATION_KINDS, RequestKind, RequestState
 from mi_requests.models import CustomerRequest
 from mi_requests.selectors import request_approvers
-from mi_requests.services.requests import RequestError, _require_handler, locked, move, record
+from mi_requests.services.requests import RequestError, _require_handler, locked, move
 from mi_requests.workflow import Action, By
 
 logger = logging.getLogger(__name__)
@@ -82,12 +82,16 @@ def request_execute(
         try:
             if current.kind == RequestKind.SUSPENSION:
                 operation = lifecycle.instance_suspend(
-                    instance=current.instance, actor=actor, reason=reason,
+                    instance=current.instance,
+                    actor=actor,
+                    reason=reason,
                     reference=reference_of(current),
                 )
             elif current.kind == RequestKind.RESUME:
                 operation = lifecycle.instance_resume(
-                    instance=current.instance, actor=actor, reason=reason,
+                    instance=current.instance,
+                    actor=actor,
+                    reason=reason,
                     reference=reference_of(current),
                 )
             else:
@@ -117,7 +121,9 @@ def request_execute(
     return current
 
 
-def request_teardown_cancel(*, request: CustomerRequest, actor: User, reason: str) -> CustomerRequest:
+def request_teardown_cancel(
+    *, request: CustomerRequest, actor: User, reason: str
+) -> CustomerRequest:
     """Cancel the teardown's countdown (lifecycle refuses once deleting began); the
     operation ends cancelled and the request goes back to approved."""
     _require_handler(actor)
@@ -137,10 +143,22 @@ def _apply_outcome(current: CustomerRequest, operation: Operation, *, actor: Use
     what = f"{operation.get_kind_display()} operation #{operation.pk}"
     if operation.state == OperationState.SUCCEEDED:
         if current.state == RequestState.APPROVED:
-            move(current, Action.START, by=By.HANDLER, actor=actor, comment=f"{what} ran.",
-                 fields={"operation": operation})
-        move(current, Action.FINISH, by=By.SYSTEM, actor=None, comment=f"{what} succeeded.",
-             fields={"last_error": ""})
+            move(
+                current,
+                Action.START,
+                by=By.HANDLER,
+                actor=actor,
+                comment=f"{what} ran.",
+                fields={"operation": operation},
+            )
+        move(
+            current,
+            Action.FINISH,
+            by=By.SYSTEM,
+            actor=None,
+            comment=f"{what} succeeded.",
+            fields={"last_error": ""},
+        )
         return
     if current.state != RequestState.IN_PROGRESS:
         return

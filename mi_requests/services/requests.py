@@ -106,7 +106,9 @@ def record(
         actor_label="" if actor else "system",
         obj=request,
         before=before,
-        after={**snapshot(request), "comment": comment} if before is not None else {"comment": comment},
+        after={**snapshot(request), "comment": comment}
+        if before is not None
+        else {"comment": comment},
     )
     return event
 
@@ -339,7 +341,8 @@ def request_approval_decided(approval: ApprovalRequest) -> None:
         if current.state != waiting_for:
             return  # already applied (a second call) or the request moved on
         reviews = ", ".join(
-            f"{review.reviewer} ({review.decision}{': ' + review.comment if review.comment else ''})"
+            f"{review.reviewer} {review.decision}d"
+            + (f": {review.comment}" if review.comment else "")
             for review in approval.reviews.select_related("reviewer").order_by("created_at")
         )
         now = timezone.now()
@@ -348,20 +351,45 @@ def request_approval_decided(approval: ApprovalRequest) -> None:
             if current.kind in APPROVED_KINDS:
                 calendar = work_calendar_from_settings()
                 fields["resolution_due_at"] = clocks.resolution_base_due(now, calendar=calendar)
-            move(current, Action.APPROVE, by=By.SYSTEM, actor=None, comment=reviews, now=now,
-                 fields=fields)
+            move(
+                current,
+                Action.APPROVE,
+                by=By.SYSTEM,
+                actor=None,
+                comment=reviews,
+                now=now,
+                fields=fields,
+            )
         elif approval.state == ApprovalState.DENIED:
             move(current, Action.DENY, by=By.SYSTEM, actor=None, comment=reviews, now=now)
         elif approval.state == ApprovalState.EXPIRED:
             if link.purpose == ApprovalPurpose.APPEAL:
-                move(current, Action.DENY, by=By.SYSTEM, actor=None, now=now,
-                     comment=f"The appeal (approval #{approval.pk}) expired undecided.")
+                move(
+                    current,
+                    Action.DENY,
+                    by=By.SYSTEM,
+                    actor=None,
+                    now=now,
+                    comment=f"The appeal (approval #{approval.pk}) expired undecided.",
+                )
             else:
-                record(current, action="approval_expired", actor=None, before=None, now=now,
-                       comment=f"Approval #{approval.pk} expired undecided; DevOps can ask again.")
+                record(
+                    current,
+                    action="approval_expired",
+                    actor=None,
+                    before=None,
+                    now=now,
+                    comment=f"Approval #{approval.pk} expired undecided; DevOps can ask again.",
+                )
         elif approval.state == ApprovalState.WITHDRAWN:
-            move(current, Action.WITHDRAW, by=By.REQUESTER, actor=current.requester, now=now,
-                 comment=f"Approval #{approval.pk} was withdrawn by the requester.")
+            move(
+                current,
+                Action.WITHDRAW,
+                by=By.REQUESTER,
+                actor=current.requester,
+                now=now,
+                comment=f"Approval #{approval.pk} was withdrawn by the requester.",
+            )
 
 
 def request_appeal(*, request: CustomerRequest, actor: User, reason: str) -> CustomerRequest:
@@ -401,9 +429,18 @@ def request_ask(*, request: CustomerRequest, actor: User, question: str) -> Cust
             )
         now = timezone.now()
         previous = current.state
-        move(current, Action.ASK, by=By.HANDLER, actor=actor, comment=question, now=now,
-             fields={"resume_state": previous})
-        RequestPause.objects.create(request=current, question=question, asked_by=actor, started_at=now)
+        move(
+            current,
+            Action.ASK,
+            by=By.HANDLER,
+            actor=actor,
+            comment=question,
+            now=now,
+            fields={"resume_state": previous},
+        )
+        RequestPause.objects.create(
+            request=current, question=question, asked_by=actor, started_at=now
+        )
     return current
 
 
@@ -417,9 +454,11 @@ def request_answer(*, request: CustomerRequest, actor: User, answer: str) -> Cus
         current = locked(request.pk)
         if actor.pk != current.requester_id:
             raise RequestError("Only the requester can answer this question.")
-        pause = RequestPause.objects.select_for_update().filter(
-            request=current, ended_at__isnull=True
-        ).first()
+        pause = (
+            RequestPause.objects.select_for_update()
+            .filter(request=current, ended_at__isnull=True)
+            .first()
+        )
         now = timezone.now()
         fields: dict[str, Any] = {"resume_state": ""}
         if pause is not None and current.approved_at is not None and current.resolution_due_at:
@@ -427,8 +466,15 @@ def request_answer(*, request: CustomerRequest, actor: User, answer: str) -> Cus
                 [clocks.Pause(pause.started_at, now)], since=current.approved_at, until=now
             )
             fields["resolution_due_at"] = current.resolution_due_at + moved
-        move(current, Action.ANSWER, by=By.REQUESTER, actor=actor, comment=answer, now=now,
-             fields=fields)
+        move(
+            current,
+            Action.ANSWER,
+            by=By.REQUESTER,
+            actor=actor,
+            comment=answer,
+            now=now,
+            fields=fields,
+        )
         if pause is not None:
             pause.answer, pause.answered_by, pause.ended_at = answer, actor, now
             pause.save(update_fields=["answer", "answered_by", "ended_at"])
@@ -442,8 +488,15 @@ def request_withdraw(*, request: CustomerRequest, actor: User, reason: str = "")
         if actor.pk != current.requester_id:
             raise RequestError("Only the requester can withdraw this request.")
         now = timezone.now()
-        move(current, Action.WITHDRAW, by=By.REQUESTER, actor=actor, comment=reason.strip(),
-             now=now, fields={"resume_state": ""})
+        move(
+            current,
+            Action.WITHDRAW,
+            by=By.REQUESTER,
+            actor=actor,
+            comment=reason.strip(),
+            now=now,
+            fields={"resume_state": ""},
+        )
         RequestPause.objects.filter(request=current, ended_at__isnull=True).update(ended_at=now)
         for link in current.approvals.select_related("approval"):
             if link.approval.state == ApprovalState.PENDING:
@@ -479,7 +532,9 @@ def request_finish(*, request: CustomerRequest, actor: User, comment: str) -> Cu
     return current
 
 
-def request_start_manual(*, request: CustomerRequest, actor: User, comment: str = "") -> CustomerRequest:
+def request_start_manual(
+    *, request: CustomerRequest, actor: User, comment: str = ""
+) -> CustomerRequest:
     """DevOps starts the work of a kind without a lifecycle operation."""
     _require_handler(actor)
     with transaction.atomic():

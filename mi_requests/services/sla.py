@@ -30,10 +30,10 @@ from mi_admin.alerts.base import (
 )
 from mi_admin.alerts.dispatch import configured_notifiers, send_with_retry
 from mi_admin.audit.services import audit_record
-from mi_admin.sla import work_calendar_from_settings
 from mi_requests import clocks
-from mi_requests.choices import OPEN_STATES, RESOLUTION_KINDS, SlaLevel
-from mi_requests.models import CustomerRequest, RequestPause, RequestSlaAlert
+from mi_requests.choices import OPEN_STATES, SlaLevel
+from mi_requests.models import CustomerRequest, RequestSlaAlert
+from mi_requests.selectors import request_resolution_clock
 
 logger = logging.getLogger(__name__)
 
@@ -42,26 +42,13 @@ PAGES = frozenset({SlaLevel.RESOLUTION_BREACH, SlaLevel.RESPONSE_BREACH})
 WARNING_CHANNELS = frozenset({"slack"})
 
 
-def request_resolution_clock(
-    request: CustomerRequest, pauses: Sequence[RequestPause], *, now: datetime
-) -> clocks.ResolutionClock | None:
-    """The request's resolution clock, or None before approval / for feature requests."""
-    if request.approved_at is None or request.kind not in RESOLUTION_KINDS:
-        return None
-    return clocks.resolution_clock_at(
-        request.approved_at,
-        pauses=[clocks.Pause(p.started_at, p.ended_at) for p in pauses],
-        now=now,
-        calendar=work_calendar_from_settings(),
-        completed_at=request.closed_at if request.state == "done" else None,
-    )
-
-
 def request_sla_alerts_record(*, now: datetime | None = None) -> list[RequestSlaAlert]:
     """Record every level reached by an open request that has no row for it yet."""
     now = now or timezone.now()
     open_requests = list(
-        CustomerRequest.objects.filter(state__in=OPEN_STATES).prefetch_related("pauses", "sla_alerts")
+        CustomerRequest.objects.filter(state__in=OPEN_STATES).prefetch_related(
+            "pauses", "sla_alerts"
+        )
     )
     new: list[RequestSlaAlert] = []
     for request in open_requests:
@@ -135,7 +122,9 @@ def request_sla_alerts_send(
     """Send every unsent alert row to its channels; each row once."""
     report = SendReport()
     all_notifiers = list(configured_notifiers() if notifiers is None else notifiers)
-    pending = list(RequestSlaAlert.objects.filter(sent_at__isnull=True).values_list("pk", flat=True))
+    pending = list(
+        RequestSlaAlert.objects.filter(sent_at__isnull=True).values_list("pk", flat=True)
+    )
     for pk in pending:
         with transaction.atomic():
             row = (
@@ -147,9 +136,7 @@ def request_sla_alerts_send(
             if row is None:
                 continue  # another sender holds it, or sent it meanwhile
             channels = [
-                n
-                for n in all_notifiers
-                if row.level in PAGES or n.name in WARNING_CHANNELS
+                n for n in all_notifiers if row.level in PAGES or n.name in WARNING_CHANNELS
             ]
             alert = _alert(row)
             errors = []
