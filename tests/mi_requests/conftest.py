@@ -37,7 +37,7 @@ def people(db: None) -> dict[str, User]:
 
 @pytest.fixture
 def acme(db: None) -> Instance:
-    return make_instance("acme-prod")
+    return make_instance("acme-prod", data_disk="default-red-data-disk")
 
 
 def file_suspension(ce: User, instance: Instance, **kwargs: Any) -> CustomerRequest:
