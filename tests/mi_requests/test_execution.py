@@ -160,7 +160,8 @@ def test_a_teardown_needs_the_typed_name_and_can_be_cancelled(
     request.refresh_from_db()
     assert request.state == RequestState.IN_PROGRESS
     teardown = request.operation
-    assert teardown is not None and teardown.state == OperationState.PENDING
+    assert teardown is not None
+    assert teardown.state == OperationState.PENDING
     assert teardown.params["approved_by"][0]["username"] == "manager"
     assert teardown.next_retry_at is not None
     assert teardown.next_retry_at - teardown.created_at >= timedelta(minutes=59)
