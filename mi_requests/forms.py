@@ -15,6 +15,23 @@ from instances.models import Customer, Instance
 from mi_requests.choices import CodeHostAccess, CustomerChoice, InboundAccess, RequestKind
 
 MAX_CIDRS = 100
+# Ranges no customer's public egress can be in: private (RFC 1918), shared (RFC 6598),
+# loopback, link-local, unique-local IPv6. Documentation ranges are allowed (examples).
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
 
 
 def parse_cidrs(text: str) -> tuple[list[str], list[str]]:
@@ -37,7 +54,10 @@ def parse_cidrs(text: str) -> tuple[list[str], list[str]]:
                     hint = ""
             errors.append(f"Line {number}: {line!r} is not a valid CIDR: {exc}{hint}.")
             continue
-        if network.is_private or network.is_loopback or network.is_unspecified:
+        if any(
+            network.version == other.version and network.overlaps(other)  # type: ignore[arg-type]
+            for other in NOT_PUBLIC
+        ):
             errors.append(
                 f"Line {number}: {network} is not a public range; an allowlist names the "
                 "customer's public addresses."
