@@ -55,8 +55,7 @@ def parse_cidrs(text: str) -> tuple[list[str], list[str]]:
             errors.append(f"Line {number}: {line!r} is not a valid CIDR: {exc}{hint}.")
             continue
         if any(
-            network.version == other.version and network.overlaps(other)  # type: ignore[arg-type]
-            for other in NOT_PUBLIC
+            network.version == other.version and network.overlaps(other) for other in NOT_PUBLIC
         ):
             errors.append(
                 f"Line {number}: {network} is not a public range; an allowlist names the "

@@ -171,7 +171,7 @@ def test_the_database_holds_one_appeal_per_request(
     with pytest.raises(IntegrityError), transaction.atomic():
         RequestApproval.objects.create(
             request=request,
-            approval=request.approvals.first().approval,
+            approval=request.approvals.get(purpose=ApprovalPurpose.APPROVAL).approval,
             purpose=ApprovalPurpose.APPEAL,
             created_at=link.created_at,
         )
