@@ -8,3 +8,7 @@ class HealthConfig(AppConfig):
 
     def ready(self) -> None:
         from health import extensions  # noqa: F401 (registers its columns, panels, widgets)
+        from health.lifecycle import lifecycle_operation_finished
+        from instances.services.operations import register_finished_listener
+
+        register_finished_listener(lifecycle_operation_finished)

@@ -20,7 +20,7 @@ from health.conf import health_settings
 from health.models import HealthSample
 from health.selectors.deliveries import deliveries_pending
 from health.services import deliveries, version_sla
-from health.services.sweep import samples_prune, sweep_run
+from health.services.sweep import instance_health_refresh, samples_prune, sweep_run
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ def health_sweep() -> dict[str, object]:
         return sweep_run(conf=conf).as_dict()
     finally:
         cache.delete(SWEEP_LOCK)
+
+
+@shared_task(acks_late=True)
+def health_instance_refresh(instance_id: int) -> str:
+    """One instance's health right after a suspend / resume / teardown (see the service)."""
+    return instance_health_refresh(instance_id=instance_id)
 
 
 @shared_task(acks_late=True)

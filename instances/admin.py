@@ -18,7 +18,15 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest
 
-from instances.models import Customer, Instance, Operation, OperationStep, Release
+from instances.models import (
+    Customer,
+    DeletedResource,
+    DeletionRecord,
+    Instance,
+    Operation,
+    OperationStep,
+    Release,
+)
 from instances.services.releases import ReleaseError, release_validate
 
 
@@ -151,3 +159,25 @@ class OperationAdmin(ReadOnlyMixin, admin.ModelAdmin[Operation]):
     search_fields = ["instance__slug", "idempotency_key", "celery_task_id"]
     date_hierarchy = "created_at"
     inlines = [OperationStepInline]
+
+
+class DeletedResourceInline(ReadOnlyMixin, admin.TabularInline[DeletedResource, DeletionRecord]):
+    model = DeletedResource
+    fields = ("kind", "name", "gcp_id", "self_link", "deleted_with", "deleted_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(DeletionRecord)
+class DeletionRecordAdmin(ReadOnlyMixin, admin.ModelAdmin[DeletionRecord]):
+    """Evidence kept for good: read-only, never deleted (the database refuses it too)."""
+
+    list_display = ["pk", "instance_slug", "customer_name", "requested_by_label", "created_at"]
+    search_fields = ["instance_slug", "customer_name", "reference"]
+    date_hierarchy = "created_at"
+    inlines = [DeletedResourceInline]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # No bulk "delete selected" either.
+        return {}

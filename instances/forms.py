@@ -35,3 +35,25 @@ class RollbackForm(OperationRequestForm):
     """ "Roll back": why (required; it goes on the operation and in the audit trail)."""
 
     reason = forms.CharField(max_length=500, strip=True, widget=forms.Textarea)
+
+
+class LifecycleForm(OperationRequestForm):
+    """ "Suspend" / "Resume" on the instance page: why (required; on the operation and in
+    the audit trail, which records that it was run directly, not from a request)."""
+
+    reason = forms.CharField(max_length=500, strip=True, widget=forms.Textarea, required=False)
+
+
+class TeardownConfirmForm(forms.Form):
+    """The teardown's confirmation: the approval's reference, the instance's name typed by
+    hand, and why. Whether they are right is the service's rule; the form only reads them."""
+
+    reference = forms.CharField(max_length=64, strip=True, widget=forms.HiddenInput)
+    typed_name = forms.CharField(max_length=63, strip=True, required=False)
+    reason = forms.CharField(max_length=500, strip=True, widget=forms.Textarea, required=False)
+
+
+class CancelForm(forms.Form):
+    """ "Cancel the teardown": why (required)."""
+
+    reason = forms.CharField(max_length=500, strip=True, required=False)

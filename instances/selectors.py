@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from instances.choices import Drift, LifecycleState
-from instances.models import Instance, Operation
+from instances.choices import Drift, LifecycleState, OperationKind, OperationState
+from instances.models import DeletionRecord, Instance, Operation
 from instances.versions import (
     VERSION_ALIAS,
     Position,
@@ -80,6 +80,56 @@ def instance_detail(*, slug: str) -> InstanceDetail | None:
     return InstanceDetail(instance, operations, ReleaseHistory.load())
 
 
+@dataclass(frozen=True)
+class LifecycleView:
+    """What the instance page says about suspension, resumption and teardown, read from
+    the recent operations already loaded (no query) and, once torn down, its record."""
+
+    last_suspend: Operation | None
+    last_resume: Operation | None
+    pending_teardown: Operation | None
+    deletion_record: DeletionRecord | None
+    # Resumed and nothing changed its version since: the page offers the upgrade.
+    resumed_recently: bool
+
+
+def instance_lifecycle(detail: InstanceDetail) -> LifecycleView:
+    operations = detail.recent_operations  # newest first
+
+    def latest(kind: OperationKind, state: OperationState | None = None) -> Operation | None:
+        return next(
+            (o for o in operations if o.kind == kind and (state is None or o.state == state)),
+            None,
+        )
+
+    mutating = [
+        o
+        for o in operations
+        if o.kind in (OperationKind.UPGRADE, OperationKind.ROLLBACK, OperationKind.RESUME)
+        and o.state == OperationState.SUCCEEDED
+    ]
+    record = None
+    if detail.instance.state == LifecycleState.TORN_DOWN:
+        record = DeletionRecord.objects.filter(instance=detail.instance).first()
+    return LifecycleView(
+        last_suspend=latest(OperationKind.SUSPEND, OperationState.SUCCEEDED),
+        last_resume=latest(OperationKind.RESUME, OperationState.SUCCEEDED),
+        pending_teardown=latest(OperationKind.TEARDOWN, OperationState.PENDING),
+        deletion_record=record,
+        resumed_recently=bool(mutating) and mutating[0].kind == OperationKind.RESUME,
+    )
+
+
+def deletion_record_detail(*, pk: int) -> DeletionRecord | None:
+    """One deletion record with its resources, its operation and who asked."""
+    return (
+        DeletionRecord.objects.select_related("operation", "requested_by", "instance")
+        .prefetch_related("resources")
+        .filter(pk=pk)
+        .first()
+    )
+
+
 def operation_list() -> QuerySet[Operation]:
     return Operation.objects.select_related("instance", "instance__customer", "actor").order_by(
         "-created_at", "-pk"
@@ -89,7 +139,9 @@ def operation_list() -> QuerySet[Operation]:
 def operation_detail(*, pk: int) -> Operation | None:
     """One operation with its target, its actor and its step log in order."""
     return (
-        Operation.objects.select_related("instance", "instance__customer", "actor")
+        Operation.objects.select_related(
+            "instance", "instance__customer", "actor", "deletion_record"
+        )
         .prefetch_related("steps")
         .filter(pk=pk)
         .first()

@@ -7,18 +7,37 @@ panels to the list and the instance page through :mod:`mi_admin.ui.extensions`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances import exports, selectors
 from instances.choices import TERMINAL_OPERATION_STATES, OperationKind
 from instances.filtersets import InstanceFilterSet, OperationFilterSet
-from instances.forms import OperationRequestForm, RollbackForm, UpgradeForm
+from instances.forms import (
+    CancelForm,
+    LifecycleForm,
+    OperationRequestForm,
+    RollbackForm,
+    TeardownConfirmForm,
+    UpgradeForm,
+)
 from instances.models import Instance, Operation
+from instances.services.lifecycle import (
+    instance_resume,
+    instance_suspend,
+    instance_teardown_cancel,
+    instance_teardown_schedule,
+    teardown_approval_for,
+    teardown_cancellable,
+    teardown_countdown,
+)
 from instances.services.operations import OperationConflict, operation_create
 from instances.services.upgrades import (
     UpgradeRefused,
@@ -90,7 +109,9 @@ def _instance_page(
     status: int = 200,
     upgrade_form: UpgradeForm | None = None,
     rollback_form: RollbackForm | None = None,
+    lifecycle_form: LifecycleForm | None = None,
     action_error: str = "",
+    lifecycle_error: str = "",
 ) -> HttpResponse:
     """The instance page; after a refused upgrade or rollback, with the person's input and
     the reason, so nothing typed is lost."""
@@ -110,6 +131,10 @@ def _instance_page(
         "upgrade_targets": detail.releases.newer_than(version) or (),
         "upgrade_refusal": upgrade_refusal_for_page(instance=instance),
         "action_error": action_error,
+        "lifecycle": selectors.instance_lifecycle(detail),
+        "lifecycle_form": lifecycle_form
+        or LifecycleForm(initial=OperationRequestForm.fresh().initial),
+        "lifecycle_error": lifecycle_error,
         "panels": panels_for(INSTANCE_DETAIL, instance),
     }
     return render(request, "instances/instance_detail.html", context, status=status)
@@ -239,6 +264,127 @@ def fleet_sync(request: HttpRequest) -> HttpResponse:
     return _request_sync(request, None)
 
 
+def _lifecycle_action(request: HttpRequest, slug: str, *, resume: bool) -> HttpResponse:
+    instance = selectors.instance_get(slug=slug)
+    if instance is None:
+        raise Http404(f"No instance {slug}.")
+    form = LifecycleForm(request.POST)
+    if not form.is_valid():
+        return _instance_page(
+            request, slug, status=400, lifecycle_form=form, lifecycle_error=form.errors.as_text()
+        )
+    service = instance_resume if resume else instance_suspend
+    try:
+        operation = service(
+            instance=instance,
+            actor=request.user,  # type: ignore[arg-type]  # the middleware let only people in
+            reason=form.cleaned_data["reason"],
+        )
+    except ValidationError as exc:
+        return _instance_page(
+            request, slug, status=400, lifecycle_form=form, lifecycle_error=" ".join(exc.messages)
+        )
+    _operation_started(request, operation, created=operation.state == "pending")
+    return redirect("instances:operation_detail", pk=operation.pk)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def instance_suspend_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Suspend straight from the instance page (DevOps/Admin, with a reason)."""
+    return _lifecycle_action(request, slug, resume=False)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def instance_resume_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Resume straight from the instance page (DevOps/Admin, with a reason)."""
+    return _lifecycle_action(request, slug, resume=True)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_http_methods(["GET", "POST"])
+def instance_teardown(request: HttpRequest, slug: str) -> HttpResponse:
+    """The teardown's confirmation page: opens only with the reference of an approved
+    teardown of this instance (an approved request links here); the operator types the
+    instance's name, and the countdown starts."""
+    instance = selectors.instance_get(slug=slug)
+    if instance is None:
+        raise Http404(f"No instance {slug}.")
+    data = request.POST if request.method == "POST" else request.GET
+    reference = str(data.get("reference", "")).strip()
+    approval = teardown_approval_for(reference=reference)
+    if approval is None or approval.instance_slug != instance.slug:
+        raise Http404(
+            f"No approved teardown of {slug} has the reference {reference!r}; a teardown "
+            "starts from its approved request."
+        )
+    form = TeardownConfirmForm(data or None, initial={"reference": reference})
+    error, status = "", 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            operation = instance_teardown_schedule(
+                instance=instance,
+                actor=request.user,  # type: ignore[arg-type]  # only people get here
+                reason=form.cleaned_data["reason"] or approval.reason,
+                typed_name=form.cleaned_data["typed_name"],
+                approved_by=approval.approved_by,
+                reference=approval.reference,
+            )
+        except ValidationError as exc:
+            error, status = " ".join(exc.messages), 400
+        else:
+            messages.warning(
+                request,
+                f"Teardown of {instance.slug} scheduled (operation #{operation.pk}); nothing "
+                "is deleted before the countdown ends, and it can be cancelled until then.",
+            )
+            return redirect("instances:operation_detail", pk=operation.pk)
+    elif request.method == "POST":
+        error, status = form.errors.as_text(), 400
+    context = {
+        "instance": instance,
+        "approval": approval,
+        "form": form,
+        "error": error,
+        "countdown": teardown_countdown(),
+    }
+    return render(request, "instances/teardown_confirm.html", context, status=status)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def teardown_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a teardown during its countdown (a reason is required); nothing is deleted."""
+    operation = selectors.operation_detail(pk=pk)
+    if operation is None:
+        raise Http404(f"No operation #{pk}.")
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        instance_teardown_cancel(
+            operation=operation,
+            actor=request.user,  # type: ignore[arg-type]  # the middleware let only people in
+            reason=reason,
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Teardown #{pk} cancelled; nothing was deleted.")
+    return redirect("instances:operation_detail", pk=pk)
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def deletion_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """The evidence of a teardown: what was deleted, with GCP ids, when, by whom, approved
+    by whom."""
+    record = selectors.deletion_record_detail(pk=pk)
+    if record is None:
+        raise Http404(f"No deletion record #{pk}.")
+    return render(request, "instances/deletion_record.html", {"record": record})
+
+
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def operation_list(request: HttpRequest) -> HttpResponse:
@@ -254,8 +400,26 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     operation = selectors.operation_detail(pk=pk)
     if operation is None:
         raise Http404(f"No operation #{pk}.")
-    context = {"operation": operation, "live": operation.state not in TERMINAL_OPERATION_STATES}
+    context = {
+        "operation": operation,
+        "live": operation.state not in TERMINAL_OPERATION_STATES,
+        "countdown": _countdown(operation),
+        "cancel_form": CancelForm(),
+    }
     # The live block polls this URL every second until the operation is over.
     return render_page_or_partial(
         request, "instances/operation_detail.html", "instances/_operation_live.html", context
     )
+
+
+def _countdown(operation: Operation) -> dict[str, Any] | None:
+    """A teardown in its countdown: when deleting starts and how long until then."""
+    if not teardown_cancellable(operation) or "not_before" not in operation.params:
+        return None
+    not_before = dt.datetime.fromisoformat(str(operation.params["not_before"]))
+    left = max(0, int((not_before - timezone.now()).total_seconds()))
+    return {
+        "not_before": not_before,
+        "seconds_left": left,
+        "text": f"{left // 60} min {left % 60:02d} s",
+    }

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from health.choices import HealthState
 from health.conf import health_settings
-from instances.choices import LifecycleState
+from instances.choices import MONITORED_STATES, LifecycleState
 from instances.models import Instance
 
 NOT_MONITORED = "not_monitored"
@@ -34,7 +34,7 @@ def effective_state(
     """The state to show: stored state, unless suspended (lifecycle), not monitored, or stale."""
     if lifecycle == LifecycleState.SUSPENDED:
         return HealthState.SUSPENDED
-    if lifecycle != LifecycleState.ACTIVE:
+    if lifecycle not in MONITORED_STATES:
         return NOT_MONITORED
     if stored is None or last_probe_at is None or last_probe_at < _stale_cutoff(now):
         return HealthState.UNKNOWN
@@ -48,7 +48,7 @@ def health_state_q(state: str, *, now: datetime | None = None) -> Q:
     cutoff = _stale_cutoff(now or timezone.now())
     if state == HealthState.SUSPENDED:
         return Q(state=LifecycleState.SUSPENDED)
-    active = Q(state=LifecycleState.ACTIVE)
+    active = Q(state__in=MONITORED_STATES)
     if state == HealthState.UNKNOWN:
         return active & (
             Q(health__isnull=True)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from health.choices import DeliveryAction, HealthState, IncidentCause, IncidentState
 from health.models import Incident, InstanceHealth
-from instances.choices import LifecycleState
+from instances.choices import MONITORED_STATES
 from instances.models import Instance
 from mi_admin.audit.services import audit_record
 from mi_admin.queue import task_enqueue
@@ -163,7 +163,7 @@ def incidents_resolve_inactive(
     resolved = []
     with transaction.atomic():
         stale = Incident.objects.select_related("instance").filter(state=IncidentState.OPEN)
-        for incident in stale.exclude(instance__state=LifecycleState.ACTIVE):
+        for incident in stale.exclude(instance__state__in=MONITORED_STATES):
             reason = f"instance is {incident.instance.state}"
             if incident_resolve(incident=incident, reason=reason, now=now, enqueue=enqueue):
                 resolved.append(incident)

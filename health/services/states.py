@@ -13,7 +13,7 @@ from django.utils import timezone
 from health.choices import HealthState
 from health.conf import HealthSettings, health_settings
 from health.models import HealthTransition, InstanceHealth
-from instances.choices import LifecycleState
+from instances.choices import MONITORED_STATES, LifecycleState
 
 
 def transition_to(
@@ -70,7 +70,7 @@ def health_mark_stale(*, now: datetime | None = None, conf: HealthSettings | Non
     with transaction.atomic():
         healths = list(
             InstanceHealth.objects.select_for_update()
-            .filter(instance__state=LifecycleState.ACTIVE)
+            .filter(instance__state__in=MONITORED_STATES)
             .exclude(state=HealthState.UNKNOWN)
             .filter(Q(last_probe_at__lt=cutoff) | Q(last_probe_at__isnull=True))
         )

@@ -32,7 +32,7 @@ from health.services.states import (
     health_mark_suspended,
     transition_to,
 )
-from instances.choices import LifecycleState
+from instances.choices import MONITORED_STATES
 from instances.models import Instance
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def sweep_run(*, conf: HealthSettings | None = None) -> SweepReport:
     """Probe every active instance and record the results (see the module docstring)."""
     conf = conf or health_settings()
     instances = list(
-        Instance.objects.filter(state=LifecycleState.ACTIVE).only(*INSTANCE_FIELDS).order_by("pk")
+        Instance.objects.filter(state__in=MONITORED_STATES).only(*INSTANCE_FIELDS).order_by("pk")
     )
     targets = [ProbeTarget(i.pk, i.url) for i in instances if i.url]
     started = time.perf_counter()
@@ -107,6 +107,31 @@ def sweep_run(*, conf: HealthSettings | None = None) -> SweepReport:
     report.resolved += len(incidents.incidents_resolve_inactive(now=now))
     logger.info("health sweep: %s", report.as_dict())
     return report
+
+
+def instance_health_refresh(*, instance_id: int, conf: HealthSettings | None = None) -> str:
+    """Bring one instance's health up to date now that its lifecycle changed, instead of at
+    the next sweep (which does the same for every instance, so nothing is lost if this never
+    runs): a monitored (resumed) instance is probed and recorded at once; one that left
+    monitoring (suspended, torn down) shows suspended and its open incidents are resolved."""
+    conf = conf or health_settings()
+    instance = Instance.objects.filter(pk=instance_id).only(*INSTANCE_FIELDS).first()
+    if instance is None:
+        return "gone"
+    if instance.state in MONITORED_STATES:
+        if not instance.url:
+            return "no url"
+        results = run_probes(
+            [ProbeTarget(instance.pk, instance.url)],
+            concurrency=1,
+            timeout=conf.probe_timeout,
+        )
+        probe_results_record(results=results, instances=[instance], conf=conf)
+        return "probed"
+    now = timezone.now()
+    health_mark_suspended(now=now)
+    incidents.incidents_resolve_inactive(now=now)
+    return "unmonitored"
 
 
 def _apply(health: InstanceHealth, result: ProbeResult, conf: HealthSettings) -> Step:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from health.selectors import maintenance
 from health.services import incidents
 from health.services.sweep import INSTANCE_FIELDS
-from instances.choices import LifecycleState
+from instances.choices import MONITORED_STATES
 from instances.models import Instance
 from instances.versions import OVERDUE, ReleaseHistory
 from mi_admin.sla import work_calendar_from_settings
@@ -23,7 +23,7 @@ def version_slas_check(*, now: datetime | None = None) -> incidents.IncidentChan
     """Open or resolve ``version_sla`` incidents for every active instance."""
     now = now or timezone.now()
     releases = ReleaseHistory.load()
-    active = list(Instance.objects.filter(state=LifecycleState.ACTIVE).only(*INSTANCE_FIELDS))
+    active = list(Instance.objects.filter(state__in=MONITORED_STATES).only(*INSTANCE_FIELDS))
     breached: dict[int, dict[str, object]] = {}
     if releases.latest is not None:
         calendar = work_calendar_from_settings()

@@ -13,7 +13,8 @@ under way; every refusal is a ``ValidationError`` with a sentence a person can a
 ``reference`` is the caller's handle on its own row (``"request:<pk>"``), kept as
 ``operation.params["reference"]``; the same reference on the same instance gives back the
 same operation, finished or not, so a caller that asks twice starts nothing twice. Without a
-reference the action is a direct one by DevOps/Admin, and the audit says so.
+reference the action is a direct one by DevOps/Admin, and the audit says so. ``enqueue``
+is ``operation_create``'s: how the operation is sent after commit (tests pass their own).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from instances.choices import (
 from instances.models import Instance, Operation
 from instances.services.operations import (
     OPERATION_RUN_TASK,
+    Enqueue,
     OperationConflict,
     operation_cancel_pending,
     operation_create,
@@ -110,7 +112,7 @@ def _create(
     actor: User,
     params: dict[str, Any],
     reference: str,
-    enqueue: Callable[[int, str], None] | None = None,
+    enqueue: Enqueue | None = None,
 ) -> Operation:
     extra: dict[str, Any] = {"enqueue": enqueue} if enqueue is not None else {}
     try:
@@ -146,7 +148,12 @@ def _request_audit(
 
 
 def instance_suspend(
-    *, instance: Instance, actor: User, reason: str, reference: str = ""
+    *,
+    instance: Instance,
+    actor: User,
+    reason: str,
+    reference: str = "",
+    enqueue: Enqueue | None = None,
 ) -> Operation:
     """Queue the suspension: snapshot the data disk, stop monitoring, stop the VM, keep only
     the newest suspension snapshot. Only an active instance with a data disk."""
@@ -172,6 +179,7 @@ def instance_suspend(
             actor=actor,
             params={"reason": reason, "reference": reference},
             reference=reference,
+            enqueue=enqueue,
         )
         _request_audit(
             action="instance.suspend_requested",
@@ -184,7 +192,12 @@ def instance_suspend(
 
 
 def instance_resume(
-    *, instance: Instance, actor: User, reason: str, reference: str = ""
+    *,
+    instance: Instance,
+    actor: User,
+    reason: str,
+    reference: str = "",
+    enqueue: Enqueue | None = None,
 ) -> Operation:
     """Queue the resumption: start the VM, wait for ``/healthz`` (deadline
     ``RESUME_HEALTH_DEADLINE_SECONDS``), then active, probed and held to the SLAs again."""
@@ -210,6 +223,7 @@ def instance_resume(
                 "poll_seconds": float(settings.RESUME_POLL_SECONDS),
             },
             reference=reference,
+            enqueue=enqueue,
         )
         _request_audit(
             action="instance.resume_requested",
@@ -249,6 +263,7 @@ def instance_teardown_schedule(
     approved_by: Sequence[User],
     reference: str,
     delay: dt.timedelta | None = None,
+    enqueue: Enqueue | None = None,
 ) -> Operation:
     """Queue a teardown that deletes nothing before ``now + delay`` (default
     ``TEARDOWN_COUNTDOWN_SECONDS``) and can be cancelled until then.
@@ -290,7 +305,7 @@ def instance_teardown_schedule(
         not_before = timezone.now() + delay
         seconds = delay.total_seconds()
 
-        def enqueue(operation_id: int, task_id: str) -> None:
+        def after_countdown(operation_id: int, task_id: str) -> None:
             # The message arrives when the countdown ends; if it is lost, the dispatcher
             # sends the row once its not-before (next_retry_at) has passed.
             task_enqueue(OPERATION_RUN_TASK, operation_id, task_id=task_id, countdown=seconds)
@@ -308,7 +323,7 @@ def instance_teardown_schedule(
                 "countdown_seconds": seconds,
             },
             reference=reference,
-            enqueue=enqueue,
+            enqueue=enqueue or after_countdown,
         )
         # Pending with a not-before: no claim succeeds and the dispatcher sends nothing
         # before it (operation_claim and operation_dispatch_pending both read next_retry_at).
@@ -394,6 +409,12 @@ def register_teardown_approval_resolver(resolver: TeardownApprovalResolver) -> N
     confirmation page opens only from an approval, and instances never imports that app."""
     if resolver not in _RESOLVERS:
         _RESOLVERS.append(resolver)
+
+
+def unregister_teardown_approval_resolver(resolver: TeardownApprovalResolver) -> None:
+    """Forget a resolver (tests; an app being unloaded)."""
+    if resolver in _RESOLVERS:
+        _RESOLVERS.remove(resolver)
 
 
 def teardown_approval_for(*, reference: str) -> TeardownApproval | None:

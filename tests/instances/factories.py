@@ -22,7 +22,15 @@ from instances.choices import (
     ReleaseKind,
     StepState,
 )
-from instances.models import Customer, Instance, Operation, OperationStep, Release
+from instances.models import (
+    Customer,
+    DeletedResource,
+    DeletionRecord,
+    Instance,
+    Operation,
+    OperationStep,
+    Release,
+)
 from mi_admin.accounts.models import User
 
 # Oldest first; the last one is the latest release.
@@ -133,6 +141,37 @@ def make_operation(
         ]
     )
     return operation
+
+
+def make_deletion_record(instance: Instance, **fields: Any) -> DeletionRecord:
+    """A finished teardown of ``instance`` and its record, with one deleted VM."""
+    actor, _ = User.objects.get_or_create(username="record-actor")
+    operation = make_operation(
+        instance, kind=OperationKind.TEARDOWN, state=OperationState.SUCCEEDED, actor=actor
+    )
+    record = DeletionRecord.objects.create(
+        instance=instance,
+        operation=operation,
+        instance_slug=instance.slug,
+        customer_name=instance.customer.name,
+        gcp_project=instance.gcp_project,
+        requested_by=actor,
+        requested_by_label=str(actor),
+        approved_by=[{"id": 0, "username": "approver", "name": "An Approver"}],
+        reference="request:1",
+        reason="customer left",
+        created_at=timezone.now(),
+        **fields,
+    )
+    DeletedResource.objects.create(
+        record=record,
+        kind="vm",
+        name=instance.vm_name,
+        gcp_id="1234",
+        self_link=f"https://compute.example/projects/{instance.gcp_project}/vm",
+        deleted_at=timezone.now(),
+    )
+    return record
 
 
 _KINDS = list(InstanceKind)

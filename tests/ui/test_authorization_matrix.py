@@ -20,7 +20,7 @@ from rollouts.models import Rollout
 from tests.access.factories import make_access_grant
 from tests.approvals.factories import make_approval_request
 from tests.fixtures.personas import PERSONAS, make_persona
-from tests.instances.factories import make_instance, make_operation
+from tests.instances.factories import make_deletion_record, make_instance, make_operation
 from tests.mi_requests.factories import make_request
 
 LOGIN = 302  # anonymous: sent to the login page
@@ -90,6 +90,20 @@ MATRIX: dict[str, Row] = {
     "instances:instance_rollback": Row(
         only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
     ),
+    # Lifecycle: an empty suspend/resume form reaches the view and is refused (400) with the
+    # service's sentence; the teardown confirmation opens only with an approval's reference
+    # (none here: 404); cancelling without a reason is refused with a message and redirect.
+    "instances:instance_suspend": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:instance_resume": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:instance_teardown": Row(only(404, "devops", "admin"), kwargs={"slug": "acme-prod"}),
+    "instances:teardown_cancel": Row(
+        only(302, "devops", "admin"), method="post", kwargs={"pk": "900001"}
+    ),
+    "instances:deletion_record": Row(everyone(200), kwargs={"pk": "900001"}),
     "instances:operation_list": Row(everyone(200)),
     "instances:operation_detail": Row(everyone(200), kwargs={"pk": "900001"}),
     # Health: the page for everyone, windows for devops/admin, marking downtime Admin-only.
@@ -165,6 +179,7 @@ def matrix_objects(db):
     release = Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
     Rollout.objects.create(pk=900001, release=release)
     make_access_grant(make_persona("devops"), instance, pk=900001)
+    make_deletion_record(instance, pk=900001)
     make_request(make_persona("ce"), instance, pk=900001)
 
 
