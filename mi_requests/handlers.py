@@ -4,9 +4,11 @@ answer to lifecycle's "which approved teardown does this reference name"."""
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from instances.services.lifecycle import TeardownApproval, register_teardown_approval_resolver
 from instances.services.operations import register_finished_listener
-from mi_admin.approvals.registry import register_subject
+from mi_admin.approvals.registry import register_subject, register_subject_url
 from mi_requests.choices import RequestKind, RequestState
 from mi_requests.models import CustomerRequest
 from mi_requests.selectors import request_approvers
@@ -38,10 +40,16 @@ def teardown_approval(reference: str) -> TeardownApproval | None:
     )
 
 
+def _request_url(subject_id: str) -> str:
+    return reverse("mi_requests:detail", kwargs={"pk": int(subject_id)})
+
+
 def register() -> None:
     register_subject(SUBJECT_KIND, label="Request", on_decided=request_approval_decided)
     register_subject(
         APPEAL_SUBJECT_KIND, label="Request appeal", on_decided=request_approval_decided
     )
+    for kind in (SUBJECT_KIND, APPEAL_SUBJECT_KIND):
+        register_subject_url(kind, _request_url)
     register_finished_listener(request_operation_finished_listener)
     register_teardown_approval_resolver(teardown_approval)

@@ -237,3 +237,23 @@ def test_the_sla_report_and_its_csv(client_for, policies, people):
     # an invalid filter is refused
     bad = client_for("manager").get("/requests/sla/export.csv", {"since": "yesterday"})
     assert bad.status_code == 400
+
+
+def test_the_manager_finds_the_request_in_the_approvals_inbox_with_its_link(
+    client_for, policies, people
+):
+    # given an acknowledged suspension request waiting for a manager
+    request = file_suspension(people["ce"], make_instance("acme-prod"))
+    request_acknowledge(request=request, actor=people["devops"])
+    approval = request.approvals.get().approval
+    # when the manager opens the inbox and the approval
+    client = client_for("manager")
+    inbox = client.get("/approvals/").content.decode()
+    page = client.get(f"/approvals/{approval.pk}/").content.decode()
+    # then both say what it is and link to the request's page
+    assert f"Request #{request.pk}: Suspension: acme-prod (by Ce Persona)" in inbox
+    assert f'href="/requests/{request.pk}/" data-testid="subject-link"' in inbox
+    assert '<small class="muted">Request · <a' in inbox
+    assert f'href="/requests/{request.pk}/" data-testid="subject-link"' in page
+    # and the CE requester has nothing waiting for them
+    assert "Nothing waits for you" in client_for("ce").get("/approvals/").content.decode()
