@@ -125,9 +125,50 @@ def request_clocks(
     ]
 
 
+DETAIL_LABELS = {
+    "instance_kind": "Instance kind",
+    "architecture": "Architecture",
+    "size": "Size",
+    "admin_contact": "Admin contact",
+    "code_host_access": "Code-host connectivity",
+    "inbound_access": "Inbound access",
+    "allowed_cidrs": "Allowed CIDRs",
+    "checklist": "Checklist",
+    "expected_return": "Expected return",
+    "data_loss_acknowledged": "All data deleted for good",
+    "new_end_date": "New trial end date",
+}
+CHECKLIST_LABELS = {
+    "security_accepted": "security implications accepted",
+    "deal_qualified": "deal qualified",
+    "technically_qualified": "technically qualified",
+    "poc_criteria_documented": "POC success criteria documented",
+}
+
+
+def detail_facts(details: dict[str, Any]) -> list[tuple[str, str]]:
+    """The intake form's answers as (label, text) lines for the request page."""
+    facts = []
+    for key, value in details.items():
+        if key == "checklist" and isinstance(value, dict):
+            text = "; ".join(
+                f"{CHECKLIST_LABELS.get(item, item)}: {'yes' if done else 'no'}"
+                for item, done in value.items()
+            )
+        elif isinstance(value, list):
+            text = ", ".join(str(item) for item in value) or "none"
+        elif value is True:
+            text = "yes"
+        else:
+            text = str(value)
+        facts.append((DETAIL_LABELS.get(key, key.replace("_", " ").capitalize()), text))
+    return facts
+
+
 @dataclass
 class RequestDetail:
     request: CustomerRequest
+    facts: list[tuple[str, str]]
     events: list[RequestEvent]
     pauses: list[RequestPause]
     clocks: list[ClockView]
@@ -169,6 +210,7 @@ def request_detail(*, pk: int, viewer: User) -> RequestDetail | None:
     )
     return RequestDetail(
         request=request,
+        facts=detail_facts(request.details),
         events=events,
         pauses=pauses,
         clocks=request_clocks(request, pauses),
