@@ -72,6 +72,11 @@ class InstanceAdmin(admin.ModelAdmin[Instance]):
         "drift_detail",
         "created_at",
         "updated_at",
+        # Set by going live; moved on the instance page with a reason (services/trials.py).
+        "went_live_at",
+        "trial_ends_on",
+        # A network setting chosen when it is provisioned, like the inbound access.
+        "code_host_access",
     )
     # Where the instance lives: set when it is added, changed only by an operation after.
     fixed_once_created = (

@@ -72,6 +72,7 @@ class OperationKind(models.TextChoices):
     REVOKE = "revoke", "Revoke access"
     SYNC = "sync", "Inventory sync"
     PROBE = "probe", "Health probe"
+    PROVISION_VERIFY = "provision_verify", "Verify the provisioned VM"
 
 
 class OperationState(models.TextChoices):
@@ -109,3 +110,26 @@ class StepState(models.TextChoices):
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+
+
+class CodeHostAccess(models.TextChoices):
+    """How the instance reaches the customer's code host."""
+
+    PUBLIC = "public", "Code host reachable publicly"
+    ALLOWLIST = "allowlist", "Code host allowlists our static IP"
+
+
+class ProvisioningStep(models.TextChoices):
+    """The new-instance checklist, in the order DevOps works through it."""
+
+    TERRAFORM = "terraform", "Terraform applied"
+    DNS = "dns", "DNS"
+    SSO = "sso", "SSO configured"
+    ADMIN_HANDOVER = "admin_handover", "Admin account handed over"
+
+
+class TrialNoticeKind(models.TextChoices):
+    """What a trial notice is: the owning CE asked to decide, or DevOps paged at expiry."""
+
+    DECISION_ASKED = "decision_asked", "Owning CE asked to decide"
+    EXPIRED = "expired", "Expired without a decision: DevOps paged"

@@ -27,6 +27,7 @@ from instances.choices import (
     UpgradeRing,
 )
 from instances.models import Customer, Instance, Release
+from instances.services.provisioning import trial_default_end
 from mi_admin.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,10 @@ def _instance(
 ) -> Instance:
     deployment = "red"
     allowlisted = slug.endswith("-prod") and len(slug) % 3 == 0
+    # Active trials went live 5-34 days ago: a few ended, some are due for a decision.
+    went_live = None
+    if kind == InstanceKind.TRIAL and state == LifecycleState.ACTIVE:
+        went_live = timezone.now() - timedelta(days=5 + len(slug) * 7 % 30)
     return Instance(
         customer=customer,
         slug=slug,
@@ -133,6 +138,8 @@ def _instance(
         network_access=NetworkAccess.ALLOWLIST if allowlisted else NetworkAccess.PUBLIC_SSO,
         # Documentation ranges (RFC 5737): a corporate VPN egress and an office.
         allowed_cidrs=["198.51.100.0/24", "203.0.113.16/28"] if allowlisted else [],
+        went_live_at=went_live,
+        trial_ends_on=trial_default_end(went_live_at=went_live) if went_live else None,
     )
 
 

@@ -1,17 +1,39 @@
-"""What the instances app adds to the UI shell's dashboard (imported by
-``InstancesConfig.ready``): the fleet's counts by lifecycle state and drift."""
+"""What the instances app adds to shared pages (imported by ``InstancesConfig.ready``): the
+fleet's counts by lifecycle state and drift on the dashboard; the provisioning checklist
+and the owner/trial panel on its own instance page."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
+from instances.models import Instance
+from instances.provisioning_selectors import (
+    owner_choices,
+    provisioning_checklist,
+    trial_view,
+)
 from instances.selectors import fleet_summary
 from mi_admin.accounts.roles import Perm
-from mi_admin.ui.extensions import DASHBOARD, widget
+from mi_admin.ui.extensions import DASHBOARD, INSTANCE_DETAIL, panel, widget
 
 
 @widget(DASHBOARD, "instances/_fleet_summary.html", perm=Perm.VIEW_FLEET, order=20)
 def fleet_counts(request: HttpRequest) -> dict[str, Any]:
     return {"fleet": fleet_summary()}
+
+
+@panel(INSTANCE_DETAIL, "instances/_provisioning_panel.html", order=5)
+def provisioning_panel(instance: Instance) -> dict[str, Any]:
+    return {"checklist": provisioning_checklist(instance=instance)}
+
+
+@panel(INSTANCE_DETAIL, "instances/_trial_panel.html", order=6)
+def trial_panel(instance: Instance) -> dict[str, Any]:
+    # owner_choices is lazy: only the owner form (DevOps, Admins) reads it.
+    return {
+        "trial": trial_view(instance=instance, today=timezone.localdate()),
+        "owner_choices": owner_choices(),
+    }

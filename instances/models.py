@@ -11,6 +11,7 @@ from instances.choices import (
     ACTIVE_OPERATION_STATES,
     MUTATING_OPERATION_KINDS,
     Architecture,
+    CodeHostAccess,
     DeletedResourceKind,
     Drift,
     InstanceKind,
@@ -18,9 +19,11 @@ from instances.choices import (
     NetworkAccess,
     OperationKind,
     OperationState,
+    ProvisioningStep,
     ReleaseKind,
     Size,
     StepState,
+    TrialNoticeKind,
     UpgradeRing,
 )
 
@@ -98,6 +101,26 @@ class Instance(models.Model):
         default=False,
         help_text="No access level can be granted on this instance while set.",
     )
+    # Provisioning and trials (instances/services/provisioning.py, trials.py).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_instances",
+        verbose_name="owning CE",
+        help_text="Asked to decide before a trial ends; the customer's CE when empty.",
+    )
+    admin_contact = models.CharField(
+        max_length=254, blank=True, help_text="Who receives the instance's admin account."
+    )
+    code_host_access = models.CharField(
+        max_length=16, choices=CodeHostAccess.choices, default=CodeHostAccess.PUBLIC
+    )
+    went_live_at = models.DateTimeField(
+        null=True, blank=True, help_text="When provisioning ended: its /healthz first answered."
+    )
+    trial_ends_on = models.DateField(null=True, blank=True, db_index=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -265,6 +288,123 @@ class OperationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name}"
+
+
+class InstanceProvisioning(models.Model):
+    """Why and by whom an instance is being provisioned: the start of its checklist.
+
+    ``reference`` is the caller's handle (``"request:<pk>"`` from an approved request):
+    unique when set, so the same request provisions one instance however often it asks.
+    """
+
+    instance = models.OneToOneField(Instance, on_delete=models.PROTECT, related_name="provisioning")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    reference = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    # What the health sweep last saw of /healthz while the instance was provisioning.
+    healthz_checked_at = models.DateTimeField(null=True, blank=True)
+    healthz_ok = models.BooleanField(null=True, blank=True)
+    healthz_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=~Q(reference=""),
+                name="one_provisioning_per_reference",
+                violation_error_message="This reference already provisions an instance.",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="provisioning_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"provisioning of {self.instance_id}"
+
+
+class ProvisioningCheck(models.Model):
+    """One box of an instance's provisioning checklist; ticked = who and when.
+
+    One row per step and instance (a unique constraint). "Terraform applied" can only be
+    ticked with the operation that read the VM running in GCP (a check constraint).
+    """
+
+    instance = models.ForeignKey(
+        Instance, on_delete=models.CASCADE, related_name="provisioning_checks"
+    )
+    step = models.CharField(max_length=16, choices=ProvisioningStep.choices)
+    ticked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    ticked_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=255, blank=True)
+    verified_by_operation = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["instance", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "step"], name="one_provisioning_check_per_step"
+            ),
+            models.CheckConstraint(
+                condition=Q(ticked_at__isnull=True, ticked_by__isnull=True)
+                | Q(ticked_at__isnull=False, ticked_by__isnull=False),
+                name="provisioning_check_ticked_by_someone",
+            ),
+            models.CheckConstraint(
+                condition=~Q(step=ProvisioningStep.TERRAFORM)
+                | Q(ticked_at__isnull=True)
+                | Q(verified_by_operation__isnull=False),
+                name="terraform_ticked_only_when_verified",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} {self.step}: {'ticked' if self.ticked_at else 'open'}"
+
+    @property
+    def ticked(self) -> bool:
+        return self.ticked_at is not None
+
+
+class TrialNotice(models.Model):
+    """A notice about a trial's end, sent once: the unique row is the "once".
+
+    One row per instance, kind and end date (extending the trial makes a new end date, so
+    the CE is asked again about the new one). ``channels_sent`` lists the alert channels
+    that took it, so a retry sends only to the others.
+    """
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="trial_notices")
+    kind = models.CharField(max_length=16, choices=TrialNoticeKind.choices)
+    trial_ends_on = models.DateField()
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    channels_sent = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "kind", "trial_ends_on"], name="one_trial_notice_per_end_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} {self.kind} ({self.trial_ends_on})"
 
 
 class DeletionRecord(models.Model):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.app.task import Task
 from django.core.cache import cache
 
 from instances import gcp
@@ -20,6 +21,7 @@ from instances.choices import OperationKind, OperationState
 from instances.models import Operation
 from instances.runners import RUNNERS, Runner
 from instances.services import operations as operation_services
+from instances.services import trials
 from instances.services.inventory import fleet_sync
 from instances.services.operations import (
     LeaseKeeper,
@@ -102,3 +104,23 @@ def inventory_sync_fleet() -> dict[str, int]:
         return fleet_sync().as_dict()
     finally:
         cache.delete("lock:inventory_sync_fleet")
+
+
+@shared_task(acks_late=True)
+def trials_check() -> dict[str, object]:
+    """Hourly (beat): ask owning CEs about trials ending soon, page DevOps about expired
+    ones, each once (unique rows), and queue every notice not sent yet."""
+    return trials.trials_check().as_dict()
+
+
+NOTICE_SEND_RETRIES = 5
+
+
+@shared_task(bind=True, acks_late=True, max_retries=NOTICE_SEND_RETRIES)
+def trial_notice_send(self: Task, notice_id: int) -> dict[str, object]:
+    """Send one trial notice to the channels it has not reached; retry transient failures
+    (the hourly check queues what is still unsent after that)."""
+    report = trials.trial_notice_send(notice_id=notice_id)
+    if report.retry and self.request.retries < NOTICE_SEND_RETRIES:
+        raise self.retry(countdown=min(300, 2 ** (self.request.retries + 2)))
+    return {"sent": report.sent, "failed": report.failed}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from instances import views
+from instances import provisioning_views, views
 
 app_name = "instances"
 
@@ -17,6 +17,31 @@ urlpatterns = [
     path("instances/<slug:slug>/teardown/", views.instance_teardown, name="instance_teardown"),
     path("operations/<int:pk>/cancel/", views.teardown_cancel, name="teardown_cancel"),
     path("deletion-records/<int:pk>/", views.deletion_record, name="deletion_record"),
+    # Provisioning and trials (instances/provisioning_views.py).
+    path("provisioning/", provisioning_views.provisioning_page, name="provisioning_list"),
+    path("provisioning/new/", provisioning_views.provision_new, name="provision_new"),
+    path(
+        "instances/<slug:slug>/checklist/tick/",
+        provisioning_views.provisioning_tick,
+        name="provisioning_tick",
+    ),
+    path(
+        "instances/<slug:slug>/checklist/untick/",
+        provisioning_views.provisioning_untick,
+        name="provisioning_untick",
+    ),
+    path(
+        "instances/<slug:slug>/checklist/verify/",
+        provisioning_views.provisioning_verify,
+        name="provisioning_verify",
+    ),
+    path("instances/<slug:slug>/trial/end/", provisioning_views.trial_end, name="trial_end"),
+    path(
+        "instances/<slug:slug>/trial/convert/",
+        provisioning_views.trial_convert,
+        name="trial_convert",
+    ),
+    path("instances/<slug:slug>/owner/", provisioning_views.instance_owner, name="instance_owner"),
     path("operations/", views.operation_list, name="operation_list"),
     path("operations/<int:pk>/", views.operation_detail, name="operation_detail"),
 ]

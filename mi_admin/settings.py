@@ -264,6 +264,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "access.tasks.access_grants_sweep_task",
         "schedule": 60.0,
     },
+    # Trials: ask the owning CE 5 working days before the end, page DevOps after it; and
+    # send again the notices an outage left unsent.
+    "instances-trials-check": {"task": "instances.tasks.trials_check", "schedule": 3600.0},
 }
 INVENTORY_SYNC_CONCURRENCY = env_int("INVENTORY_SYNC_CONCURRENCY", 8)
 # Operations (instances/services/operations.py): a worker's lease, renewed every third of it;

@@ -28,6 +28,8 @@ REQUIRED = {
     "approvals-expire": 60,
     # request SLA warnings/pages and the sweep of finished request operations
     "requests-tick": 60,
+    # a trial's owner is asked, and an expired trial pages, within the hour (issue 11)
+    "instances-trials-check": 3600,
 }
 
 

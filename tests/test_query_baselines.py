@@ -17,12 +17,21 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from health.models import HealthTransition, InstanceHealth, MaintenanceWindow
-from instances.choices import OperationState, StepState
-from instances.models import Instance, Operation, Release
+from instances.choices import (
+    InstanceKind,
+    OperationKind,
+    OperationState,
+    ProvisioningStep,
+    StepState,
+    TrialNoticeKind,
+)
+from instances.models import Instance, Operation, Release, TrialNotice
+from instances.services.provisioning import instance_provision_start, provisioning_check_tick
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
 from rollouts.models import Rollout, RolloutTarget, RolloutWave
-from tests.instances.factories import make_fleet, make_instance, make_operation
+from tests.fixtures.personas import make_persona
+from tests.instances.factories import make_customer, make_fleet, make_instance, make_operation
 
 SMALL, LARGE = 10, 400
 TRAIL_EVENTS = 60  # added with the large fleet
@@ -41,8 +50,13 @@ BASELINES: dict[str, int] = {
     "instance_list_partial": 8,
     # releases; the rows (one chunked cursor)
     "instance_export": 5,
-    # instance; recent operations; releases; health panel (rows, bar); access panel (grants)
-    "instance_detail": 9,
+    # instance; recent operations; releases; health panel (rows, bar); access panel (grants);
+    # provisioning panel (its record); owner panel (the people DevOps/Admins may pick)
+    "instance_detail": 11,
+    # + provisioning panel: its checks (with who ticked), the last VM check; trial notices
+    "instance_detail_provisioning": 14,
+    "provisioning_list": 5,  # count; page (checklist progress annotated)
+    "provision_new": 5,  # the customers and the people of the form's two choices
     # instance; health rows, bar; releases; windows; transitions; incidents
     "instance_health": 10,
     "window_add": 4,  # instance
@@ -76,6 +90,9 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "instance_list_partial": ("/instances/", {"drift": "none"}, {"HTTP_HX_REQUEST": "true"}),
     "instance_export": ("/instances/export.csv", {"state": "active"}, {}),
     "instance_detail": ("/instances/{slug}/", {}, {}),
+    "instance_detail_provisioning": ("/instances/{trial}/", {}, {}),
+    "provisioning_list": ("/provisioning/", {}, {}),
+    "provision_new": ("/provisioning/new/", {}, {}),
     "instance_health": ("/health/{slug}/", {}, {}),
     "window_add": ("/health/{slug}/windows/add/", {}, {}),
     "mark_maintenance": ("/health/{slug}/mark-maintenance/", {}, {}),
@@ -117,7 +134,35 @@ def measured(db):
         steps=[("read VM", StepState.DONE), ("compare", StepState.DONE)],
     )
     rollout = _measured_rollout(instance, operation)
-    return {"slug": instance.slug, "op": str(operation.pk), "rollout": str(rollout.pk)}
+    trial = _measured_trial()
+    return {
+        "slug": instance.slug,
+        "op": str(operation.pk),
+        "rollout": str(rollout.pk),
+        "trial": trial.slug,
+    }
+
+
+def _measured_trial() -> Instance:
+    """A provisioning trial, boxes ticked by two people, a failed VM check, a notice."""
+    devops, admin = make_persona("devops"), make_persona("admin")
+    trial = instance_provision_start(
+        actor=devops,
+        reason="measured",
+        customer=make_customer("measured-new"),
+        slug="measured-new-trial",
+        kind=InstanceKind.TRIAL,
+        architecture="v1.1",
+        admin_contact="admin@measured.example",
+    )
+    provisioning_check_tick(instance=trial, step=ProvisioningStep.DNS, actor=devops)
+    provisioning_check_tick(instance=trial, step=ProvisioningStep.SSO, actor=admin)
+    make_operation(trial, kind=OperationKind.PROVISION_VERIFY, state=OperationState.FAILED)
+    Instance.objects.filter(pk=trial.pk).update(trial_ends_on=timezone.localdate())
+    TrialNotice.objects.create(
+        instance=trial, kind=TrialNoticeKind.DECISION_ASKED, trial_ends_on=timezone.localdate()
+    )
+    return trial
 
 
 def _measured_rollout(measured: Instance, operation: Operation) -> Rollout:

@@ -27,6 +27,7 @@ from health.models import HealthSample, HealthTransition, InstanceHealth
 from health.probes import ProbeResult, ProbeTarget, run_probes
 from health.selectors import maintenance
 from health.services import incidents
+from health.services.provisioning import provisioning_results_record, provisioning_targets
 from health.services.states import (
     health_mark_stale,
     health_mark_suspended,
@@ -71,6 +72,7 @@ class SweepReport:
     resolved: int = 0
     suspended: int = 0
     stale: int = 0
+    went_live: int = 0
     probe_seconds: float = 0.0
     states: dict[str, int] = field(default_factory=dict)
 
@@ -84,6 +86,7 @@ class SweepReport:
             "resolved": self.resolved,
             "suspended": self.suspended,
             "stale": self.stale,
+            "went_live": self.went_live,
             "probe_seconds": round(self.probe_seconds, 3),
             "states": self.states,
         }
@@ -95,11 +98,22 @@ def sweep_run(*, conf: HealthSettings | None = None) -> SweepReport:
     instances = list(
         Instance.objects.filter(state__in=MONITORED_STATES).only(*INSTANCE_FIELDS).order_by("pk")
     )
+    # Provisioning instances are probed too, but only to see them go live: their results
+    # are no samples, so they stay out of uptime and alerts until then.
+    provisioning = provisioning_targets()
     targets = [ProbeTarget(i.pk, i.url) for i in instances if i.url]
     started = time.perf_counter()
-    results = run_probes(targets, concurrency=conf.probe_concurrency, timeout=conf.probe_timeout)
+    results = run_probes(
+        [*targets, *provisioning], concurrency=conf.probe_concurrency, timeout=conf.probe_timeout
+    )
     probe_seconds = time.perf_counter() - started
+    waiting = {target.instance_id for target in provisioning}
+    went_live = provisioning_results_record(
+        results=[r for r in results if r.instance_id in waiting]
+    )
+    results = [r for r in results if r.instance_id not in waiting]
     report = probe_results_record(results=results, instances=instances, conf=conf)
+    report.went_live = went_live
     report.probe_seconds = probe_seconds
     now = timezone.now()
     report.suspended = health_mark_suspended(now=now)

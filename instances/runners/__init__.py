@@ -13,6 +13,7 @@ from typing import Any
 from instances.choices import OperationKind
 from instances.models import Operation
 from instances.runners.lifecycle import run_resume, run_suspend, run_teardown
+from instances.runners.provision import run_provision_verify
 from instances.runners.sync import run_sync
 from instances.runners.upgrade import run_rollback, run_upgrade
 
@@ -25,6 +26,7 @@ RUNNERS: dict[str, Runner] = {
     OperationKind.SUSPEND: run_suspend,
     OperationKind.RESUME: run_resume,
     OperationKind.TEARDOWN: run_teardown,
+    OperationKind.PROVISION_VERIFY: run_provision_verify,
 }
 
 

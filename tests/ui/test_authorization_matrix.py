@@ -104,6 +104,29 @@ MATRIX: dict[str, Row] = {
         only(302, "devops", "admin"), method="post", kwargs={"pk": "900001"}
     ),
     "instances:deletion_record": Row(everyone(200), kwargs={"pk": "900001"}),
+    # Provisioning and trials: the list for everyone, acting for devops/admin. Empty forms
+    # are refused with the reason (400); verifying an active instance is refused with a
+    # message on its page (302); an empty owner form resets to the customer's CE (302).
+    "instances:provisioning_list": Row(everyone(200)),
+    "instances:provision_new": Row(only(200, "devops", "admin")),
+    "instances:provisioning_tick": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:provisioning_untick": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:provisioning_verify": Row(
+        only(302, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:trial_end": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:trial_convert": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
+    "instances:instance_owner": Row(
+        only(302, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
+    ),
     "instances:operation_list": Row(everyone(200)),
     "instances:operation_detail": Row(everyone(200), kwargs={"pk": "900001"}),
     # Health: the page for everyone, windows for devops/admin, marking downtime Admin-only.
