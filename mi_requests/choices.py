@@ -63,6 +63,9 @@ INSTANCE_KINDS = frozenset(
 )
 # Kinds DevOps executes through a lifecycle operation.
 OPERATION_KINDS = frozenset({RequestKind.SUSPENSION, RequestKind.RESUME, RequestKind.TEARDOWN})
+# Kinds that end on their own: with their operation, or (a new instance) when provisioning
+# saw it go live. The others DevOps mark done by hand.
+SELF_ENDING_KINDS = OPERATION_KINDS | {RequestKind.NEW_INSTANCE}
 
 
 class ApprovalPurpose(models.TextChoices):
@@ -75,16 +78,6 @@ class ApprovalPurpose(models.TextChoices):
 class CustomerChoice(models.TextChoices):
     EXISTING = "existing", "An existing customer"
     NEW = "new", "A new customer"
-
-
-class CodeHostAccess(models.TextChoices):
-    PUBLIC = "public", "Public code host"
-    ALLOWLIST_OUR_IP = "allowlist", "The code host allowlists our static IP"
-
-
-class InboundAccess(models.TextChoices):
-    PUBLIC_SSO = "public_sso", "Public, behind the customer's SSO"
-    ALLOWLIST = "allowlist", "IP allowlist"
 
 
 class SlaLevel(models.TextChoices):

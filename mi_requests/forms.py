@@ -10,9 +10,16 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from instances.choices import Architecture, InstanceKind, LifecycleState, Size
+from instances.choices import (
+    Architecture,
+    CodeHostAccess,
+    InstanceKind,
+    LifecycleState,
+    NetworkAccess,
+    Size,
+)
 from instances.models import Customer, Instance
-from mi_requests.choices import CodeHostAccess, CustomerChoice, InboundAccess, RequestKind
+from mi_requests.choices import CustomerChoice, RequestKind
 
 MAX_CIDRS = 100
 # Ranges no customer's public egress can be in: private (RFC 1918), shared (RFC 6598),
@@ -118,7 +125,7 @@ class NewInstanceForm(IntakeForm):
         choices=CodeHostAccess.choices, widget=forms.RadioSelect, label="Code-host connectivity"
     )
     inbound_access = forms.ChoiceField(
-        choices=InboundAccess.choices, widget=forms.RadioSelect, label="Inbound access"
+        choices=NetworkAccess.choices, widget=forms.RadioSelect, label="Inbound access"
     )
     allowed_cidrs = forms.CharField(
         required=False,
@@ -165,7 +172,7 @@ class NewInstanceForm(IntakeForm):
                 self.add_error(
                     "new_customer_name", f"{name} is already a customer: pick it from the list."
                 )
-        if data.get("inbound_access") == InboundAccess.ALLOWLIST:
+        if data.get("inbound_access") == NetworkAccess.ALLOWLIST:
             cidrs, errors = parse_cidrs(data.get("allowed_cidrs") or "")
             for error in errors:
                 self.add_error("allowed_cidrs", error)
@@ -330,3 +337,7 @@ class TeardownConfirmForm(forms.Form):
     typed_name = forms.CharField(
         label="Type the instance's name to confirm", required=False, max_length=63
     )
+
+
+class ProvisionForm(forms.Form):
+    slug = forms.SlugField(label="New instance's slug", required=False, max_length=63)

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from instances.choices import ACTIVE_OPERATION_STATES
@@ -18,7 +19,7 @@ from mi_admin.ui.lists import export_response, invalid_filters, render_list
 from mi_requests import exports, selectors
 from mi_requests.choices import OPERATION_KINDS, RequestKind
 from mi_requests.filtersets import AttainmentFilterSet, RequestFilterSet
-from mi_requests.forms import INTAKE_FORMS, CommentForm, TeardownConfirmForm
+from mi_requests.forms import INTAKE_FORMS, CommentForm, ProvisionForm, TeardownConfirmForm
 from mi_requests.models import CustomerRequest
 from mi_requests.services import execution
 from mi_requests.services import requests as services
@@ -102,6 +103,9 @@ def _detail_page(
         "failed_action": action,
         "comment_form": comment_form or CommentForm(),
         "confirm_form": TeardownConfirmForm(),
+        "suggested_slug": slugify(
+            detail.request.new_customer_name or detail.request.customer_label
+        ),
     }
     return render(request, "mi_requests/detail.html", context, status=status)
 
@@ -139,6 +143,10 @@ HANDLER_ACTIONS = {
     "cancel_teardown": lambda r, actor, data: execution.request_teardown_cancel(
         request=r, actor=actor, reason=data["comment"]
     ),
+    "provision": lambda r, actor, data: execution.request_provision(
+        request=r, actor=actor, slug=data["slug"]
+    ),
+    "extend_trial": lambda r, actor, data: execution.request_trial_extend(request=r, actor=actor),
 }
 REQUESTER_ACTIONS = {
     "withdraw": lambda r, actor, data: services.request_withdraw(
@@ -162,6 +170,8 @@ DONE_MESSAGES = {
     "approval_again": "Approval asked for again.",
     "run": "Operation started.",
     "cancel_teardown": "Teardown cancelled; nothing was deleted.",
+    "provision": "Provisioning started; the request is done when the instance goes live.",
+    "extend_trial": "The trial's end date moved; the request is done.",
     "withdraw": "Request withdrawn.",
     "answer": "Answer sent; the request resumes.",
     "appeal": "Appeal filed; an Admin decides.",
@@ -176,9 +186,12 @@ def _act(request: HttpRequest, pk: int, actions: dict[str, Any]) -> HttpResponse
     form.is_valid()  # every field is optional: the service says what is missing
     confirm = TeardownConfirmForm(request.POST)
     confirm.is_valid()
+    provision = ProvisionForm(request.POST)
+    provision.is_valid()
     data = {
         "comment": form.cleaned_data.get("comment", ""),
         "typed_name": confirm.cleaned_data.get("typed_name", ""),
+        "slug": provision.cleaned_data.get("slug") or request.POST.get("slug", ""),
     }
     if action not in actions:
         return _detail_page(

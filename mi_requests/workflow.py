@@ -6,6 +6,8 @@
                                   │   └─deny─▶ denied ─appeal (once)─▶ appealed ─approve/deny─▶
                                   └─start (feature requests: no approval)─▶ in progress
     approved / in progress (and acknowledged feature requests) ─ask─▶ waiting ─answer─▶ back
+    in progress ─finish─▶ done: by the system for suspension/resume/teardown (their
+    operation succeeded) and new instances (provisioning saw it live); by DevOps otherwise
     in progress ─fail (the operation failed or was cancelled)─▶ approved
     submitted / acknowledged / approved / appealed / waiting ─withdraw─▶ withdrawn
 
@@ -23,6 +25,7 @@ from enum import StrEnum
 from mi_requests.choices import (
     APPROVED_KINDS,
     OPERATION_KINDS,
+    SELF_ENDING_KINDS,
     RequestKind,
     RequestState,
 )
@@ -54,6 +57,7 @@ class Scope(StrEnum):
     APPROVAL = "approval"  # kinds a manager approves
     NO_APPROVAL = "no_approval"  # feature requests
     OPERATION = "operation"  # kinds executed by a lifecycle operation
+    SELF_ENDING = "self_ending"  # kinds that end on their own (operation, instance live)
     MANUAL = "manual"  # kinds whose work DevOps records by hand
 
 
@@ -86,7 +90,7 @@ TABLE: tuple[Transition, ...] = (
     Transition(S.APPROVED, Action.START, S.IN_PROGRESS, By.HANDLER, Scope.APPROVAL),
     Transition(S.ACKNOWLEDGED, Action.START, S.IN_PROGRESS, By.HANDLER, Scope.NO_APPROVAL),
     Transition(S.IN_PROGRESS, Action.FINISH, S.DONE, By.HANDLER, Scope.MANUAL),
-    Transition(S.IN_PROGRESS, Action.FINISH, S.DONE, By.SYSTEM, Scope.OPERATION),
+    Transition(S.IN_PROGRESS, Action.FINISH, S.DONE, By.SYSTEM, Scope.SELF_ENDING),
     Transition(S.IN_PROGRESS, Action.FAIL, S.APPROVED, By.SYSTEM, Scope.OPERATION),
     Transition(S.SUBMITTED, Action.WITHDRAW, S.WITHDRAWN, By.REQUESTER),
     Transition(S.ACKNOWLEDGED, Action.WITHDRAW, S.WITHDRAWN, By.REQUESTER),
@@ -109,7 +113,9 @@ def _in_scope(scope: Scope, kind: RequestKind) -> bool:
         return kind not in APPROVED_KINDS
     if scope == Scope.OPERATION:
         return kind in OPERATION_KINDS
-    return kind not in OPERATION_KINDS  # MANUAL
+    if scope == Scope.SELF_ENDING:
+        return kind in SELF_ENDING_KINDS
+    return kind not in SELF_ENDING_KINDS  # MANUAL
 
 
 _PHRASES = {

@@ -15,22 +15,25 @@ the contract with the lifecycle work): suspend, resume, tear down, each with
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 
 from instances.choices import (
     ACTIVE_OPERATION_STATES,
     TERMINAL_OPERATION_STATES,
+    LifecycleState,
     OperationKind,
     OperationState,
 )
 from instances.models import Operation
-from instances.services import lifecycle
+from instances.services import lifecycle, provisioning, trials
 from mi_admin.accounts.models import User
+from mi_admin.accounts.roles import Role, user_roles
 from mi_requests.choices import OPERATION_KINDS, RequestKind, RequestState
 from mi_requests.models import CustomerRequest
 from mi_requests.selectors import request_approvers
@@ -229,6 +232,117 @@ def _link_started(operation: Operation) -> bool:
     return True
 
 
+def request_provision(*, request: CustomerRequest, actor: User, slug: str) -> CustomerRequest:
+    """DevOps starts provisioning an approved new instance (provisioning's checklist, with
+    ``reference="request:<pk>"``); the request is done when the instance goes live."""
+    _require_handler(actor)
+    slug = slug.strip()
+    if not slug:
+        raise RequestError("Give the new instance's slug (e.g. initech).")
+    with transaction.atomic():
+        current = locked(request.pk)
+        if current.kind != RequestKind.NEW_INSTANCE:
+            raise RequestError("Only a new-instance request is provisioned.")
+        if current.state != RequestState.APPROVED:
+            raise RequestError(
+                f"Only an approved request can be provisioned; this one is "
+                f"{current.get_state_display().lower()}."
+            )
+        answers = current.details
+        owner = current.requester if Role.CE in user_roles(current.requester) else None
+        try:
+            instance = provisioning.instance_provision_start(
+                actor=actor,
+                reason=f"Request #{current.pk}: {current.reason or current.summary}"[:1000],
+                reference=reference_of(current),
+                customer=current.customer,
+                customer_name=current.new_customer_name,
+                customer_slug=slugify(current.new_customer_name)[:63],
+                slug=slug,
+                kind=str(answers.get("instance_kind", "")),
+                architecture=str(answers.get("architecture", "")),
+                size=str(answers.get("size", "")),
+                admin_contact=str(answers.get("admin_contact", "")),
+                network_access=str(answers.get("inbound_access", "")),
+                allowed_cidrs=list(answers.get("allowed_cidrs", [])),
+                code_host_access=str(answers.get("code_host_access", "")),
+                owner=owner,
+            )
+        except ValidationError as exc:
+            raise RequestError(_message(exc)) from exc
+        move(
+            current,
+            Action.START,
+            by=By.HANDLER,
+            actor=actor,
+            comment=f"Provisioning of {instance.slug} started (checklist on the instance page).",
+            fields={
+                "instance": instance,
+                "customer": instance.customer,
+                "new_customer_name": "",
+                "last_error": "",
+            },
+        )
+    return current
+
+
+def request_trial_extend(*, request: CustomerRequest, actor: User) -> CustomerRequest:
+    """DevOps moves an approved trial extension's end date (provisioning's trial service):
+    started and done in one step."""
+    _require_handler(actor)
+    with transaction.atomic():
+        current = locked(request.pk)
+        if current.kind != RequestKind.TRIAL_EXTENSION or current.instance is None:
+            raise RequestError("Only a trial extension request moves a trial's end.")
+        try:
+            ends_on = date.fromisoformat(str(current.details.get("new_end_date", "")))
+        except ValueError as exc:
+            raise RequestError("This request has no valid new end date.") from exc
+        move(current, Action.START, by=By.HANDLER, actor=actor)
+        try:
+            trials.instance_trial_end_set(
+                instance=current.instance,
+                ends_on=ends_on,
+                actor=actor,
+                reason=f"Request #{current.pk}: {current.reason}",
+            )
+        except ValidationError as exc:
+            raise RequestError(_message(exc)) from exc
+        move(
+            current,
+            Action.FINISH,
+            by=By.HANDLER,
+            actor=actor,
+            comment=f"The trial of {current.instance.slug} now ends on {ends_on:%Y-%m-%d}.",
+        )
+    return current
+
+
+def _went_live(pk: int) -> bool:
+    """A new instance's request is done once its instance is active (provisioning moved it
+    there when its /healthz first answered with the checklist complete)."""
+    with transaction.atomic():
+        current = (
+            CustomerRequest.objects.select_for_update(of=("self",))
+            .select_related("instance")
+            .filter(pk=pk)
+            .first()
+        )
+        if current is None or current.state != RequestState.IN_PROGRESS:
+            return False
+        instance = current.instance
+        if instance is None or instance.state != LifecycleState.ACTIVE:
+            return False
+        move(
+            current,
+            Action.FINISH,
+            by=By.SYSTEM,
+            actor=None,
+            comment=f"{instance.slug} is live: provisioning is complete.",
+        )
+    return True
+
+
 def requests_sweep() -> dict[str, int]:
     """The periodic half of the listener: finished operations whose request is still in
     progress, and operations started for a request that is still approved."""
@@ -254,4 +368,11 @@ def requests_sweep() -> dict[str, int]:
             elif operation.state == OperationState.SUCCEEDED:
                 linked += _link_started(operation)
                 finished += request_operation_finished(operation_pk=operation.pk)
+    live = CustomerRequest.objects.filter(
+        state=RequestState.IN_PROGRESS,
+        kind=RequestKind.NEW_INSTANCE,
+        instance__state=LifecycleState.ACTIVE,
+    ).values_list("pk", flat=True)
+    for pk in list(live):
+        finished += _went_live(pk)
     return {"finished": finished, "linked": linked}

@@ -33,7 +33,7 @@ from mi_requests import clocks
 from mi_requests.choices import (
     APPROVED_KINDS,
     INSTANCE_KINDS,
-    OPERATION_KINDS,
+    SELF_ENDING_KINDS,
     ApprovalPurpose,
     RequestKind,
     RequestState,
@@ -526,8 +526,11 @@ def request_finish(*, request: CustomerRequest, actor: User, comment: str) -> Cu
         raise RequestError("Say what was done (a comment is required).")
     with transaction.atomic():
         current = locked(request.pk)
-        if current.kind in OPERATION_KINDS:
-            raise RequestError("This request ends with its operation, not by hand.")
+        if current.kind in SELF_ENDING_KINDS:
+            raise RequestError(
+                "This request ends on its own (its operation, or the new instance going "
+                "live), not by hand."
+            )
         move(current, Action.FINISH, by=By.HANDLER, actor=actor, comment=comment)
     return current
 
@@ -539,7 +542,7 @@ def request_start_manual(
     _require_handler(actor)
     with transaction.atomic():
         current = locked(request.pk)
-        if current.kind in OPERATION_KINDS:
-            raise RequestError("Start this request's operation instead.")
+        if current.kind not in (RequestKind.FEATURE,):
+            raise RequestError("Start this request from its own action instead.")
         move(current, Action.START, by=By.HANDLER, actor=actor, comment=comment.strip())
     return current
