@@ -3,7 +3,7 @@ when the instance goes live; trial extensions move the trial's end date."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -97,9 +97,9 @@ def test_a_trial_extension_moves_the_end_date(policies, people, django_capture_o
         "globex-trial",
         kind=InstanceKind.TRIAL,
         went_live_at=timezone.now() - timedelta(days=25),
-        trial_ends_on=date.today() + timedelta(days=5),
+        trial_ends_on=timezone.now().date() + timedelta(days=5),
     )
-    new_end = date.today() + timedelta(days=40)
+    new_end = timezone.now().date() + timedelta(days=40)
     request = request_submit(
         requester=people["ce"],
         kind="trial_extension",
