@@ -311,17 +311,25 @@ def run_resume(operation: Operation) -> dict[str, Any]:
 # --- teardown ------------------------------------------------------------------------------
 
 
-def _countdown(operation: Operation) -> tuple[str, dict[str, Any]]:
-    not_before = dt.datetime.fromisoformat(str(operation.params["not_before"]))
-    now = timezone.now()
+def _not_before(operation: Operation) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(operation.params["not_before"]))
+
+
+def _wait_for_countdown(operation: Operation) -> None:
+    """An early message (a redelivery): put the operation back to wait, before any step,
+    so the step log shows no attempt and nothing is touched before the time."""
+    not_before, now = _not_before(operation), timezone.now()
     if now < not_before:
-        # An early message (a redelivery): wait again, nothing is touched before the time.
         raise OperationDeferred(
             f"Teardown countdown: nothing is deleted before {not_before:%Y-%m-%d %H:%M:%S} UTC",
             seconds=(not_before - now).total_seconds(),
         )
+
+
+def _countdown(operation: Operation) -> tuple[str, dict[str, Any]]:
+    now = timezone.now()
     Operation.objects.filter(pk=operation.pk).update(waiting_for="")
-    return f"not before {not_before:%H:%M:%S} UTC; began {now:%H:%M:%S} UTC", {
+    return f"not before {_not_before(operation):%H:%M:%S} UTC; began {now:%H:%M:%S} UTC", {
         "began_at": now.isoformat()
     }
 
@@ -449,6 +457,7 @@ def _delete(
 
 def run_teardown(operation: Operation) -> dict[str, Any]:
     instance = _instance(operation)
+    _wait_for_countdown(operation)
     step_run(operation=operation, name=TEARDOWN_COUNTDOWN, work=lambda: _countdown(operation))
 
     def leave() -> tuple[str, dict[str, Any]]:

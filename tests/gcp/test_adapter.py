@@ -66,7 +66,10 @@ def test_vm_get_returns_a_plain_dataclass(acme: FleetSimClient) -> None:
             gcp.AttachedDisk(name=DATA_DISK, boot=False, auto_delete=False, device_name="data"),
         ),
         created_at=vm.created_at,
+        gcp_id=vm.gcp_id,
+        self_link=f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/zones/{ZONE}/instances/{VM}",
     )
+    assert vm.gcp_id.isdigit()
     assert vm.metadata_fingerprint
     assert vm.created_at is not None
     assert vm.created_at.tzinfo is not None

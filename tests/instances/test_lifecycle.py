@@ -284,6 +284,9 @@ def test_teardown_waits_out_its_countdown_then_deletes_and_keeps_the_record(
 ):
     # given an instance with an earlier suspension snapshot, suspended
     instance = lifecycle_instance(fleetsim)
+    sweep_run()
+    samples = HealthSample.objects.filter(instance=instance).count()
+    assert samples == 1
     wait_finished(instance_suspend(instance=instance, actor=devops, reason="pause"))
     # what GCP says of each resource before (ids and self-links, read through the adapter)
     where = {"project": instance.gcp_project, "zone": instance.gcp_zone}
@@ -346,6 +349,7 @@ def test_teardown_waits_out_its_countdown_then_deletes_and_keeps_the_record(
     assert instance.state == LifecycleState.TORN_DOWN
     assert sweep_run().probed == 0
     assert Operation.objects.filter(instance=instance).count() == 2
+    assert HealthSample.objects.filter(instance=instance).count() == samples
     assert AuditEvent.objects.filter(action="instance.teardown_scheduled").count() == 1
     # the record cannot be deleted or changed, nor the instance it names
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -481,3 +485,32 @@ def test_a_started_teardown_can_no_longer_be_cancelled(devops):
     operation.refresh_from_db()
     assert operation.state == OperationState.RUNNING
     assert operation.steps.filter(state=StepState.DONE).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_teardown_message_that_arrives_early_waits_and_touches_nothing(devops):
+    # given a teardown scheduled an hour out
+    instance = make_instance("acme-prod", data_disk="data")
+    operation = instance_teardown_schedule(
+        instance=instance,
+        actor=devops,
+        reason="customer left",
+        typed_name="acme-prod",
+        approved_by=[make_persona("manager")],
+        reference="request:11",
+        delay=dt.timedelta(hours=1),
+    )
+    # then no worker can claim it before its not-before
+    assert operation_claim(operation_id=operation.pk) is None
+    # when a message runs it early anyway (its not-before lost, as a redelivery would)
+    Operation.objects.filter(pk=operation.pk).update(next_retry_at=None)
+    assert operation_run(operation.pk) == "deferred"
+    # then it is pending again, waiting for the countdown, with no step run
+    operation.refresh_from_db()
+    assert operation.state == OperationState.PENDING
+    assert operation.next_retry_at is not None
+    assert operation.next_retry_at > timezone.now() + dt.timedelta(minutes=59)
+    assert "Teardown countdown" in operation.waiting_for
+    assert not operation.steps.exists()
+    instance.refresh_from_db()
+    assert instance.state == LifecycleState.ACTIVE

@@ -230,10 +230,12 @@ def test_deletion_record_page_lists_what_was_deleted(client_for, db):
     assert "approver" in body
     assert "1234" in body
     assert f"projects/{instance.gcp_project}/vm" in body
-    # the instance page links to it
+    # the instance page links to it, and offers no lifecycle action any more
     page = client.get(PAGE).content.decode()
     assert 'data-testid="torn-down-banner"' in page
     assert reverse("instances:deletion_record", args=[record.pk]) in page
+    devops_page = client_for("devops").get(PAGE).content.decode()
+    assert 'data-testid="lifecycle-actions"' not in devops_page
 
 
 def test_deletion_records_cannot_be_deleted_in_the_admin(client_for, db):
