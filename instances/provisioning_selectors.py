@@ -37,6 +37,16 @@ def provisioning_list() -> QuerySet[Instance]:
     )
 
 
+def instance_for_reference(*, reference: str) -> Instance | None:
+    """The instance a caller's ``reference`` (e.g. ``"request:<pk>"``) provisions, if any:
+    how a request finds its instance again (``state``/``went_live_at`` say if it is live)."""
+    if not reference:
+        return None
+    found = InstanceProvisioning.objects.select_related("instance").filter(reference=reference)
+    provisioning = found.first()
+    return provisioning.instance if provisioning else None
+
+
 @dataclass(frozen=True)
 class ChecklistView:
     provisioning: InstanceProvisioning

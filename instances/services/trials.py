@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,7 +42,7 @@ from instances.choices import (
     OperationKind,
     TrialNoticeKind,
 )
-from instances.models import Instance, TrialNotice
+from instances.models import Instance, Operation, TrialNotice
 from mi_admin.accounts.models import User
 from mi_admin.alerts.base import (
     Alert,
@@ -59,6 +60,8 @@ from mi_admin.sla import WorkCalendar, is_working_day, work_calendar_from_settin
 logger = logging.getLogger(__name__)
 
 DECISION_WORKING_DAYS = 5
+# The hourly check stops re-queueing a notice no channel would take after this many tries.
+MAX_SEND_ATTEMPTS = 20
 NOTICE_SEND_TASK = "instances.tasks.trial_notice_send"
 # The request form's agreed address (CONTRACT-lifecycle.md): kind and instance preselected.
 REQUEST_NEW_PATH = "/requests/new/"
@@ -200,14 +203,18 @@ class TrialsReport:
 
 def _trials_open() -> list[Instance]:
     """Active trials with an end date and no suspension or teardown under way."""
+    # One subquery, so kind and state are those of the same operation (two conditions
+    # across a relation in one exclude() need not hold for the same row).
+    deciding = Operation.objects.filter(
+        instance=OuterRef("pk"),
+        kind__in=_DECIDING_OPERATIONS,
+        state__in=ACTIVE_OPERATION_STATES,
+    )
     return list(
         Instance.objects.filter(
             kind=InstanceKind.TRIAL, state=LifecycleState.ACTIVE, trial_ends_on__isnull=False
         )
-        .exclude(
-            operations__kind__in=_DECIDING_OPERATIONS,
-            operations__state__in=ACTIVE_OPERATION_STATES,
-        )
+        .exclude(Exists(deciding))
         .select_related("owner", "customer__owner_ce")
         .order_by("pk")
     )
@@ -268,9 +275,6 @@ def trials_check(
     if report.asked or report.paged:
         logger.info("trials check: %s", report.as_dict())
     return report
-
-
-MAX_SEND_ATTEMPTS = 20
 
 
 def trial_notice_alert(notice: TrialNotice) -> Alert:

@@ -22,6 +22,7 @@ from instances.choices import (
     ProvisioningStep,
 )
 from instances.models import Customer, Instance, InstanceProvisioning, Operation, ProvisioningCheck
+from instances.provisioning_selectors import instance_for_reference
 from instances.services.provisioning import (
     instance_provision_start,
     provisioning_check_tick,
@@ -99,6 +100,9 @@ def test_the_same_reference_provisions_one_instance(devops):
     assert second.pk == first.pk
     assert Instance.objects.count() == 1
     assert len(events("instance.provision_started")) == 1
+    # and the request finds its instance again by the reference
+    assert instance_for_reference(reference="request:17") == first
+    assert instance_for_reference(reference="request:18") is None
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.exceptions import ValidationError
 
-from instances.choices import InstanceKind, LifecycleState, OperationKind, TrialNoticeKind
+from instances.choices import (
+    InstanceKind,
+    LifecycleState,
+    OperationKind,
+    OperationState,
+    TrialNoticeKind,
+)
 from instances.models import Instance, TrialNotice
 from instances.services.trials import (
     TrialsReport,
@@ -216,6 +222,19 @@ def test_a_decision_stops_the_page(channels, devops, django_capture_on_commit_ca
     assert report.paged == []
     assert not TrialNotice.objects.filter(kind=TrialNoticeKind.EXPIRED).exists()
     assert channels.requests == []
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("eager")
+def test_a_past_suspension_and_another_operation_under_way_are_no_decision(
+    channels, django_capture_on_commit_callbacks
+):
+    # given an expired trial once suspended (finished), now with a sync under way
+    trial = make_trial()
+    make_operation(trial, kind=OperationKind.SUSPEND, state=OperationState.SUCCEEDED)
+    make_operation(trial, kind=OperationKind.SYNC)
+    # when the check runs after the end: it still pages
+    assert check(dt.date(2027, 3, 13), django_capture_on_commit_callbacks).paged == ["globex-trial"]
 
 
 @pytest.mark.django_db
