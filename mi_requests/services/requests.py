@@ -372,7 +372,9 @@ def request_approval_decided(approval: ApprovalRequest) -> None:
                     now=now,
                     comment=f"The appeal (approval #{approval.pk}) expired undecided.",
                 )
-            else:
+            elif not current.events.filter(
+                action="approval_expired", comment__startswith=f"Approval #{approval.pk} "
+            ).exists():
                 record(
                     current,
                     action="approval_expired",

@@ -312,3 +312,29 @@ def test_the_timeline_keeps_who_did_what(approved_suspension, people):
         ("devops", "acknowledge", "acknowledged"),
         (None, "approve", "approved"),
     ]
+
+
+def test_an_expired_approval_is_said_once_and_devops_asks_again(
+    policies, people, acme, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from mi_admin.approvals.services import approval_requests_expire
+    from mi_requests.services.requests import request_approval_again, request_approval_decided
+
+    # given an acknowledged request whose approval nobody decided in time
+    request = file_suspension(people["ce"], acme)
+    request_acknowledge(request=request, actor=people["devops"])
+    approval = request.approvals.get().approval
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_requests_expire(now=timezone.now() + timedelta(days=8))
+    approval.refresh_from_db()
+    request_approval_decided(approval)  # the hook heard twice
+    # then the timeline says so once, and the request waits for DevOps to ask again
+    request.refresh_from_db()
+    assert request.state == RequestState.ACKNOWLEDGED
+    assert request.events.filter(action="approval_expired").count() == 1
+    request_approval_again(request=request, actor=people["devops"])
+    assert request.approvals.count() == 2
+    with pytest.raises(RequestError, match="still pending"):
+        request_approval_again(request=request, actor=people["devops"])
