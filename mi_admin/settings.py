@@ -257,6 +257,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mi_admin.approvals.tasks.approval_requests_expire_task",
         "schedule": 60.0,
     },
+    # Requests: finished operations whose hook was lost, SLA warnings and pages (once each).
+    "requests-tick": {"task": "mi_requests.tasks.requests_tick", "schedule": 60.0},
     # Ends access grants past their expiry even when the eta'd task was lost.
     "access-grants-sweep": {
         "task": "access.tasks.access_grants_sweep_task",

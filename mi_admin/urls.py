@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("health.urls")),
     path("", include("rollouts.urls")),
     path("", include("access.urls")),
+    path("", include("mi_requests.urls")),
     path("admin/", admin.site.urls),
 ]

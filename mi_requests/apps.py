@@ -4,4 +4,10 @@ from django.apps import AppConfig
 class MiRequestsConfig(AppConfig):
     name = "mi_requests"
     label = "mi_requests"
-    verbose_name = "Requests and approvals"
+    verbose_name = "Requests"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from mi_requests import handlers
+
+        handlers.register()

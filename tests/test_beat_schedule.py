@@ -26,6 +26,8 @@ REQUIRED = {
     # repeated failures within a minute become one event with a count (issue 8, point 10)
     "audit-fold-failures": 60,
     "approvals-expire": 60,
+    # request SLA warnings/pages and the sweep of finished request operations
+    "requests-tick": 60,
     # a trial's owner is asked, and an expired trial pages, within the hour (issue 11)
     "instances-trials-check": 3600,
 }

@@ -354,3 +354,77 @@ def test_an_access_approval_page_query_count_is_the_baseline(client_for: Callabl
     large = _count(client, url, {}, {})
     # then both cost the baseline
     assert (small, large) == (ACCESS_APPROVAL_BASELINE, ACCESS_APPROVAL_BASELINE)
+
+
+# The request pages, as DevOps sees them (every request listed, every action offered). Each
+# includes the session, the user and their groups (3 queries).
+REQUEST_BASELINES: dict[str, int] = {
+    "request_list": 6,  # count; page (requester, customer, instance, handler); its pauses
+    "request_list_partial": 6,  # the same reads
+    # request (with its operation); timeline with actors; pauses; approvals
+    "request_detail": 7,
+    "request_new": 4,  # the active instances for the choice
+    "request_sla_report": 5,  # count of kind x month groups; the page
+    "request_sla_report_export": 4,  # the groups (one query)
+}
+REQUEST_PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
+    "request_list": ("/requests/", {}, {}),
+    "request_list_partial": ("/requests/", {"status": "open"}, {"HTTP_HX_REQUEST": "true"}),
+    "request_detail": ("/requests/{pk}/", {}, {}),
+    "request_new": ("/requests/new/", {"kind": "suspension"}, {}),
+    "request_sla_report": ("/requests/sla/", {}, {}),
+    "request_sla_report_export": ("/requests/sla/export.csv", {}, {}),
+}
+
+
+def _requests_fixture(n: int, events: int) -> int:
+    """``n`` requests (some acknowledged, approved, waiting), and one measured request with
+    ``events`` comments and a question; returns the measured request's pk."""
+    from django.db.models import F
+
+    from mi_requests.models import CustomerRequest, RequestEvent, RequestPause
+    from tests.fixtures.personas import make_persona
+    from tests.mi_requests.factories import make_request
+
+    ce, devops = make_persona("ce"), make_persona("devops")
+    now = timezone.now()
+    start = CustomerRequest.objects.count()
+    for i in range(start, start + n):
+        instance = make_instance(f"req-{i}")
+        request = make_request(ce, instance)
+        if i % 3:
+            CustomerRequest.objects.filter(pk=request.pk).update(
+                state="approved" if i % 3 == 1 else "waiting",
+                resume_state="" if i % 3 == 1 else "approved",
+                acknowledged_at=F("submitted_at"),
+                approved_at=F("submitted_at"),
+                handler=devops,
+                resolution_due_at=now + timedelta(days=21),
+            )
+        if i % 3 == 2:
+            RequestPause.objects.create(
+                request=request, question="?", asked_by=devops, started_at=now
+            )
+    measured = CustomerRequest.objects.order_by("pk").first()
+    assert measured is not None
+    for _ in range(events):
+        RequestEvent.objects.create(
+            request=measured, at=now, actor=ce, action="comment", comment="c"
+        )
+    return measured.pk
+
+
+@pytest.mark.parametrize("name", list(REQUEST_BASELINES))
+def test_request_pages_query_count_is_the_baseline(name: str, client_for: Callable):
+    # given DevOps and a few requests
+    client = client_for("devops")
+    pk = _requests_fixture(5, events=2)
+    url, query, headers = REQUEST_PAGES[name]
+    url = url.format(pk=pk)
+    client.get(url, query, **headers)  # warm per-process caches
+    # when the page renders, then again with many more requests and a longer timeline
+    small = _count(client, url, query, headers)
+    _requests_fixture(60, events=30)
+    large = _count(client, url, query, headers)
+    # then both cost the baseline
+    assert (small, large) == (REQUEST_BASELINES[name], REQUEST_BASELINES[name])

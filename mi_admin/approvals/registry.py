@@ -91,3 +91,32 @@ def approval_decided(request_pk: int) -> None:
         )
         return
     registered.on_decided(request)
+
+
+# Where a subject's own page is: the inbox and the approval page link to it. Kept apart from
+# register_subject so an app adds it without changing how it registers its handler.
+SubjectUrl = Callable[[str], str]
+_URLS: dict[str, SubjectUrl] = {}
+
+
+def register_subject_url(kind: str, url_for: SubjectUrl) -> None:
+    """``url_for(subject_id)`` is the path of the subject's page (e.g. ``/requests/17/``)."""
+    _URLS[kind] = url_for
+
+
+def subject_url(kind: str, subject_id: str) -> str:
+    """The subject's page, or "" when its app registered none (or answering failed)."""
+    url_for = _URLS.get(kind)
+    if url_for is None:
+        return ""
+    try:
+        return url_for(subject_id)
+    except Exception:
+        logger.exception("subject url of %s:%s failed", kind, subject_id)
+        return ""
+
+
+def subject_label(kind: str) -> str:
+    """The subject kind's label ("Access grant", "Request"), or the kind itself."""
+    registered = _KINDS.get(kind)
+    return registered.label if registered is not None else kind

@@ -21,6 +21,7 @@ from tests.access.factories import make_access_grant
 from tests.approvals.factories import make_approval_request
 from tests.fixtures.personas import PERSONAS, make_persona
 from tests.instances.factories import make_deletion_record, make_instance, make_operation
+from tests.mi_requests.factories import make_request
 
 LOGIN = 302  # anonymous: sent to the login page
 DENY = 403
@@ -180,6 +181,16 @@ MATRIX: dict[str, Row] = {
     "access:done": Row(everyone(302), method="post", kwargs={"pk": "900001"}),
     "access:extend": Row(everyone(302), method="post", kwargs={"pk": "900001"}),
     "access:revoke": Row(only(400, "manager", "admin"), method="post", kwargs={"pk": "900001"}),
+    # Requests: filing and one's own requests for every role; request #900001 is filed by ce
+    # (DevOps, managers and Admins see every request). Handling is DevOps/Admin; an empty
+    # action is a 400 for whoever reaches the view. The SLA report is for everyone.
+    "mi_requests:list": Row(everyone(200)),
+    "mi_requests:new": Row(everyone(200)),
+    "mi_requests:detail": Row(everyone(200), kwargs={"pk": "900001"}),
+    "mi_requests:handle": Row(only(400, "devops", "admin"), method="post", kwargs={"pk": "900001"}),
+    "mi_requests:respond": Row(everyone(400), method="post", kwargs={"pk": "900001"}),
+    "mi_requests:sla_report": Row(everyone(200)),
+    "mi_requests:sla_report_export": Row(everyone(200)),
 }
 
 
@@ -195,6 +206,7 @@ def matrix_objects(db):
     Rollout.objects.create(pk=900001, release=release)
     make_access_grant(make_persona("devops"), instance, pk=900001)
     make_deletion_record(instance, pk=900001)
+    make_request(make_persona("ce"), instance, pk=900001)
 
 
 def _our_patterns() -> list[tuple[str, str]]:
