@@ -150,16 +150,17 @@ def test_a_wave_starts_only_after_the_previous_finished_and_its_hold_passed(
 
 
 def test_a_wave_waits_for_its_earliest_start(devops) -> None:
-    # given a release published today: wave 1 may start only 5 working days later
-    from django.utils import timezone
-
-    release = Release.objects.create(version="6.10.0", released_at=timezone.now())
-    Release.objects.create(version="6.9.1", released_at=timezone.now() - timedelta(days=30))
+    # given a release published on a Thursday, driven that afternoon (a fixed weekday: on a
+    # weekend even wave 0 waits for Monday): wave 1 may start only 5 working days later
+    released = timezone.now().replace(year=2026, month=3, day=5, hour=12, minute=0)
+    that_afternoon = released + timedelta(hours=2)
+    release = Release.objects.create(version="6.10.0", released_at=released)
+    Release.objects.create(version="6.9.1", released_at=released - timedelta(days=30))
     make_fleet(None)
     rollout = rollout_start(rollout=rollout_create(release=release, actor=devops), actor=devops)
-    rollout_advance(rollout_id=rollout.pk)
+    rollout_advance(rollout_id=rollout.pk, now=that_afternoon)
     _finish(rollout, 0)
-    rollout_advance(rollout_id=rollout.pk)
+    rollout_advance(rollout_id=rollout.pk, now=that_afternoon)
     # then no customer upgrade is asked for before its day
     assert _started(rollout) == {"dev", "demo"}
     wave1 = rollout.waves.get(position=1)
