@@ -22,14 +22,14 @@ from rollouts.services import (
     WAIVER_KIND,
     release_recorded,
     rollout_schedule_waiver_decided,
-    rollouts_advance_for_operation,
+    rollout_upgrade_finished,
 )
 
 logger = logging.getLogger(__name__)
 
 
 def operation_finished(operation: Operation) -> None:
-    rollouts_advance_for_operation(operation=operation)
+    rollout_upgrade_finished(operation=operation)
 
 
 def release_saved(sender: type[Release], instance: Release, created: bool, **kwargs: Any) -> None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from instances.choices import (
+    ACTIVE_OPERATION_STATES,
     InstanceKind,
     LifecycleState,
     OperationKind,
@@ -27,7 +28,12 @@ from instances.choices import (
 )
 from instances.models import Instance, Operation, Release
 from instances.services.operations import OperationConflict
-from instances.services.upgrades import UpgradeRefused, upgrade_refusal, upgrade_request
+from instances.services.upgrades import (
+    UpgradeRefused,
+    upgrade_concurrency,
+    upgrade_refusal,
+    upgrade_request,
+)
 from instances.versions import ReleaseHistory, instance_version, supersedes
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Role, user_roles
@@ -35,6 +41,7 @@ from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.models import ApprovalPolicy, ApprovalRequest
 from mi_admin.approvals.services import ApprovalError, approval_request_create
 from mi_admin.audit.services import audit_record
+from mi_admin.queue import task_enqueue
 from mi_admin.sla import (
     WorkCalendar,
     add_working_days,
@@ -589,32 +596,74 @@ def rollouts_advance_all() -> list[int]:
     return ids
 
 
-def rollout_advance(*, rollout_id: int, now: datetime | None = None) -> str:
-    """One step of the driver for one rollout, under its row lock; returns its state."""
+def rollout_advance(
+    *, rollout_id: int, now: datetime | None = None, skip_locked: bool = False
+) -> str | None:
+    """One step of the driver for one rollout, under its row lock; returns its state.
+
+    ``skip_locked``: return None at once when another driver run holds the lock, instead of
+    waiting for it (the finished listener's task then asks again shortly, so no worker
+    thread sits blocked while upgrades wait for one)."""
     with transaction.atomic():
-        rollout = _locked(rollout_id)
+        rows = Rollout.objects.select_for_update(skip_locked=skip_locked).select_related("release")
+        rollout = rows.filter(pk=rollout_id).first()
+        if rollout is None:
+            if skip_locked and Rollout.objects.filter(pk=rollout_id).exists():
+                return None
+            raise Rollout.DoesNotExist(f"No rollout #{rollout_id}.")
         if rollout.state in DRIVEN_ROLLOUT_STATES:
             _drive(rollout, now=now)
         return str(rollout.state)
 
 
-def rollouts_advance_for_operation(*, operation: Operation) -> list[int]:
-    """An upgrade ended (the operations' finished listener, after its commit): advance the
-    rollouts it belongs to now, so the next upgrade or wave starts without waiting for the
-    beat. Idempotent, like every driver run; the beat task reaches the same state if this
-    hook is lost. Returns the ids advanced."""
+ADVANCE_AFTER_TASK = "rollouts.tasks.rollouts_advance_after"
+
+
+def rollout_upgrade_finished(*, operation: Operation) -> None:
+    """The finished-operation listener: when an upgrade ends, queue the driver for it.
+
+    Queued rather than run here: the worker that finished the upgrade goes on to hand its
+    slot to a waiting upgrade (``upgrade_wake_next``), which must not wait behind the
+    rollout's row lock. If queueing fails (broker down) the beat sweep advances it."""
+    if operation.kind == OperationKind.UPGRADE:
+        task_enqueue(ADVANCE_AFTER_TASK, operation.pk)
+
+
+def rollouts_advance_after_operation(*, operation_id: int) -> list[int]:
+    """The listener's task: advance the rollouts after operation ``operation_id`` ended;
+    returns the ids another driver run held (the task asks again for those)."""
+    operation = Operation.objects.filter(pk=operation_id).first()
+    if operation is None:
+        return []
+    return rollouts_advance_for_operation(operation=operation, skip_locked=True)
+
+
+def rollouts_advance_for_operation(*, operation: Operation, skip_locked: bool = False) -> list[int]:
+    """An upgrade ended (the operations' finished listener, after its commit): its slot is
+    free, so advance the rollouts now (the next upgrade or wave starts without waiting for
+    the beat). Every driven rollout, not only the one the upgrade belonged to, so a rollout
+    whose upgrades are all waiting is not starved by another that always takes the freed
+    slot first: the others are advanced before the upgrade's own. Idempotent, like every
+    driver run; the beat task reaches the same state if this hook is lost. Returns the ids
+    advanced, in that order."""
     if operation.kind != OperationKind.UPGRADE:
         return []
-    ids = list(
-        RolloutTarget.objects.filter(
-            operation_id=operation.pk, rollout__state__in=DRIVEN_ROLLOUT_STATES
-        )
-        .values_list("rollout_id", flat=True)
-        .distinct()
+    own = set(
+        RolloutTarget.objects.filter(operation_id=operation.pk).values_list("rollout_id", flat=True)
     )
+    driven = Rollout.objects.filter(state__in=DRIVEN_ROLLOUT_STATES).order_by("pk")
+    ids = sorted(driven.values_list("pk", flat=True), key=lambda pk: (pk in own, pk))
+    busy = []
     for rollout_id in ids:
-        rollout_advance(rollout_id=rollout_id)
-    return ids
+        try:
+            if rollout_advance(rollout_id=rollout_id, skip_locked=skip_locked) is None:
+                busy.append(rollout_id)
+        except Exception:
+            # One rollout's error must not keep the others from advancing (the beat retries).
+            logger.exception(
+                "rollout %s: advancing after operation %s failed", rollout_id, operation.pk
+            )
+    return busy
 
 
 def _sync_targets(rollout: Rollout) -> None:
@@ -677,9 +726,12 @@ def _drive(rollout: Rollout, *, now: datetime | None = None) -> None:
         if wave.started_at is None:
             wave.started_at = now
             wave.save(update_fields=["started_at"])
+        room = _upgrade_room()
         for target in unresolved:
-            if target.state == TargetState.PENDING:
-                _start_upgrade(rollout, target)
+            if room <= 0:
+                break
+            if target.state == TargetState.PENDING and _start_upgrade(rollout, target):
+                room -= 1
         return
     failures = rollout.targets.filter(state=TargetState.FAILED).exists()
     _end(rollout, RolloutState.FAILED if failures else RolloutState.COMPLETED, now)
@@ -701,7 +753,23 @@ def _may_start(
     return True
 
 
-def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> None:
+def _upgrade_room() -> int:
+    """How many more upgrades the driver asks for now: twice the fleet-wide slots less every
+    upgrade already pending or running (any rollout's or a person's).
+
+    One set runs; the second waits as pending operations, so a slot that frees is handed to
+    a waiting upgrade at once (``upgrade_wake_next``) while the driver, run by the finished
+    listener, tops the queue up off that path. Asking for a whole wave at once instead made
+    one long transaction at each wave's start and kept dozens of operations polling for a
+    slot. The slots, not this count, enforce the limit."""
+    active = Operation.objects.filter(
+        kind=OperationKind.UPGRADE, state__in=ACTIVE_OPERATION_STATES
+    ).count()
+    return 2 * upgrade_concurrency() - active
+
+
+def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> bool:
+    """Ask for the target's upgrade; True when it is now upgrading."""
     version = rollout.release.version
     try:
         operation, _ = upgrade_request(
@@ -717,21 +785,22 @@ def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> None:
         # The rules changed since planning (e.g. someone upgraded it by hand): not a failure.
         target.state, target.skip_reason = TargetState.SKIPPED, str(exc)[:500]
         target.save(update_fields=["state", "skip_reason"])
-        return
+        return False
     except OperationConflict as exc:
         # Another change holds the instance; stay pending and ask again next time.
         target.error = str(exc)
         target.save(update_fields=["error"])
-        return
+        return False
     if operation.params.get("target") != version:
         target.error = f"Another upgrade (to {operation.params.get('target')}) is under way."
         target.save(update_fields=["error"])
-        return
+        return False
     target.state, target.operation, target.error = TargetState.UPGRADING, operation, ""
     target.save(update_fields=["state", "operation", "error"])
     logger.info(
         "rollout %s: upgrade of %s is operation %s", rollout.pk, target.instance, operation.pk
     )
+    return True
 
 
 def _end(rollout: Rollout, state: RolloutState, now: datetime) -> None:
