@@ -704,8 +704,12 @@ def _drive(rollout: Rollout, *, now: datetime | None = None) -> None:
             _end(rollout, RolloutState.ABORTED if aborting else RolloutState.SUPERSEDED, now)
         return
     previous: RolloutWave | None = None
+    # Every target in one query (the listener runs this as each upgrade ends).
+    by_wave: dict[int, list[RolloutTarget]] = {}
+    for target in rollout.targets.select_related("instance").order_by("instance__slug"):
+        by_wave.setdefault(target.wave_id, []).append(target)
     for wave in rollout.waves.order_by("position"):
-        targets = list(wave.targets.select_related("instance").order_by("instance__slug"))
+        targets = by_wave.get(wave.pk, [])
         failed = [t for t in targets if t.state == TargetState.FAILED]
         if len(failed) > rollout.failure_budget:
             first = failed[0]

@@ -37,6 +37,21 @@ def _drive_until(rollout: Rollout, state: RolloutState, seconds: float = 120) ->
     raise AssertionError(f"rollout still {rollout.state} after {seconds} s")
 
 
+def _assert_one_compact_row(page: Page) -> None:
+    """The action form's reason field and buttons share one line, the buttons sized to their
+    labels (Pico alone stacks them full-width)."""
+    actions = page.get_by_test_id("rollout-actions")
+    found = [b.bounding_box() for b in actions.locator("input[name=reason], button").all()]
+    boxes = [box for box in found if box is not None]
+    assert len(boxes) == len(found) >= 3, found
+    middles = [box["y"] + box["height"] / 2 for box in boxes]
+    assert max(middles) - min(middles) <= 4, f"not one row: {boxes}"
+    form = actions.bounding_box()
+    assert form is not None
+    for box in boxes[1:]:
+        assert box["width"] < form["width"] / 4, f"a wide button: {box}"
+
+
 def test_devops_runs_a_rollout_through_a_failure_to_its_report(
     page: Page,
     live_server: LiveServer,
@@ -58,13 +73,19 @@ def test_devops_runs_a_rollout_through_a_failure_to_its_report(
     page.goto(f"{live_server.url}/rollouts/new/?release={TO}&failure_budget=0&hold_seconds=0")
     expect(page.get_by_test_id("plan-wave").first).to_contain_text("dev")
     page.get_by_role("button", name="Save the plan").click()
+    # the planned rollout's actions sit in one compact row: the reason, then small buttons
+    _assert_one_compact_row(page)
+    screenshot("rollout-planned-actions")
     page.get_by_test_id("start-rollout").click()
     expect(page.get_by_test_id("rollout-state")).to_contain_text("Running")
+    _assert_one_compact_row(page)
     rollout = Rollout.objects.get()
 
     # then it runs until prod-a fails, and the live page shows the pause and its reason
     _drive_until(rollout, RolloutState.PAUSED)
     expect(page.get_by_test_id("rollout-paused")).to_contain_text("prod-a failed", timeout=15_000)
+    page.reload()  # the paused page offers Resume in the row
+    _assert_one_compact_row(page)
     screenshot("rollout-paused")
 
     # when the cause is fixed, devops retries prod-a and resumes

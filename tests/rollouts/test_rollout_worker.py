@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -234,7 +235,9 @@ def test_two_rollouts_and_single_upgrades_at_once_stay_within_the_fleet_limit(
     # release is the model's rule; 6.11.0 is another line, so it supersedes nothing)
     make_fleet(fleetsim)
     first = _rollout(devops)
-    newer = Release.objects.create(version="6.11.0", released_at="2026-04-02T12:00:00Z")
+    newer = Release.objects.create(
+        version="6.11.0", released_at=datetime(2026, 4, 2, 12, tzinfo=UTC)
+    )
     second = rollout_start(
         rollout=rollout_create(
             release=newer, actor=devops, stability_seconds=0.6, deadline_seconds=4, poll_seconds=0.1
