@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -202,6 +203,15 @@ def rollout_create(
     if failure_budget < 0 or hold_seconds < 0:
         raise RolloutError("The failure budget and the hold cannot be negative.")
     plan = rollout_plan(release=release, hold_seconds=hold_seconds, now=now)
+    # The timings are fixed on the rollout when it is planned: its upgrades are asked for by
+    # whichever process drives it (the beat, a worker's finished listener, a person's
+    # action), and each must get the same ones.
+    if stability_seconds is None:
+        stability_seconds = float(settings.UPGRADE_STABILITY_SECONDS)
+    if deadline_seconds is None:
+        deadline_seconds = float(settings.UPGRADE_PROGRESS_DEADLINE_SECONDS)
+    if poll_seconds is None:
+        poll_seconds = float(settings.UPGRADE_POLL_SECONDS)
     with transaction.atomic():
         rollout = Rollout.objects.create(
             release=release,
