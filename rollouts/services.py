@@ -14,6 +14,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -627,6 +628,15 @@ def rollout_advance(
 
 
 ADVANCE_AFTER_TASK = "rollouts.tasks.rollouts_advance_after"
+ADVANCE_ROLLOUT_TASK = "rollouts.tasks.rollout_advance_soon"
+
+
+def _enqueue_quietly(name: str, *args: object) -> None:
+    """Queue a driver run; if the broker is down the beat's sweep does it instead."""
+    try:
+        task_enqueue(name, *args)
+    except Exception:
+        logger.warning("could not queue %s%r; the beat task will do it", name, args, exc_info=True)
 
 
 def rollout_upgrade_finished(*, operation: Operation) -> None:
@@ -636,7 +646,7 @@ def rollout_upgrade_finished(*, operation: Operation) -> None:
     slot to a waiting upgrade (``upgrade_wake_next``), which must not wait behind the
     rollout's row lock. If queueing fails (broker down) the beat sweep advances it."""
     if operation.kind == OperationKind.UPGRADE:
-        task_enqueue(ADVANCE_AFTER_TASK, operation.pk)
+        _enqueue_quietly(ADVANCE_AFTER_TASK, operation.pk)
 
 
 def rollouts_advance_after_operation(*, operation_id: int) -> list[int]:
@@ -741,11 +751,22 @@ def _drive(rollout: Rollout, *, now: datetime | None = None) -> None:
             wave.started_at = now
             wave.save(update_fields=["started_at"])
         room = _upgrade_room()
-        for target in unresolved:
-            if room <= 0:
+        # At most one set of slots per run: a run asking for 2 x N at once held the row lock
+        # (and the audit chain's) long enough to delay the first upgrades; the rest is asked
+        # for by a run queued for right after this one commits.
+        batch = min(room, upgrade_concurrency())
+        pending = [t for t in unresolved if t.state == TargetState.PENDING]
+        tried = 0
+        for target in pending:
+            if batch <= 0:
                 break
-            if target.state == TargetState.PENDING and _start_upgrade(rollout, target):
-                room -= 1
+            tried += 1
+            if _start_upgrade(rollout, target):
+                batch, room = batch - 1, room - 1
+        # Only when the batch, not the candidates, ran out (a target another change holds
+        # stays pending and must not make the runs chase each other).
+        if room > 0 and tried < len(pending):
+            transaction.on_commit(partial(_enqueue_quietly, ADVANCE_ROLLOUT_TASK, rollout.pk))
         return
     failures = rollout.targets.filter(state=TargetState.FAILED).exists()
     _end(rollout, RolloutState.FAILED if failures else RolloutState.COMPLETED, now)

@@ -10,11 +10,12 @@ from health.services.incidents import INCIDENT_DELIVER_TASK
 from instances.services.operations import OPERATION_RUN_TASK
 from mi_admin.approvals.services import SLACK_NOTIFY_TASK
 from mi_admin.celery import app
-from rollouts.services import ADVANCE_AFTER_TASK
+from rollouts.services import ADVANCE_AFTER_TASK, ADVANCE_ROLLOUT_TASK
 
 NAMES = [
     ACTIVATE_DUE_TASK,
     ADVANCE_AFTER_TASK,
+    ADVANCE_ROLLOUT_TASK,
     EXPIRE_TASK,
     INCIDENT_DELIVER_TASK,
     OPERATION_RUN_TASK,
