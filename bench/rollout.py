@@ -68,9 +68,11 @@ def one_run(concurrency: int, beat: float) -> None:
             }
         )
         setup_django()
+        pool = os.environ.get("BENCH_POOL", "threads")
+        threads = os.environ.get("BENCH_THREADS", str(concurrency + 4))
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "mi_admin", "worker", "-l", "WARNING",
-             "--pool", os.environ.get("BENCH_POOL", "threads"), "--concurrency", str(int(os.environ.get("BENCH_THREADS", concurrency + 4))), "-Q", queue,
+             "--pool", pool, "--concurrency", threads, "-Q", queue,
              "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle"],
             cwd=ROOT,
             env={**os.environ},
