@@ -4,7 +4,7 @@ requester never approves their own waiver, and once approved the waves start at 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
@@ -17,6 +17,7 @@ from mi_admin.accounts.roles import Role
 from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.services import ApprovalError, approval_review_submit
 from mi_admin.audit.models import AuditEvent
+from mi_admin.sla import add_working_days, work_calendar_from_settings
 from rollouts.models import Rollout, RolloutTarget, TargetState
 from rollouts.services import (
     RolloutError,
@@ -27,9 +28,17 @@ from rollouts.services import (
 )
 from tests.rollouts.conftest import make_fleet, make_releases
 
-# A Thursday afternoon: the emergency release's customer wave (working day 3) is next Tuesday.
-RELEASED = timezone.now().replace(year=2026, month=3, day=5, hour=13, minute=0, second=0)
-THAT_AFTERNOON = RELEASED + timedelta(hours=1)
+
+def _released_just_now() -> datetime:
+    """A release time at most a minute ago whose working day 0 has begun (on a weekend, the
+    Friday before): its wave 0 may start now, its customer wave (day 3) not yet. Real time,
+    because the approval's handler drives the rollout at once, with the clock's now."""
+    calendar = work_calendar_from_settings()
+    now = timezone.now()
+    moment = now - timedelta(minutes=1)
+    while add_working_days(moment, 0, calendar=calendar) > now:
+        moment -= timedelta(days=1)
+    return moment
 
 
 def _second_admin() -> User:
@@ -59,20 +68,22 @@ def emergency(db: None, devops) -> Rollout:
     # test instances finished
     make_releases()
     make_fleet(None)
-    release = Release.objects.create(version="6.10.1", kind="emergency", released_at=RELEASED)
+    release = Release.objects.create(
+        version="6.10.1", kind="emergency", released_at=_released_just_now()
+    )
     rollout = rollout_create(release=release, actor=devops, hold_seconds=3600)
     rollout_start(rollout=rollout, actor=devops)
-    rollout_advance(rollout_id=rollout.pk, now=THAT_AFTERNOON)
+    rollout_advance(rollout_id=rollout.pk)
     assert _started(rollout) == {"dev", "demo"}
     Operation.objects.filter(kind=OperationKind.UPGRADE).update(state="succeeded")
-    rollout_advance(rollout_id=rollout.pk, now=THAT_AFTERNOON)
+    rollout_advance(rollout_id=rollout.pk)
     return rollout
 
 
 def test_without_approval_an_emergency_rollout_follows_the_schedule(emergency, devops) -> None:
     # when a waiver is asked for but nobody approved it yet
     rollout_schedule_waiver_request(rollout=emergency, actor=devops, reason="CVE-2026-1234")
-    rollout_advance(rollout_id=emergency.pk, now=THAT_AFTERNOON)
+    rollout_advance(rollout_id=emergency.pk)
     # then no customer upgrade starts before the customer stage's day
     assert _started(emergency) == {"dev", "demo"}
     emergency.refresh_from_db()
@@ -121,11 +132,11 @@ def test_only_another_admin_approves_and_then_the_waves_start_at_once(
         )
     request.refresh_from_db()
     assert request.state == RequestState.APPROVED
-    # then the schedule is waived (audited), and the customer wave starts on that same
-    # afternoon: before its earliest start and inside the previous wave's hold
+    # then the schedule is waived (audited), and the customer wave starts at once: before
+    # its earliest start and inside the previous wave's hold
     emergency.refresh_from_db()
     assert emergency.schedule_waived_at is not None
-    rollout_advance(rollout_id=emergency.pk, now=THAT_AFTERNOON)
+    rollout_advance(rollout_id=emergency.pk)
     started = _customers_started(emergency)
     assert started
     for slug in started:
@@ -149,7 +160,7 @@ def test_a_denied_waiver_leaves_the_schedule_in_force(
         )
     emergency.refresh_from_db()
     assert emergency.schedule_waived_at is None
-    rollout_advance(rollout_id=emergency.pk, now=THAT_AFTERNOON)
+    rollout_advance(rollout_id=emergency.pk)
     assert _started(emergency) == {"dev", "demo"}
     assert AuditEvent.objects.filter(action="rollout.schedule_waiver_refused").exists()
     # a new request may be filed after a decision
