@@ -6,6 +6,7 @@ schedule counted from the patch's date."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -36,7 +37,7 @@ def _patch_time() -> datetime:
     return moment
 
 
-def _wait(rollout: Rollout, until, seconds: float = 90) -> Rollout:  # type: ignore[no-untyped-def]
+def _wait(rollout: Rollout, until: Callable[[Rollout], bool], seconds: float = 90) -> Rollout:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         rollouts_advance_all()
@@ -82,8 +83,9 @@ def test_a_patch_release_mid_rollout_restarts_the_stages(celery_worker, fleetsim
     # the upgrades under way finish (not cancelled), and it ends 'superseded'
     old = _wait(old, lambda r: r.state != RolloutState.SUPERSEDING)
     assert old.state == RolloutState.SUPERSEDED
-    for operation in Operation.objects.filter(pk__in=in_flight):
+    for operation in Operation.objects.filter(pk__in=in_flight).select_related("instance"):
         assert operation.state == OperationState.SUCCEEDED, operation.error
+        assert operation.instance is not None
         assert fleetsim.get_instance(operation.instance.slug)["version"] == TO
     # a rollout of the patch restarted the stages from wave 0, counted from the patch's date
     new = Rollout.objects.get(release=patch)
