@@ -3,13 +3,15 @@
 Each run starts the fleet simulator and a real Celery worker (threads) on a fresh bench
 database, plans a rollout of every instance (no holds, releases long past, so only the
 waves' order gates them: 10 %, then 40 %, then everyone) and drives it the way production
-does: ``rollouts_advance_all`` (the beat task's body) every ``beat`` seconds. The simulated
+does: the worker's finished-operation listener advances it as each upgrade ends, and
+``rollouts_advance_all`` (the beat task's body) runs every ``beat`` seconds as the sweep;
+the end is watched every 0.1 s. ``BENCH_THREADS`` / ``BENCH_POOL`` change the worker
+(default: threads, UPGRADE_CONCURRENCY + 4). The simulated
 upgrade is short: the simulator reconciles a version change in 0.5 s and the stability window
 is 0.5 s (probes every 0.1 s), so an upgrade takes about a second plus its snapshot and
 probes. Printed per run: the wall time from start to completed, the ideal
 ceil(N / UPGRADE_CONCURRENCY) x the measured mean upgrade time (first step to last), and
-their ratio (goal <= 1.3). Run at the production beat (15 s) and at 1 s, to show what
-the beat costs.
+their ratio (goal <= 1.3), at the production beat (15 s).
 
 Run: `.venv/bin/python bench/rollout.py` (databases mi_admin_bench_rollout_*).
 """
