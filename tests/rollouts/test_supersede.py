@@ -151,3 +151,23 @@ def test_a_release_of_another_line_or_an_older_one_supersedes_nothing(db, devops
     rollout.refresh_from_db()
     assert rollout.state == RolloutState.RUNNING
     assert rollout.superseded_by is None
+
+
+def test_the_pages_say_superseded_by_which_release_and_link_the_restart(
+    db, devops, client_for
+) -> None:
+    # given a rollout superseded by a patch through the sweep
+    make_fleet(None)
+    old = rollout_start(rollout=rollout_create(release=make_releases(), actor=devops), actor=devops)
+    Release.objects.bulk_create([Release(version=PATCH, kind="patch", released_at=timezone.now())])
+    rollouts_advance_all()
+    new = Rollout.objects.get(release__version=PATCH)
+    client = client_for("ce")
+    # then the old rollout's page names the patch and links the rollout that restarted it
+    page = client.get(f"/rollouts/{old.pk}/").content.decode()
+    assert f"Superseded by patch release {PATCH}" in page
+    assert f'href="/rollouts/{new.pk}/"' in page
+    # and the new one's page links back
+    page = client.get(f"/rollouts/{new.pk}/").content.decode()
+    assert f'href="/rollouts/{old.pk}/"' in page
+    assert "Restarts the stages of" in page
