@@ -63,6 +63,15 @@ def parse_version(text: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in text.split("."))
 
 
+def supersedes(*, newer: str, older: str) -> bool:
+    """``newer`` is a later release of ``older``'s line (same MAJOR.MINOR, higher PATCH):
+    a patch release, which restarts the staged rollout of ``older``."""
+    new_key, old_key = parse_version(newer), parse_version(older)
+    if new_key is None or old_key is None:
+        return False
+    return new_key[:2] == old_key[:2] and new_key > old_key
+
+
 def effective_version(observed_version: str, vm_version: str = "") -> str:
     """What the instance reports at ``/__version`` wins; the VM metadata of the last
     inventory sync stands in until the first probe answers."""

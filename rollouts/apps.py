@@ -5,3 +5,8 @@ class RolloutsConfig(AppConfig):
     name = "rollouts"
     verbose_name = "Rollouts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from rollouts import handlers
+
+        handlers.register()

@@ -25,7 +25,13 @@ class PlanForm(forms.Form):
 
 class ActionForm(forms.Form):
     action = forms.ChoiceField(
-        choices=[("start", "Start"), ("pause", "Pause"), ("resume", "Resume"), ("abort", "Abort")]
+        choices=[
+            ("start", "Start"),
+            ("pause", "Pause"),
+            ("resume", "Resume"),
+            ("abort", "Abort"),
+            ("waive", "Waive the schedule"),
+        ]
     )
     reason = forms.CharField(max_length=500, required=False)
 
@@ -48,3 +54,11 @@ class MoveForm(forms.Form):
 class HoldForm(forms.Form):
     wave = forms.IntegerField(min_value=0)
     hold_seconds = forms.IntegerField(min_value=0)
+
+
+class ShareForm(forms.Form):
+    """A wave's cumulative shares; the range is checked by the service, with its message."""
+
+    wave = forms.IntegerField(min_value=0)
+    trial_pct = forms.IntegerField()
+    production_pct = forms.IntegerField()

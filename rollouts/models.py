@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from instances.models import Instance, Operation, Release
+from mi_admin.approvals.models import ApprovalRequest
 
 
 class RolloutState(models.TextChoices):
@@ -25,11 +26,27 @@ class RolloutState(models.TextChoices):
     ABORTED = "aborted", "Aborted"
     # Every wave ended, with failed targets the failure budget allowed.
     FAILED = "failed", "Completed with failures"
+    # A newer release of the same line (a patch) was registered: nothing new starts, the
+    # upgrades under way finish, then it ends 'superseded' (``superseded_by`` says by what).
+    SUPERSEDING = "superseding", "Being superseded"
+    SUPERSEDED = "superseded", "Superseded"
 
 
 # One of these per release at a time (a DB constraint); planned and ended ones do not count.
-ACTIVE_ROLLOUT_STATES = (RolloutState.RUNNING, RolloutState.PAUSED, RolloutState.ABORTING)
-ENDED_ROLLOUT_STATES = (RolloutState.COMPLETED, RolloutState.ABORTED, RolloutState.FAILED)
+ACTIVE_ROLLOUT_STATES = (
+    RolloutState.RUNNING,
+    RolloutState.PAUSED,
+    RolloutState.ABORTING,
+    RolloutState.SUPERSEDING,
+)
+ENDED_ROLLOUT_STATES = (
+    RolloutState.COMPLETED,
+    RolloutState.ABORTED,
+    RolloutState.FAILED,
+    RolloutState.SUPERSEDED,
+)
+# The states the driver moves on its own (the beat sweep and the finished-upgrade listener).
+DRIVEN_ROLLOUT_STATES = (RolloutState.RUNNING, RolloutState.ABORTING, RolloutState.SUPERSEDING)
 
 
 class TargetState(models.TextChoices):
@@ -73,6 +90,24 @@ class Rollout(models.Model):
         related_name="rollouts",
     )
     paused_reason = models.CharField(max_length=500, blank=True)
+    superseded_by = models.ForeignKey(
+        Release, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    restarted_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The rollout this one restarted the stages of (a patch release superseded it).",
+    )
+    # Emergency releases only: the staged schedule (earliest starts, holds) waived, once an
+    # Admin approved the request (mi_admin.approvals) filed with this reason.
+    schedule_waiver_reason = models.CharField(max_length=500, blank=True)
+    schedule_waiver_request = models.ForeignKey(
+        ApprovalRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    schedule_waived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -90,6 +125,16 @@ class Rollout(models.Model):
             models.CheckConstraint(
                 condition=~Q(state=RolloutState.PAUSED) | ~Q(paused_reason=""),
                 name="paused_rollout_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=(RolloutState.SUPERSEDING, RolloutState.SUPERSEDED))
+                | Q(superseded_by__isnull=False),
+                name="superseded_rollout_names_release",
+            ),
+            models.CheckConstraint(
+                condition=Q(schedule_waived_at__isnull=True)
+                | (Q(schedule_waiver_request__isnull=False) & ~Q(schedule_waiver_reason="")),
+                name="schedule_waiver_approved_with_reason",
             ),
         ]
 
@@ -109,13 +154,21 @@ class RolloutWave(models.Model):
     hold_seconds = models.PositiveIntegerField(
         default=0, help_text="How long the next wave waits after this one finished."
     )
+    # Cumulative shares: by the end of this wave, this percent of the trials / production
+    # instances runs the release (the schedule's 30/10, 100/40, 100/100; 0 for wave 0).
+    trial_pct = models.PositiveSmallIntegerField(default=0)
+    production_pct = models.PositiveSmallIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["rollout", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["rollout", "position"], name="one_wave_per_position")
+            models.UniqueConstraint(fields=["rollout", "position"], name="one_wave_per_position"),
+            models.CheckConstraint(
+                condition=Q(trial_pct__lte=100) & Q(production_pct__lte=100),
+                name="wave_share_at_most_100",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -35,7 +35,9 @@ def rollout_get(*, pk: int) -> Rollout | None:
 def rollout_detail(*, pk: int) -> Rollout | None:
     """A rollout with its waves and their targets (instance, operation) loaded."""
     return (
-        Rollout.objects.select_related("release", "created_by")
+        Rollout.objects.select_related(
+            "release", "created_by", "superseded_by", "schedule_waiver_request"
+        )
         .prefetch_related(
             "waves__targets__instance",
             "waves__targets__operation",
@@ -43,6 +45,14 @@ def rollout_detail(*, pk: int) -> Rollout | None:
         .filter(pk=pk)
         .first()
     )
+
+
+def rollout_restarted_by(*, rollout: Rollout) -> Rollout | None:
+    """The rollout that restarted the stages of a superseded ``rollout`` (no query unless it
+    was superseded)."""
+    if rollout.superseded_by_id is None:
+        return None
+    return Rollout.objects.filter(restarted_from=rollout).order_by("pk").first()
 
 
 def rollout_target_get(*, rollout: Rollout, pk: int) -> RolloutTarget | None:

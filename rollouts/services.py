@@ -14,18 +14,36 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from instances.choices import InstanceKind, LifecycleState, OperationState
+from instances.choices import (
+    ACTIVE_OPERATION_STATES,
+    InstanceKind,
+    LifecycleState,
+    OperationKind,
+    OperationState,
+    ReleaseKind,
+)
 from instances.models import Instance, Operation, Release
 from instances.services.operations import OperationConflict
-from instances.services.upgrades import UpgradeRefused, upgrade_refusal, upgrade_request
-from instances.versions import ReleaseHistory, instance_version
+from instances.services.upgrades import (
+    UpgradeRefused,
+    upgrade_concurrency,
+    upgrade_refusal,
+    upgrade_request,
+)
+from instances.versions import ReleaseHistory, instance_version, supersedes
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Role, user_roles
+from mi_admin.approvals.choices import RequestState
+from mi_admin.approvals.models import ApprovalPolicy, ApprovalRequest
+from mi_admin.approvals.services import ApprovalError, approval_request_create
 from mi_admin.audit.services import audit_record
+from mi_admin.queue import task_enqueue
 from mi_admin.sla import (
     WorkCalendar,
     add_working_days,
@@ -35,6 +53,8 @@ from mi_admin.sla import (
 )
 from rollouts.models import (
     ACTIVE_ROLLOUT_STATES,
+    DRIVEN_ROLLOUT_STATES,
+    ENDED_ROLLOUT_STATES,
     RESOLVED_TARGET_STATES,
     FleetFreeze,
     Rollout,
@@ -47,6 +67,9 @@ from rollouts.models import (
 logger = logging.getLogger(__name__)
 
 ABORTED_SKIP = "The rollout was aborted before this instance started."
+# The approval subject kind and policy of an emergency release's schedule waiver.
+WAIVER_KIND = "rollouts.schedule_waiver"
+WAIVER_POLICY = "admin-schedule-waiver"
 
 
 class RolloutError(Exception):
@@ -74,6 +97,8 @@ class PlannedWave:
     name: str
     earliest_start: datetime
     hold_seconds: int
+    trial_pct: int = 0
+    production_pct: int = 0
     targets: list[PlannedTarget] = field(default_factory=list)
 
 
@@ -131,7 +156,16 @@ def rollout_plan(
     placed = {"trial": 0, "production": 0}
     members: list[list[Instance]] = [list(by_kind[InstanceKind.INTERNAL])]
     for n, stage in enumerate(customer_stages, start=1):
-        waves.append(PlannedWave(n, stage.label, start(stage.first_day), hold_seconds))
+        waves.append(
+            PlannedWave(
+                n,
+                stage.label,
+                start(stage.first_day),
+                hold_seconds,
+                trial_pct=stage.trial_pct,
+                production_pct=stage.production_pct,
+            )
+        )
         chosen: list[Instance] = []
         for kind in ("trial", "production"):
             upto = _share(by_kind[kind], stage.target_pct(kind))
@@ -165,6 +199,7 @@ def rollout_create(
     poll_seconds: float | None = None,
     only_in_maintenance_windows: bool = False,
     now: datetime | None = None,
+    restarted_from: Rollout | None = None,
 ) -> Rollout:
     """Save the plan of a rollout of ``release`` (state planned; nothing starts yet).
 
@@ -173,6 +208,15 @@ def rollout_create(
     if failure_budget < 0 or hold_seconds < 0:
         raise RolloutError("The failure budget and the hold cannot be negative.")
     plan = rollout_plan(release=release, hold_seconds=hold_seconds, now=now)
+    # The timings are fixed on the rollout when it is planned: its upgrades are asked for by
+    # whichever process drives it (the beat, a worker's finished listener, a person's
+    # action), and each must get the same ones.
+    if stability_seconds is None:
+        stability_seconds = float(settings.UPGRADE_STABILITY_SECONDS)
+    if deadline_seconds is None:
+        deadline_seconds = float(settings.UPGRADE_PROGRESS_DEADLINE_SECONDS)
+    if poll_seconds is None:
+        poll_seconds = float(settings.UPGRADE_POLL_SECONDS)
     with transaction.atomic():
         rollout = Rollout.objects.create(
             release=release,
@@ -183,6 +227,7 @@ def rollout_create(
             poll_seconds=poll_seconds,
             only_in_maintenance_windows=only_in_maintenance_windows,
             created_by=actor,
+            restarted_from=restarted_from,
         )
         for planned in plan.waves:
             wave = RolloutWave.objects.create(
@@ -191,6 +236,8 @@ def rollout_create(
                 name=planned.name,
                 earliest_start=planned.earliest_start,
                 hold_seconds=planned.hold_seconds,
+                trial_pct=planned.trial_pct,
+                production_pct=planned.production_pct,
             )
             RolloutTarget.objects.bulk_create(
                 RolloutTarget(
@@ -214,6 +261,7 @@ def rollout_create(
                 "only_in_maintenance_windows": only_in_maintenance_windows,
                 "waves": [[t.instance.slug for t in w.targets] for w in plan.waves],
                 "late": [t.instance.slug for t in plan.late],
+                "restarted_from": restarted_from.pk if restarted_from else None,
             },
         )
     return rollout
@@ -270,6 +318,108 @@ def rollout_wave_hold_set(
             hold_seconds=hold_seconds,
         )
     return locked
+
+
+def share_label(trial_pct: int, production_pct: int) -> str:
+    """A customer wave's name from its cumulative shares (as the schedule names them)."""
+    if trial_pct >= 100 and production_pct >= 100:
+        return "All customers"
+    trials = "All trials" if trial_pct >= 100 else f"{trial_pct} % of trials"
+    return f"{trials}, {production_pct} % of customers"
+
+
+def rollout_wave_share_set(
+    *, wave: RolloutWave, trial_pct: int, production_pct: int, actor: User | None
+) -> RolloutWave:
+    """Change a customer wave's share of a planned rollout and re-plan the waves after it.
+
+    Shares are cumulative (by the end of this wave, this percent of the trials / production
+    instances runs the release), 0-100. A later wave with a smaller share is raised to this
+    one; the last wave stays at 100 % so the waves still cover everyone. The trial and
+    production instances of this wave and the later ones are then dealt out again in slug
+    order (rounded up, as planned); the earlier waves, wave 0 and instances of other kinds
+    placed by hand keep their places. Audited with every instance that moved.
+    """
+    for label, pct in (("trials", trial_pct), ("production", production_pct)):
+        if not 0 <= pct <= 100:
+            raise RolloutError(f"A share is a percent from 0 to 100; {pct} % of {label} is not.")
+    with transaction.atomic():
+        rollout = _planned_locked(wave.rollout_id)
+        waves = list(rollout.waves.order_by("position"))
+        locked = next((w for w in waves if w.pk == wave.pk), None)
+        if locked is None:
+            raise RolloutError("This rollout has no such wave.")
+        if locked.position == 0:
+            raise RolloutError("Wave 0 is the test instances; it has no customer share.")
+        if locked is waves[-1] and (trial_pct < 100 or production_pct < 100):
+            raise RolloutError(
+                "The last wave must reach 100 % of trials and production, "
+                "or some instances would never be upgraded."
+            )
+        earlier = [w for w in waves if 0 < w.position < locked.position]
+        floor_trial = max((w.trial_pct for w in earlier), default=0)
+        floor_production = max((w.production_pct for w in earlier), default=0)
+        if trial_pct < floor_trial or production_pct < floor_production:
+            raise RolloutError(
+                f"Shares add up wave by wave: {locked.name} cannot have less than the wave "
+                f"before it ({floor_trial} % of trials, {floor_production} % of production)."
+            )
+        before = {"trial_pct": locked.trial_pct, "production_pct": locked.production_pct}
+        later = [w for w in waves if w.position >= locked.position]
+        for w in later:
+            if w is locked:
+                w.trial_pct, w.production_pct = trial_pct, production_pct
+            else:
+                w.trial_pct = max(w.trial_pct, trial_pct)
+                w.production_pct = max(w.production_pct, production_pct)
+            w.name = share_label(w.trial_pct, w.production_pct)
+            w.save(update_fields=["trial_pct", "production_pct", "name"])
+        moved = _replan_shares(rollout, waves, from_position=locked.position)
+        _audit(
+            rollout,
+            "wave_share_set",
+            actor,
+            wave=locked.position,
+            before=before,
+            trial_pct=trial_pct,
+            production_pct=production_pct,
+            moved=moved,
+        )
+    return locked
+
+
+def _replan_shares(
+    rollout: Rollout, waves: list[RolloutWave], *, from_position: int
+) -> dict[str, list[int]]:
+    """Deal the trial and production targets of waves ``from_position``.. out again by the
+    waves' cumulative shares; returns {slug: [from wave, to wave]} for each one that moved."""
+    customer_waves = [w for w in waves if w.position > 0]
+    later = [w for w in customer_waves if w.position >= from_position]
+    targets = list(
+        RolloutTarget.objects.filter(rollout=rollout, wave__position__gt=0)
+        .select_related("instance", "wave")
+        .order_by("instance__slug")
+    )
+    moved: dict[str, list[int]] = {}
+    for kind, pct_field in (("trial", "trial_pct"), ("production", "production_pct")):
+        of_kind = [t for t in targets if t.instance.kind == kind]
+        placed = sum(1 for t in of_kind if t.wave.position < from_position)
+        queue = [t for t in of_kind if t.wave.position >= from_position]
+        total = len(of_kind)
+        for w in later:
+            upto = (
+                total
+                if w is later[-1]
+                else min(total, math.ceil(total * getattr(w, pct_field) / 100))
+            )
+            take = max(0, upto - placed)
+            for target in queue[:take]:
+                if target.wave_id != w.pk:
+                    moved[target.instance.slug] = [target.wave.position, w.position]
+                    target.wave = w
+                    target.save(update_fields=["wave"])
+            queue, placed = queue[take:], placed + take
+    return moved
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -441,9 +591,15 @@ def fleet_frozen() -> bool:
 
 
 def rollouts_advance_all() -> list[int]:
-    """Advance every running or aborting rollout; returns their ids (the beat task's body)."""
+    """Supersede what a patch release replaced, then advance every rollout the driver moves
+    (running, aborting, superseding); returns their ids (the beat task's body: the sweep
+    behind the finished-upgrade listener and the release hook)."""
+    try:
+        rollouts_supersede_all()
+    except Exception:
+        logger.exception("superseding rollouts failed; advancing the others")
     ids = list(
-        Rollout.objects.filter(state__in=(RolloutState.RUNNING, RolloutState.ABORTING))
+        Rollout.objects.filter(state__in=DRIVEN_ROLLOUT_STATES)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -457,13 +613,83 @@ def rollouts_advance_all() -> list[int]:
     return ids
 
 
-def rollout_advance(*, rollout_id: int, now: datetime | None = None) -> str:
-    """One step of the driver for one rollout, under its row lock; returns its state."""
+def rollout_advance(
+    *, rollout_id: int, now: datetime | None = None, skip_locked: bool = False
+) -> str | None:
+    """One step of the driver for one rollout, under its row lock; returns its state.
+
+    ``skip_locked``: return None at once when another driver run holds the lock, instead of
+    waiting for it (the finished listener's task then asks again shortly, so no worker
+    thread sits blocked while upgrades wait for one)."""
     with transaction.atomic():
-        rollout = _locked(rollout_id)
-        if rollout.state in (RolloutState.RUNNING, RolloutState.ABORTING):
+        rows = Rollout.objects.select_for_update(skip_locked=skip_locked).select_related("release")
+        rollout = rows.filter(pk=rollout_id).first()
+        if rollout is None:
+            if skip_locked and Rollout.objects.filter(pk=rollout_id).exists():
+                return None
+            raise Rollout.DoesNotExist(f"No rollout #{rollout_id}.")
+        if rollout.state in DRIVEN_ROLLOUT_STATES:
             _drive(rollout, now=now)
         return str(rollout.state)
+
+
+ADVANCE_AFTER_TASK = "rollouts.tasks.rollouts_advance_after"
+ADVANCE_ROLLOUT_TASK = "rollouts.tasks.rollout_advance_soon"
+
+
+def _enqueue_quietly(name: str, *args: object) -> None:
+    """Queue a driver run; if the broker is down the beat's sweep does it instead."""
+    try:
+        task_enqueue(name, *args)
+    except Exception:
+        logger.warning("could not queue %s%r; the beat task will do it", name, args, exc_info=True)
+
+
+def rollout_upgrade_finished(*, operation: Operation) -> None:
+    """The finished-operation listener: when an upgrade ends, queue the driver for it.
+
+    Queued rather than run here: the worker that finished the upgrade goes on to hand its
+    slot to a waiting upgrade (``upgrade_wake_next``), which must not wait behind the
+    rollout's row lock. If queueing fails (broker down) the beat sweep advances it."""
+    if operation.kind == OperationKind.UPGRADE:
+        _enqueue_quietly(ADVANCE_AFTER_TASK, operation.pk)
+
+
+def rollouts_advance_after_operation(*, operation_id: int) -> list[int]:
+    """The listener's task: advance the rollouts after operation ``operation_id`` ended;
+    returns the ids another driver run held (the task asks again for those)."""
+    operation = Operation.objects.filter(pk=operation_id).first()
+    if operation is None:
+        return []
+    return rollouts_advance_for_operation(operation=operation, skip_locked=True)
+
+
+def rollouts_advance_for_operation(*, operation: Operation, skip_locked: bool = False) -> list[int]:
+    """An upgrade ended (the operations' finished listener, after its commit): its slot is
+    free, so advance the rollouts now (the next upgrade or wave starts without waiting for
+    the beat). Every driven rollout, not only the one the upgrade belonged to, so a rollout
+    whose upgrades are all waiting is not starved by another that always takes the freed
+    slot first: the others are advanced before the upgrade's own. Idempotent, like every
+    driver run; the beat task reaches the same state if this hook is lost. Returns the ids
+    advanced, in that order."""
+    if operation.kind != OperationKind.UPGRADE:
+        return []
+    own = set(
+        RolloutTarget.objects.filter(operation_id=operation.pk).values_list("rollout_id", flat=True)
+    )
+    driven = Rollout.objects.filter(state__in=DRIVEN_ROLLOUT_STATES).order_by("pk")
+    ids = sorted(driven.values_list("pk", flat=True), key=lambda pk: (pk in own, pk))
+    busy = []
+    for rollout_id in ids:
+        try:
+            if rollout_advance(rollout_id=rollout_id, skip_locked=skip_locked) is None:
+                busy.append(rollout_id)
+        except Exception:
+            # One rollout's error must not keep the others from advancing (the beat retries).
+            logger.exception(
+                "rollout %s: advancing after operation %s failed", rollout_id, operation.pk
+            )
+    return busy
 
 
 def _sync_targets(rollout: Rollout) -> None:
@@ -494,16 +720,22 @@ def _wave_over_budget(rollout: Rollout) -> RolloutWave | None:
 def _drive(rollout: Rollout, *, now: datetime | None = None) -> None:
     now = now or timezone.now()
     _sync_targets(rollout)
-    if rollout.state == RolloutState.ABORTING:
+    if rollout.state in (RolloutState.ABORTING, RolloutState.SUPERSEDING):
+        aborting = rollout.state == RolloutState.ABORTING
+        skip_reason = ABORTED_SKIP if aborting else _superseded_skip(rollout)
         RolloutTarget.objects.filter(rollout=rollout, state=TargetState.PENDING).update(
-            state=TargetState.SKIPPED, skip_reason=ABORTED_SKIP
+            state=TargetState.SKIPPED, skip_reason=skip_reason
         )
         if not rollout.targets.filter(state=TargetState.UPGRADING).exists():
-            _end(rollout, RolloutState.ABORTED, now)
+            _end(rollout, RolloutState.ABORTED if aborting else RolloutState.SUPERSEDED, now)
         return
     previous: RolloutWave | None = None
+    # Every target in one query (the listener runs this as each upgrade ends).
+    by_wave: dict[int, list[RolloutTarget]] = {}
+    for target in rollout.targets.select_related("instance").order_by("instance__slug"):
+        by_wave.setdefault(target.wave_id, []).append(target)
     for wave in rollout.waves.order_by("position"):
-        targets = list(wave.targets.select_related("instance").order_by("instance__slug"))
+        targets = by_wave.get(wave.pk, [])
         failed = [t for t in targets if t.state == TargetState.FAILED]
         if len(failed) > rollout.failure_budget:
             first = failed[0]
@@ -517,23 +749,42 @@ def _drive(rollout: Rollout, *, now: datetime | None = None) -> None:
                 wave.save(update_fields=["finished_at"])
             previous = wave
             continue
-        if wave.started_at is None and not _may_start(wave, previous, now):
+        if wave.started_at is None and not _may_start(rollout, wave, previous, now):
             return
         if fleet_frozen():
             return
         if wave.started_at is None:
             wave.started_at = now
             wave.save(update_fields=["started_at"])
-        for target in unresolved:
-            if target.state == TargetState.PENDING:
-                _start_upgrade(rollout, target)
+        room = _upgrade_room()
+        # At most one set of slots per run: a run asking for 2 x N at once held the row lock
+        # (and the audit chain's) long enough to delay the first upgrades; the rest is asked
+        # for by a run queued for right after this one commits.
+        batch = min(room, upgrade_concurrency())
+        pending = [t for t in unresolved if t.state == TargetState.PENDING]
+        tried = 0
+        for target in pending:
+            if batch <= 0:
+                break
+            tried += 1
+            if _start_upgrade(rollout, target):
+                batch, room = batch - 1, room - 1
+        # Only when the batch, not the candidates, ran out (a target another change holds
+        # stays pending and must not make the runs chase each other).
+        if room > 0 and tried < len(pending):
+            transaction.on_commit(partial(_enqueue_quietly, ADVANCE_ROLLOUT_TASK, rollout.pk))
         return
     failures = rollout.targets.filter(state=TargetState.FAILED).exists()
     _end(rollout, RolloutState.FAILED if failures else RolloutState.COMPLETED, now)
 
 
-def _may_start(wave: RolloutWave, previous: RolloutWave | None, now: datetime) -> bool:
-    """A wave starts at its earliest start, and after the previous wave's hold."""
+def _may_start(
+    rollout: Rollout, wave: RolloutWave, previous: RolloutWave | None, now: datetime
+) -> bool:
+    """A wave starts at its earliest start, and after the previous wave's hold; an emergency
+    release's rollout whose schedule waiver an Admin approved waits for neither."""
+    if rollout.schedule_waived_at is not None:
+        return True
     if now < wave.earliest_start:
         return False
     if previous is not None:
@@ -543,7 +794,23 @@ def _may_start(wave: RolloutWave, previous: RolloutWave | None, now: datetime) -
     return True
 
 
-def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> None:
+def _upgrade_room() -> int:
+    """How many more upgrades the driver asks for now: twice the fleet-wide slots less every
+    upgrade already pending or running (any rollout's or a person's).
+
+    One set runs; the second waits as pending operations, so a slot that frees is handed to
+    a waiting upgrade at once (``upgrade_wake_next``) while the driver, run by the finished
+    listener, tops the queue up off that path. Asking for a whole wave at once instead made
+    one long transaction at each wave's start and kept dozens of operations polling for a
+    slot. The slots, not this count, enforce the limit."""
+    active = Operation.objects.filter(
+        kind=OperationKind.UPGRADE, state__in=ACTIVE_OPERATION_STATES
+    ).count()
+    return 2 * upgrade_concurrency() - active
+
+
+def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> bool:
+    """Ask for the target's upgrade; True when it is now upgrading."""
     version = rollout.release.version
     try:
         operation, _ = upgrade_request(
@@ -560,27 +827,217 @@ def _start_upgrade(rollout: Rollout, target: RolloutTarget) -> None:
         # The rules changed since planning (e.g. someone upgraded it by hand): not a failure.
         target.state, target.skip_reason = TargetState.SKIPPED, str(exc)[:500]
         target.save(update_fields=["state", "skip_reason"])
-        return
+        return False
     except OperationConflict as exc:
         # Another change holds the instance; stay pending and ask again next time.
         target.error = str(exc)
         target.save(update_fields=["error"])
-        return
+        return False
     if operation.params.get("target") != version:
         target.error = f"Another upgrade (to {operation.params.get('target')}) is under way."
         target.save(update_fields=["error"])
-        return
+        return False
     target.state, target.operation, target.error = TargetState.UPGRADING, operation, ""
     target.save(update_fields=["state", "operation", "error"])
     logger.info(
         "rollout %s: upgrade of %s is operation %s", rollout.pk, target.instance, operation.pk
     )
+    return True
 
 
 def _end(rollout: Rollout, state: RolloutState, now: datetime) -> None:
     rollout.state, rollout.finished_at = state, now
     rollout.save(update_fields=["state", "finished_at", "updated_at"])
-    _audit(rollout, state.value, None)
+    if state == RolloutState.SUPERSEDED and rollout.superseded_by is not None:
+        _audit(rollout, state.value, None, superseded_by=rollout.superseded_by.version)
+    else:
+        _audit(rollout, state.value, None)
+
+
+# --- patch releases restart the stages ------------------------------------------------------
+
+
+def _superseded_skip(rollout: Rollout) -> str:
+    by = rollout.superseded_by.version if rollout.superseded_by else "a newer release"
+    return f"Superseded by {by} before this instance started."
+
+
+def rollouts_supersede_all() -> list[Rollout]:
+    """Supersede every running or paused rollout a newer release of its line replaced (the
+    beat's sweep; the release hook does it at once). Returns the new rollouts."""
+    active = list(
+        Rollout.objects.filter(
+            state__in=(RolloutState.RUNNING, RolloutState.PAUSED)
+        ).select_related("release")
+    )
+    if not active:
+        return []
+    # The newest release of each superseded rollout's line (6.10.2 rather than 6.10.1).
+    newest: dict[int, Release] = {}
+    for release in Release.objects.all():
+        for rollout in active:
+            best = newest.get(rollout.pk)
+            if supersedes(newer=release.version, older=rollout.release.version) and (
+                best is None or supersedes(newer=release.version, older=best.version)
+            ):
+                newest[rollout.pk] = release
+    started: list[Rollout] = []
+    for release in {r.pk: r for r in newest.values()}.values():
+        started += rollouts_supersede(release=release)
+    return started
+
+
+def rollouts_supersede(*, release: Release, now: datetime | None = None) -> list[Rollout]:
+    """A patch release of a line whose rollout runs restarts the stages (the seed's rule).
+
+    Each running or paused rollout of an older release of the same MAJOR.MINOR line is
+    superseded: it starts no new upgrade, the upgrades under way finish (or roll back), its
+    pending instances are skipped saying by which release, and it ends 'superseded'. A
+    rollout of ``release`` is planned in its place from wave 0 (the test instances first),
+    its schedule counted from ``release``'s date, with the old one's budget, holds and
+    timings; it starts at once if the old one was running (a paused one waits for a person).
+    Idempotent: a rollout already superseded, or a release whose rollout exists, is left
+    alone. Returns the new rollouts.
+    """
+    created: list[Rollout] = []
+    candidates = list(
+        Rollout.objects.filter(state__in=(RolloutState.RUNNING, RolloutState.PAUSED))
+        .select_related("release")
+        .order_by("pk")
+    )
+    for candidate in candidates:
+        if not supersedes(newer=release.version, older=candidate.release.version):
+            continue
+        with transaction.atomic():
+            old = _locked(candidate.pk)
+            if old.state not in (RolloutState.RUNNING, RolloutState.PAUSED):
+                continue
+            was_running = old.state == RolloutState.RUNNING
+            old.state, old.paused_reason, old.superseded_by = (
+                RolloutState.SUPERSEDING,
+                "",
+                release,
+            )
+            old.save(update_fields=["state", "paused_reason", "superseded_by", "updated_at"])
+            _audit(old, "superseding", None, superseded_by=release.version)
+            _drive(old, now=now)
+            if (
+                Rollout.objects.filter(release=release)
+                .exclude(state__in=ENDED_ROLLOUT_STATES)
+                .exists()
+            ):
+                continue  # someone planned or started the patch's rollout already
+            new = rollout_create(
+                release=release,
+                actor=old.created_by,
+                failure_budget=old.failure_budget,
+                hold_seconds=old.hold_seconds,
+                stability_seconds=old.stability_seconds,
+                deadline_seconds=old.deadline_seconds,
+                poll_seconds=old.poll_seconds,
+                now=now,
+                restarted_from=old,
+            )
+            if was_running:
+                new = rollout_start(rollout=new, actor=None)
+            created.append(new)
+            logger.info(
+                "rollout %s of %s superseded by %s: rollout %s restarts the stages",
+                old.pk,
+                old.release.version,
+                release.version,
+                new.pk,
+            )
+    return created
+
+
+def release_recorded(*, release_id: int) -> list[Rollout]:
+    """A release was recorded (after its commit): supersede what it replaces now, instead
+    of at the next beat."""
+    release = Release.objects.filter(pk=release_id).first()
+    return rollouts_supersede(release=release) if release is not None else []
+
+
+# --- emergency releases: the schedule waived with an Admin's approval ------------------------
+
+
+def rollout_schedule_waiver_request(
+    *, rollout: Rollout, actor: User, reason: str
+) -> ApprovalRequest:
+    """Ask to waive the staged schedule (every wave's earliest start and hold) of an
+    emergency release's rollout. An Admin other than the requester must approve it (the
+    approval engine, policy ``WAIVER_POLICY``); until then the rollout follows the schedule.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise RolloutError("Say why the schedule should be waived.")
+    with transaction.atomic():
+        locked = _locked(rollout.pk)
+        if locked.release.kind != ReleaseKind.EMERGENCY:
+            raise RolloutError(
+                f"Only an emergency release may skip the schedule; {locked.release.version} "
+                f"is a {locked.release.get_kind_display().lower()} release."
+            )
+        if locked.state in ENDED_ROLLOUT_STATES or locked.state in (
+            RolloutState.ABORTING,
+            RolloutState.SUPERSEDING,
+        ):
+            raise RolloutError(f"This rollout is {locked.get_state_display().lower()}.")
+        if locked.schedule_waived_at is not None:
+            raise RolloutError("The schedule of this rollout is already waived.")
+        pending = locked.schedule_waiver_request
+        if pending is not None and pending.state == RequestState.PENDING:
+            raise RolloutError(f"A waiver is already waiting for approval (#{pending.pk}).")
+        policy = ApprovalPolicy.objects.filter(slug=WAIVER_POLICY).first()
+        if policy is None:
+            raise RolloutError(f"The approval policy {WAIVER_POLICY!r} is missing.")
+        try:
+            request = approval_request_create(
+                policy=policy,
+                requester=actor,
+                subject_kind=WAIVER_KIND,
+                subject_id=str(locked.pk),
+                subject_summary=(
+                    f"Skip the staged schedule of the rollout of emergency release "
+                    f"{locked.release.version} (#{locked.pk}): {reason}"
+                ),
+            )
+        except ApprovalError as exc:
+            raise RolloutError(str(exc)) from exc
+        locked.schedule_waiver_request, locked.schedule_waiver_reason = request, reason[:500]
+        locked.save(
+            update_fields=["schedule_waiver_request", "schedule_waiver_reason", "updated_at"]
+        )
+        _audit(locked, "schedule_waiver_requested", actor, reason=reason, approval=request.pk)
+    return request
+
+
+def rollout_schedule_waiver_decided(request: ApprovalRequest) -> None:
+    """The approval engine's outcome (after commit; may run twice). Approved: the schedule
+    is waived and the driver runs at once; anything else leaves the schedule in force."""
+    with transaction.atomic():
+        rollout = Rollout.objects.select_for_update().filter(pk=int(request.subject_id)).first()
+        if rollout is None or rollout.schedule_waiver_request_id != request.pk:
+            logger.warning("schedule waiver #%s: no rollout waits for it", request.pk)
+            return
+        if request.state != RequestState.APPROVED:
+            _audit(
+                rollout, "schedule_waiver_refused", None, approval=request.pk, outcome=request.state
+            )
+            return
+        if rollout.schedule_waived_at is not None:
+            return
+        rollout.schedule_waived_at = timezone.now()
+        rollout.save(update_fields=["schedule_waived_at", "updated_at"])
+        _audit(
+            rollout,
+            "schedule_waived",
+            None,
+            approval=request.pk,
+            reason=rollout.schedule_waiver_reason,
+        )
+        if rollout.state == RolloutState.RUNNING:
+            _drive(rollout)
 
 
 def rollout_operations_in_flight(*, rollout: Rollout) -> list[Operation]:

@@ -14,7 +14,15 @@ from mi_admin.ui.csv_export import csv_lines
 from mi_admin.ui.lists import export_response, render_list, render_page_or_partial
 from rollouts import selectors
 from rollouts.filtersets import RolloutFilterSet
-from rollouts.forms import ActionForm, FreezeForm, HoldForm, MoveForm, PlanForm, TargetActionForm
+from rollouts.forms import (
+    ActionForm,
+    FreezeForm,
+    HoldForm,
+    MoveForm,
+    PlanForm,
+    ShareForm,
+    TargetActionForm,
+)
 from rollouts.models import Rollout, RolloutState
 from rollouts.services import (
     RolloutError,
@@ -25,11 +33,13 @@ from rollouts.services import (
     rollout_pause,
     rollout_plan,
     rollout_resume,
+    rollout_schedule_waiver_request,
     rollout_start,
     rollout_target_move,
     rollout_target_retry,
     rollout_target_skip,
     rollout_wave_hold_set,
+    rollout_wave_share_set,
 )
 
 
@@ -103,6 +113,7 @@ def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "live": rollout.state in (RolloutState.RUNNING, RolloutState.ABORTING),
         "freeze": selectors.fleet_freeze(),
         "projection": selectors.rollout_projection(rollout=rollout, now=timezone.now()),
+        "restarted_by": selectors.rollout_restarted_by(rollout=rollout),
     }
     # The live block polls this URL every 2 s while the rollout moves on its own.
     return render_page_or_partial(
@@ -141,7 +152,7 @@ def rollout_action(request: HttpRequest, pk: int) -> HttpResponse:
     rollout = _rollout_or_404(pk)
     form = ActionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose start, pause, resume or abort.")
+        messages.error(request, "Choose start, pause, resume, abort or waive.")
         return redirect("rollouts:rollout_detail", pk=pk)
     action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
     try:
@@ -151,13 +162,23 @@ def rollout_action(request: HttpRequest, pk: int) -> HttpResponse:
             rollout_pause(rollout=rollout, actor=signed_in_user(request), reason=reason)
         elif action == "resume":
             rollout_resume(rollout=rollout, actor=signed_in_user(request))
+        elif action == "waive":
+            rollout_schedule_waiver_request(
+                rollout=rollout, actor=signed_in_user(request), reason=reason
+            )
         else:
             rollout_abort(rollout=rollout, actor=signed_in_user(request), reason=reason)
     except RolloutError as exc:
         messages.error(request, str(exc))
     else:
-        done = {"start": "started", "pause": "paused", "resume": "resumed", "abort": "aborting"}
-        messages.success(request, f"Rollout {done[action]}.")
+        done = {
+            "start": "Rollout started.",
+            "pause": "Rollout paused.",
+            "resume": "Rollout resumed.",
+            "abort": "Rollout aborting.",
+            "waive": "Waiver asked for: an Admin other than you must approve it in Approvals.",
+        }
+        messages.success(request, done[action])
     return redirect("rollouts:rollout_detail", pk=pk)
 
 
@@ -206,10 +227,24 @@ def fleet_freeze(request: HttpRequest) -> HttpResponse:
 @requires(Perm.OPERATE_INSTANCE)
 @require_POST
 def rollout_plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """A planned rollout's plan: move an instance to another wave, or change a wave's hold."""
+    """A planned rollout's plan: move an instance to another wave, change a wave's hold, or
+    change a wave's share (the waves after it are re-planned)."""
     rollout = _rollout_or_404(pk)
     try:
-        if "target" in request.POST:
+        if "trial_pct" in request.POST:
+            share = ShareForm(request.POST)
+            if not share.is_valid():
+                raise RolloutError("Give the shares as whole percents (0 to 100).")
+            wave = rollout.waves.filter(position=share.cleaned_data["wave"]).first()
+            if wave is None:
+                raise RolloutError("This rollout has no such wave.")
+            rollout_wave_share_set(
+                wave=wave,
+                trial_pct=share.cleaned_data["trial_pct"],
+                production_pct=share.cleaned_data["production_pct"],
+                actor=signed_in_user(request),
+            )
+        elif "target" in request.POST:
             move = MoveForm(request.POST)
             if not move.is_valid():
                 raise RolloutError("Choose an instance and a wave.")

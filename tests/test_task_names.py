@@ -12,9 +12,12 @@ from instances.services.operations import OPERATION_RUN_TASK
 from mi_admin.approvals.services import SLACK_NOTIFY_TASK
 from mi_admin.approvals.slack_views import REPLY_TASK
 from mi_admin.celery import app
+from rollouts.services import ADVANCE_AFTER_TASK, ADVANCE_ROLLOUT_TASK
 
 NAMES = [
     ACTIVATE_DUE_TASK,
+    ADVANCE_AFTER_TASK,
+    ADVANCE_ROLLOUT_TASK,
     EXPIRE_TASK,
     INCIDENT_DELIVER_TASK,
     OPERATION_RUN_TASK,

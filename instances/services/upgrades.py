@@ -207,9 +207,13 @@ def upgrade_slot_claim(*, operation: Operation) -> int:
         return operation.upgrade_slot
     limit = upgrade_concurrency()
     for _ in range(limit + 1):
-        free = [n for n in range(1, limit + 1) if n not in _slots_taken()]
+        in_use = _slots_taken()  # one query per attempt, not one per slot number
+        free = [n for n in range(1, limit + 1) if n not in in_use]
         if not free:
             break
+        # Spread by id: upgrades claiming at once mostly try different numbers instead of
+        # all racing for the lowest one on the index.
+        slot = free[operation.pk % len(free)]
         try:
             with transaction.atomic():
                 taken = Operation.objects.filter(
@@ -217,13 +221,13 @@ def upgrade_slot_claim(*, operation: Operation) -> int:
                     state=OperationState.RUNNING,
                     lease_owner=operation.lease_owner,
                     upgrade_slot=None,
-                ).update(upgrade_slot=free[0], waiting_for="")
+                ).update(upgrade_slot=slot, waiting_for="")
         except IntegrityError:
             continue  # another upgrade took that number first
         if taken:
-            operation.upgrade_slot, operation.waiting_for = free[0], ""
-            logger.info("operation %s: took upgrade slot %d of %d", operation.pk, free[0], limit)
-            return free[0]
+            operation.upgrade_slot, operation.waiting_for = slot, ""
+            logger.info("operation %s: took upgrade slot %d of %d", operation.pk, slot, limit)
+            return slot
         operation.refresh_from_db()
         if operation.upgrade_slot is not None:
             return operation.upgrade_slot

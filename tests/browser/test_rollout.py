@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
@@ -37,6 +37,22 @@ def _drive_until(rollout: Rollout, state: RolloutState, seconds: float = 120) ->
     raise AssertionError(f"rollout still {rollout.state} after {seconds} s")
 
 
+def _assert_one_compact_row(page: Page, actions: Locator | None = None) -> None:
+    """A form's fields and buttons share one line, the buttons sized to their labels (Pico
+    alone stacks them full-width). Default: the rollout's action form."""
+    actions = actions or page.get_by_test_id("rollout-actions")
+    fields = actions.locator("input:not([type=hidden]), button")
+    found = [b.bounding_box() for b in fields.all()]
+    boxes = [box for box in found if box is not None]
+    assert len(boxes) == len(found) >= 2, found
+    middles = [box["y"] + box["height"] / 2 for box in boxes]
+    assert max(middles) - min(middles) <= 4, f"not one row: {boxes}"
+    form = actions.bounding_box()
+    assert form is not None
+    for box in boxes:
+        assert box["width"] < form["width"] * 0.8, f"a field as wide as its form: {box}"
+
+
 def test_devops_runs_a_rollout_through_a_failure_to_its_report(
     page: Page,
     live_server: LiveServer,
@@ -58,13 +74,22 @@ def test_devops_runs_a_rollout_through_a_failure_to_its_report(
     page.goto(f"{live_server.url}/rollouts/new/?release={TO}&failure_budget=0&hold_seconds=0")
     expect(page.get_by_test_id("plan-wave").first).to_contain_text("dev")
     page.get_by_role("button", name="Save the plan").click()
+    # the planned rollout's actions sit in one compact row: the reason, then small buttons;
+    # so does each instance's "move to wave" form
+    _assert_one_compact_row(page)
+    _assert_one_compact_row(page, page.get_by_test_id("target-move-form").first)
+    screenshot("rollout-planned-actions")
     page.get_by_test_id("start-rollout").click()
     expect(page.get_by_test_id("rollout-state")).to_contain_text("Running")
+    _assert_one_compact_row(page)
     rollout = Rollout.objects.get()
 
     # then it runs until prod-a fails, and the live page shows the pause and its reason
     _drive_until(rollout, RolloutState.PAUSED)
     expect(page.get_by_test_id("rollout-paused")).to_contain_text("prod-a failed", timeout=15_000)
+    page.reload()  # the paused page offers Resume in the row
+    _assert_one_compact_row(page)
+    _assert_one_compact_row(page, page.get_by_test_id("target-actions").first)
     screenshot("rollout-paused")
 
     # when the cause is fixed, devops retries prod-a and resumes

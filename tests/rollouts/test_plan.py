@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -12,7 +12,6 @@ from instances.choices import OperationKind, OperationState
 from instances.models import Operation, Release
 from instances.services.upgrades import no_cloud_sql_refusal
 from mi_admin.audit.models import AuditEvent
-from mi_admin.sla.calendar import is_working_day, work_calendar_from_settings
 from rollouts import selectors
 from rollouts.models import Rollout, RolloutState, RolloutTarget, TargetState
 from rollouts.selectors import rollout_projection
@@ -153,27 +152,18 @@ def test_a_wave_starts_only_after_the_previous_finished_and_its_hold_passed(
     assert _started(rollout) == {"dev", "demo", "trial-a", "prod-a"}
 
 
-def _last_working_moment() -> datetime:
-    """Now, or on a weekend or holiday the same time on the last working day before it: a
-    release published then has wave 0 open already and wave 1 still days away, whatever
-    day the suite runs on."""
-    calendar = work_calendar_from_settings()
-    moment = timezone.now()
-    while not is_working_day(moment, calendar=calendar):
-        moment -= timedelta(days=1)
-    return moment
-
-
 def test_a_wave_waits_for_its_earliest_start(devops) -> None:
-    # given a release published on the last working day: wave 1 may start only later
-    published = _last_working_moment()
-    release = Release.objects.create(version="6.10.0", released_at=published)
-    Release.objects.create(version="6.9.1", released_at=published - timedelta(days=30))
+    # given a release published on a Thursday, driven that afternoon (a fixed weekday: on a
+    # weekend even wave 0 waits for Monday): wave 1 may start only 5 working days later
+    released = timezone.now().replace(year=2026, month=3, day=5, hour=12, minute=0)
+    that_afternoon = released + timedelta(hours=2)
+    release = Release.objects.create(version="6.10.0", released_at=released)
+    Release.objects.create(version="6.9.1", released_at=released - timedelta(days=30))
     make_fleet(None)
     rollout = rollout_start(rollout=rollout_create(release=release, actor=devops), actor=devops)
-    rollout_advance(rollout_id=rollout.pk)
+    rollout_advance(rollout_id=rollout.pk, now=that_afternoon)
     _finish(rollout, 0)
-    rollout_advance(rollout_id=rollout.pk)
+    rollout_advance(rollout_id=rollout.pk, now=that_afternoon)
     # then no customer upgrade is asked for before its day
     assert _started(rollout) == {"dev", "demo"}
     wave1 = rollout.waves.get(position=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -204,3 +205,82 @@ def test_a_rollout_and_single_upgrades_together_stay_within_the_fleet_limit(
     assert rollout.state == RolloutState.COMPLETED
     assert Operation.objects.filter(state=OperationState.SUCCEEDED).count() == 9
     assert fleetsim.peak_deploys() <= 2
+
+
+def test_the_rollout_advances_when_its_upgrades_end_without_the_beat(
+    celery_worker, fleetsim, devops
+):
+    # given a started rollout that the driver ran once (the test instances were asked for)
+    make_fleet(fleetsim)
+    rollout = _rollout(devops)
+    rollout_advance(rollout_id=rollout.pk)
+    assert _target(rollout, "dev").state == TargetState.UPGRADING
+    # when nothing but the worker runs (no beat, no driver call from here): the operations'
+    # finished listener queues the driver each time an upgrade ends
+    deadline = time.monotonic() + 90
+    while rollout.state == RolloutState.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rollout.refresh_from_db()
+    # then the rollout went through every wave to the end on its own
+    assert rollout.state == RolloutState.COMPLETED, _states(rollout)
+    for slug in ("dev", "demo", "trial-a", "trial-b", "prod-a", "prod-b", "prod-c"):
+        assert fleetsim.get_instance(slug)["version"] == TO
+    assert fleetsim.peak_deploys() <= 2
+
+
+def test_two_rollouts_and_single_upgrades_at_once_stay_within_the_fleet_limit(
+    celery_worker, fleetsim, devops
+):
+    # given two releases rolled out at once over the same fleet (one running rollout per
+    # release is the model's rule; 6.11.0 is another line, so it supersedes nothing)
+    make_fleet(fleetsim)
+    first = _rollout(devops)
+    newer = Release.objects.create(
+        version="6.11.0", released_at=datetime(2026, 4, 2, 12, tzinfo=UTC)
+    )
+    second = rollout_start(
+        rollout=rollout_create(
+            release=newer, actor=devops, stability_seconds=0.6, deadline_seconds=4, poll_seconds=0.1
+        ),
+        actor=devops,
+    )
+    # and two instances outside both, which devops upgrades by hand meanwhile
+    extra = make_fleet_extra(fleetsim, ["solo-a", "solo-b"])
+    rollouts_advance.apply()
+    singles = [
+        upgrade_request(
+            instance=instance,
+            target="6.11.0",
+            actor=devops,
+            stability_seconds=0.6,
+            poll_seconds=0.1,
+        )[0]
+        for instance in extra
+    ]
+    # when the beat's body runs until both rollouts ended
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rollouts_advance.apply()
+        first.refresh_from_db()
+        second.refresh_from_db()
+        if RolloutState.RUNNING not in (first.state, second.state):
+            break
+        time.sleep(0.2)
+    # then both completed and every v1.0 instance runs the newer release
+    assert (first.state, second.state) == (RolloutState.COMPLETED, RolloutState.COMPLETED), (
+        _states(first),
+        _states(second),
+    )
+    for operation in singles:
+        operation.refresh_from_db()
+        assert operation.state == OperationState.SUCCEEDED, operation.error
+    for instance in Instance.objects.exclude(slug="rctest"):
+        assert fleetsim.get_instance(instance.slug)["version"] == "6.11.0", instance.slug
+    # an instance the newer rollout reached first was skipped by the older one, saying why
+    for target in first.targets.filter(state=TargetState.SKIPPED).exclude(instance__slug="rctest"):
+        assert "is not newer than 6.11.0" in target.skip_reason
+    # and never more than UPGRADE_CONCURRENCY (2) upgrades deployed at once, all together
+    assert fleetsim.peak_deploys() <= 2
+    upgrades = Operation.objects.filter(kind="upgrade", state=OperationState.SUCCEEDED)
+    assert upgrades.count() >= 9  # 7 v1.0 instances to 6.11.0 (some via 6.10.0) + 2 singles
+    assert set(upgrades.values_list("upgrade_slot", flat=True)) <= {1, 2}
