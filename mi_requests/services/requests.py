@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from instances.choices import LifecycleState
 from instances.models import Customer, Instance
@@ -239,15 +240,30 @@ def request_submit(
 # --- DevOps acknowledges; the approval engine decides ---------------------------------
 
 
+def request_region(request: CustomerRequest) -> str:
+    """The sales region the request belongs to (its customer's, or its instance's customer's),
+    as a policy slug suffix: ``"emea"``; empty when nobody recorded one."""
+    customer = request.customer
+    if customer is None and request.instance_id is not None:
+        customer = request.instance.customer  # type: ignore[union-attr]
+    return slugify(customer.region) if customer is not None else ""
+
+
 def _policy_for(request: CustomerRequest, purpose: ApprovalPurpose) -> ApprovalPolicy:
+    """The approval policy: the region's own (``<policy>-<region>``, e.g.
+    ``request-approval-emea``, whose step names that region's CE managers' Okta group) when
+    an Admin made one, else the fleet-wide one (any manager). Appeals go to an Admin."""
     if purpose == ApprovalPurpose.APPEAL:
         slug = POLICY_APPEAL
     else:
         slug = POLICY_NON_STANDARD if request.non_standard else POLICY_STANDARD
-    policy = ApprovalPolicy.objects.filter(slug=slug).first()
-    if policy is None:
-        raise RequestError(f"The approval policy {slug!r} is missing; an Admin must restore it.")
-    return policy
+    region = request_region(request) if purpose != ApprovalPurpose.APPEAL else ""
+    candidates = [f"{slug}-{region}", slug] if region else [slug]
+    found = {p.slug: p for p in ApprovalPolicy.objects.filter(slug__in=candidates)}
+    for candidate in candidates:
+        if candidate in found:
+            return found[candidate]
+    raise RequestError(f"The approval policy {slug!r} is missing; an Admin must restore it.")
 
 
 def _approval_file(request: CustomerRequest, purpose: ApprovalPurpose) -> ApprovalRequest:

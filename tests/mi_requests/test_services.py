@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from instances.choices import LifecycleState
+from mi_admin.accounts.models import User
 from mi_admin.approvals.choices import RequestState as ApprovalState
 from mi_admin.approvals.services import ApprovalError, approval_review_submit
 from mi_admin.audit.models import AuditEvent
@@ -338,3 +339,63 @@ def test_an_expired_approval_is_said_once_and_devops_asks_again(
     assert request.approvals.count() == 2
     with pytest.raises(RequestError, match="still pending"):
         request_approval_again(request=request, actor=people["devops"])
+
+
+def _regional_policy(region: str, okta_group: str) -> None:
+    """What an Admin adds for a region: the request policy whose one step is that region's
+    CE managers' Okta group."""
+    from mi_admin.approvals.models import ApprovalPolicy, ApprovalStep
+
+    policy = ApprovalPolicy.objects.create(
+        slug=f"request-approval-{region}",
+        name=f"Request: {region.upper()} CE manager approval",
+        ttl=timedelta(days=7),
+    )
+    ApprovalStep.objects.create(
+        policy=policy,
+        position=1,
+        name=f"{region.upper()} CE manager",
+        reviewer_roles=[],
+        okta_groups=[okta_group],
+        quorum=1,
+    )
+
+
+def test_a_request_goes_to_its_regions_ce_manager_when_the_region_has_a_policy(
+    policies, people, acme, django_capture_on_commit_callbacks
+):
+    from django.contrib.auth.models import Group
+
+    from tests.instances.factories import make_instance
+
+    # given EMEA has its own policy naming its CE managers' Okta group, AMER has none
+    _regional_policy("emea", "ce-managers-emea")
+    acme.customer.region = "EMEA"
+    acme.customer.save(update_fields=["region"])
+    amer = make_instance("globex-prod")
+    amer.customer.region = "AMER"
+    amer.customer.save(update_fields=["region"])
+    emea_manager = User.objects.create(
+        username="emea-manager", oidc_sub="sub-emea-manager", email="emea-manager@example.com"
+    )
+    emea_manager.groups.add(Group.objects.get_or_create(name="ce-managers-emea")[0])
+    # when DevOps acknowledges a suspension of each
+    emea_request, amer_request = (
+        file_suspension(people["ce"], acme),
+        file_suspension(people["ce"], amer),
+    )
+    for request in (emea_request, amer_request):
+        request_acknowledge(request=request, actor=people["devops"], comment="on it")
+    # then the EMEA one waits for the EMEA policy, the AMER one for the fleet-wide one
+    emea_approval = emea_request.approvals.get().approval
+    assert emea_approval.policy.slug == "request-approval-emea"
+    assert amer_request.approvals.get().approval.policy.slug == "request-approval"
+    # and a manager of another region cannot approve the EMEA request; nothing changes
+    with pytest.raises(ApprovalError, match="ce-managers-emea"):
+        decide(emea_approval, people["manager"], "approve", django_capture_on_commit_callbacks)
+    emea_request.refresh_from_db()
+    assert emea_request.state == RequestState.ACKNOWLEDGED
+    # when the EMEA CE manager approves it, then it is approved
+    decide(emea_approval, emea_manager, "approve", django_capture_on_commit_callbacks)
+    emea_request.refresh_from_db()
+    assert emea_request.state == RequestState.APPROVED
