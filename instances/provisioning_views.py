@@ -7,6 +7,7 @@ action answers with a page that says why and keeps what was typed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -128,77 +129,82 @@ def provision_new(request: HttpRequest) -> HttpResponse:
     return render(request, "instances/provision_new.html", context, status=400)
 
 
-@requires(Perm.OPERATE_INSTANCE)
-@require_POST
-def provisioning_tick(request: HttpRequest, slug: str) -> HttpResponse:
-    instance = _instance(slug)
-    form = CheckTickForm(request.POST)
-    action = request.path
+def _instance_action(
+    request: HttpRequest,
+    *,
+    instance: Instance,
+    form: forms.Form,
+    title: str,
+    invalid: str,
+    act: Callable[[dict[str, Any]], str],
+) -> HttpResponse:
+    """One checklist or trial action: a form that does not parse (400) or a service that
+    refuses (409) comes back on the action's own page with the reason and what was typed;
+    otherwise ``act`` (the service call) returns the success message and we go back to the
+    instance page."""
     if not form.is_valid():
         return _refused(
-            request,
-            instance=instance,
-            title="Tick a box",
-            form=form,
-            action=action,
-            error="Choose the step to tick.",
+            request, instance=instance, title=title, form=form, action=request.path, error=invalid
         )
     try:
-        check = provisioning_check_tick(
-            instance=instance,
-            step=form.cleaned_data["step"],
-            actor=signed_in_user(request),
-            note=form.cleaned_data["note"],
-        )
+        message = act(form.cleaned_data)
     except ValidationError as exc:
         return _refused(
             request,
             instance=instance,
-            title="Tick a box",
+            title=title,
             form=form,
-            action=action,
+            action=request.path,
             error=_message(exc),
             status=409,
         )
-    messages.success(request, f"{check.get_step_display()}: ticked.")
-    return redirect("instances:instance_detail", slug=slug)
+    messages.success(request, message)
+    return redirect("instances:instance_detail", slug=instance.slug)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def provisioning_tick(request: HttpRequest, slug: str) -> HttpResponse:
+    instance = _instance(slug)
+
+    def act(data: dict[str, Any]) -> str:
+        check = provisioning_check_tick(
+            instance=instance, step=data["step"], actor=signed_in_user(request), note=data["note"]
+        )
+        return f"{check.get_step_display()}: ticked."
+
+    return _instance_action(
+        request,
+        instance=instance,
+        form=CheckTickForm(request.POST),
+        title="Tick a box",
+        invalid="Choose the step to tick.",
+        act=act,
+    )
 
 
 @requires(Perm.OPERATE_INSTANCE)
 @require_POST
 def provisioning_untick(request: HttpRequest, slug: str) -> HttpResponse:
     instance = _instance(slug)
-    form = CheckUntickForm(request.POST)
-    action = request.path
-    title = "Untick a box"
-    if not form.is_valid():
-        return _refused(
-            request,
-            instance=instance,
-            title=title,
-            form=form,
-            action=action,
-            error="Choose the step and say why it is unticked.",
-        )
-    try:
+
+    def act(data: dict[str, Any]) -> str:
         check = provisioning_check_untick(
             instance=instance,
-            step=form.cleaned_data["step"],
+            step=data["step"],
             actor=signed_in_user(request),
-            reason=form.cleaned_data["reason"],
+            reason=data["reason"],
         )
-    except ValidationError as exc:
-        return _refused(
-            request,
-            instance=instance,
-            title=title,
-            form=form,
-            action=action,
-            error=_message(exc),
-            status=409,
-        )
-    messages.success(request, f"{check.get_step_display()}: unticked.")
-    return redirect("instances:instance_detail", slug=slug)
+        return f"{check.get_step_display()}: unticked."
+
+    return _instance_action(
+        request,
+        instance=instance,
+        form=CheckUntickForm(request.POST),
+        title="Untick a box",
+        invalid="Choose the step and say why it is unticked.",
+        act=act,
+    )
 
 
 @requires(Perm.OPERATE_INSTANCE)
@@ -233,87 +239,61 @@ def provisioning_verify(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def trial_end(request: HttpRequest, slug: str) -> HttpResponse:
     instance = _instance(slug)
-    form = TrialEndForm(request.POST)
-    title = "Change the trial's end date"
-    if not form.is_valid():
-        return _refused(
-            request,
-            instance=instance,
-            title=title,
-            form=form,
-            action=request.path,
-            error="Give the new end date (YYYY-MM-DD) and say why.",
-        )
-    try:
+
+    def act(data: dict[str, Any]) -> str:
         instance_trial_end_set(
             instance=instance,
-            ends_on=form.cleaned_data["ends_on"],
+            ends_on=data["ends_on"],
             actor=signed_in_user(request),
-            reason=form.cleaned_data["reason"],
+            reason=data["reason"],
         )
-    except ValidationError as exc:
-        return _refused(
-            request,
-            instance=instance,
-            title=title,
-            form=form,
-            action=request.path,
-            error=_message(exc),
-            status=409,
-        )
-    messages.success(request, f"The trial now ends on {form.cleaned_data['ends_on']:%Y-%m-%d}.")
-    return redirect("instances:instance_detail", slug=slug)
+        return f"The trial now ends on {data['ends_on']:%Y-%m-%d}."
+
+    return _instance_action(
+        request,
+        instance=instance,
+        form=TrialEndForm(request.POST),
+        title="Change the trial's end date",
+        invalid="Give the new end date (YYYY-MM-DD) and say why.",
+        act=act,
+    )
 
 
 @requires(Perm.OPERATE_INSTANCE)
 @require_POST
 def trial_convert(request: HttpRequest, slug: str) -> HttpResponse:
     instance = _instance(slug)
-    form = TrialConvertForm(request.POST)
-    title = "Convert the trial to production"
-    if not form.is_valid():
-        return _refused(
-            request,
-            instance=instance,
-            title=title,
-            form=form,
-            action=request.path,
-            error="Say why (e.g. the contract signed).",
-        )
-    try:
+
+    def act(data: dict[str, Any]) -> str:
         instance_trial_convert(
-            instance=instance, actor=signed_in_user(request), reason=form.cleaned_data["reason"]
+            instance=instance, actor=signed_in_user(request), reason=data["reason"]
         )
-    except ValidationError as exc:
-        return _refused(
-            request,
-            instance=instance,
-            title=title,
-            form=form,
-            action=request.path,
-            error=_message(exc),
-            status=409,
-        )
-    messages.success(request, f"{slug} is a production instance now.")
-    return redirect("instances:instance_detail", slug=slug)
+        return f"{slug} is a production instance now."
+
+    return _instance_action(
+        request,
+        instance=instance,
+        form=TrialConvertForm(request.POST),
+        title="Convert the trial to production",
+        invalid="Say why (e.g. the contract signed).",
+        act=act,
+    )
 
 
 @requires(Perm.OPERATE_INSTANCE)
 @require_POST
 def instance_owner(request: HttpRequest, slug: str) -> HttpResponse:
     instance = _instance(slug)
-    form = OwnerForm(request.POST)
-    if not form.is_valid():
-        return _refused(
-            request,
-            instance=instance,
-            title="Change the owning CE",
-            form=form,
-            action=request.path,
-            error="Pick a person from the list.",
-        )
-    instance_owner_set(
-        instance=instance, owner=form.cleaned_data["owner"], actor=signed_in_user(request)
+
+    def act(data: dict[str, Any]) -> str:
+        instance_owner_set(instance=instance, owner=data["owner"], actor=signed_in_user(request))
+        return "Owning CE changed."
+
+    return _instance_action(
+        request,
+        instance=instance,
+        form=OwnerForm(request.POST),
+        title="Change the owning CE",
+        invalid="Pick a person from the list.",
+        act=act,
     )
-    messages.success(request, "Owning CE changed.")
-    return redirect("instances:instance_detail", slug=slug)
