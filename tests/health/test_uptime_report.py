@@ -115,13 +115,27 @@ def june(settings):
 
     # bolt has been live since January: the whole of June (43 200 min).
     bolt = make_instance("bolt-prod", went_live_at=datetime(2026, 1, 10, tzinfo=UTC))
-    #   maintenance: June 3 00:00-05:00 = 300 min = 5 h in June; April 7 08:00-15:00 = 7 h
-    #   quarter to date (April 1 - June 30) = 7 + 5 = 12 h > 10 h allowance => over
-    #   rollups: 30 days, 300 samples excluded on June 3, no failure => 100 %, met, 0 min.
+    #   maintenance: June 3 00:00-05:00 = 300 min; a weekly Saturday 04:00-04:30 window
+    #   added on June 24 counts only on June 27 (not the 6th, 13th, 20th: it did not exist)
+    #   = 30 min => 330 min = 5.5 h in June; April 7 08:00-15:00 = 7 h
+    #   quarter to date (April 1 - June 30) = 7 + 5.5 = 12.5 h > 10 h allowance => over
+    #   rollups: 30 days, 300 samples excluded on June 3 and 30 on June 27, no failure
+    #   => 100 %, met, 0 min.
     one_off(bolt, at(3), at(3, 5))
     one_off(bolt, at(7, 8, month=4), at(7, 15, month=4))
+    saturdays = MaintenanceWindow.objects.create(
+        instance=bolt,
+        kind=WindowKind.WEEKLY,
+        weekday=5,
+        start_time=time(4, 0),
+        duration_minutes=30,
+        reason="backups",
+    )
+    MaintenanceWindow.objects.filter(pk=saturdays.pk).update(created_at=at(24, 9))
+    bolt_excluded = {3: 300, 27: 30}
     for day in range(1, 31):
-        rollup(bolt, day, ok=1440 - (300 if day == 3 else 0), excluded=300 if day == 3 else 0)
+        out = bolt_excluded.get(day, 0)
+        rollup(bolt, day, ok=1440 - out, excluded=out)
     # Not in June's fleet report: live from July 5; and one still being requested.
     make_instance("cold-prod", went_live_at=at(5, month=7))
     make_instance("dawn-prod", state=LifecycleState.REQUESTED)
@@ -155,8 +169,8 @@ def test_figures_match_the_hand_computed_values(june):
     assert bolt.covered_minutes == 43_200
     assert bolt.uptime_pct == 100.0
     assert bolt.downtime_minutes == 0.0
-    assert bolt.maintenance_hours == 5.0
-    assert bolt.quarter_maintenance_hours == 12.0
+    assert bolt.maintenance_hours == 5.5
+    assert bolt.quarter_maintenance_hours == 12.5
     assert bolt.over_allowance
     assert bolt.sla_met is True
     assert bolt.incidents == 0
@@ -181,10 +195,10 @@ def test_the_current_month_is_computed_up_to_now(june):
 
 def test_a_lower_target_and_allowance_come_from_the_settings(june, settings):
     settings.UPTIME_SLA_TARGET_PCT = 99.4
-    settings.UPTIME_MAINTENANCE_ALLOWANCE_HOURS_PER_QUARTER = 12
+    settings.UPTIME_MAINTENANCE_ALLOWANCE_HOURS_PER_QUARTER = 12.5
     rows = {row.instance.slug: row.figures for row in monthly_uptime(month=JUNE, now=AFTER_JUNE)}
     assert rows["acme-prod"].sla_met is True  # 99.434 % >= 99.4 %
-    assert not rows["bolt-prod"].over_allowance  # 12 h of 12 h is not over
+    assert not rows["bolt-prod"].over_allowance  # 12.5 h of 12.5 h is not over
 
 
 def test_months_are_parsed_or_refused_clearly():
@@ -205,7 +219,7 @@ def test_the_page_and_csv_show_the_figures(june, client):
     assert "99.43 %" in page
     assert "over 15 d of 30 d" in page
     assert "120.0 min" in page
-    assert "12.00 of 10 h" in page
+    assert "12.50 of 10 h" in page
     assert "cold-prod" not in page
     assert "1 met the target, 1 missed it, 0 without data" in page
     assert "css/uptime_report.css" in page  # the print stylesheet
