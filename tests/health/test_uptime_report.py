@@ -156,6 +156,7 @@ def test_figures_match_the_hand_computed_values(june):
     assert acme.maintenance_minutes == 390
     assert acme.maintenance_hours == 6.5
     assert acme.uptime_pct == pytest.approx(21_090 / 21_210 * 100)
+    assert acme.uptime_pct is not None
     assert round(acme.uptime_pct, 3) == 99.434
     assert acme.downtime_minutes == pytest.approx(120.0)
     assert acme.incidents == 2
