@@ -11,6 +11,7 @@ maintenance windows, incident counts).
   Anything shorter than the month says over how much of it the figure is computed.
 - Uptime is the share of ok probes among those outside maintenance (the daily rollups, so a
   month whose raw samples were pruned still reports), as everywhere else in health.
+- Incidents are the "instance down" incidents opened in the period.
 - Downtime minutes are that uptime's complement applied to the minutes outside maintenance:
   ``(100 - uptime) / 100 * (covered minutes - maintenance minutes)``.
 - Maintenance minutes are the union of the instance's windows clipped to the period (an
@@ -30,7 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from health.choices import WindowKind
+from health.choices import IncidentCause, WindowKind
 from health.conf import health_settings
 from health.models import HealthDaily, Incident, MaintenanceWindow
 from health.rollups import day_of
@@ -295,8 +296,12 @@ def monthly_uptime(
     for window in MaintenanceWindow.objects.filter(relevant, instance_id__in=ids):
         windows[window.instance_id].append(window)
     opened: dict[int, list[datetime]] = defaultdict(list)
+    # Down incidents only: a version-SLA incident is about currency, not availability.
     for instance_id, opened_at in Incident.objects.filter(
-        instance_id__in=ids, opened_at__gte=month_start, opened_at__lt=end
+        instance_id__in=ids,
+        cause=IncidentCause.DOWN,
+        opened_at__gte=month_start,
+        opened_at__lt=end,
     ).values_list("instance_id", "opened_at"):
         opened[instance_id].append(opened_at)
     rows = []
