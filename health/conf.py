@@ -21,6 +21,8 @@ class HealthSettings:
     stale_seconds: int
     retention_days: int
     maintenance_window_max_days: int
+    sla_target_pct: float = 99.5
+    maintenance_allowance_hours_per_quarter: float = 10.0
 
     @property
     def hysteresis(self) -> HysteresisConfig:
@@ -45,4 +47,8 @@ def health_settings() -> HealthSettings:
         stale_seconds=int(getattr(settings, "HEALTH_STALE_SECONDS", 300)),
         maintenance_window_max_days=int(getattr(settings, "MAINTENANCE_WINDOW_MAX_DAYS", 7)),
         retention_days=int(getattr(settings, "HEALTH_SAMPLE_RETENTION_DAYS", 35)),
+        sla_target_pct=float(getattr(settings, "UPTIME_SLA_TARGET_PCT", 99.5)),
+        maintenance_allowance_hours_per_quarter=float(
+            getattr(settings, "UPTIME_MAINTENANCE_ALLOWANCE_HOURS_PER_QUARTER", 10.0)
+        ),
     )

@@ -1,21 +1,27 @@
-"""The instance health page and the maintenance actions. Thin: forms validate, services act."""
+"""The instance health page, the maintenance actions and the monthly uptime report. Thin:
+forms validate, services act, selectors read."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from health.choices import WindowKind
 from health.conf import health_settings
+from health.exports import monthly_csv
 from health.forms import MaintenanceWindowForm, MarkMaintenanceForm
 from health.models import MaintenanceWindow
-from health.selectors import instance_health_detail
+from health.selectors import instance_health_detail, monthly
 from health.services import maintenance
 from instances.models import Instance
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires, signed_in_user
+from mi_admin.ui.lists import export_response
 
 
 def _instance(slug: str) -> Instance:
@@ -120,3 +126,44 @@ def mark_maintenance(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _pct(value: float | None) -> str:
     return "no data" if value is None else f"{value:.3f} %"
+
+
+def _report_month(request: HttpRequest) -> tuple[date | None, str]:
+    try:
+        return monthly.parse_month(request.GET.get("month", "").strip(), now=timezone.now()), ""
+    except monthly.ReportMonthError as exc:
+        return None, str(exc)
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def uptime_report(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    """The printable monthly uptime report of the fleet, or of one instance."""
+    instance = _instance(slug) if slug else None
+    month, error = _report_month(request)
+    rows = [] if month is None else monthly.monthly_uptime(month=month, instance=instance)
+    context = {
+        "instance": instance,
+        "month": month,
+        "month_value": request.GET.get("month", "") if month is None else f"{month:%Y-%m}",
+        "error": error,
+        "rows": rows,
+        "totals": monthly.fleet_totals(rows),
+        "conf": health_settings(),
+    }
+    status = 400 if error else 200
+    return render(request, "health/uptime_report.html", context, status=status)
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def uptime_report_export(
+    request: HttpRequest, slug: str | None = None
+) -> HttpResponse | StreamingHttpResponse:
+    instance = _instance(slug) if slug else None
+    month, error = _report_month(request)
+    if month is None:
+        return HttpResponseBadRequest(error, content_type="text/plain; charset=utf-8")
+    rows = monthly.monthly_uptime(month=month, instance=instance)
+    name = f"uptime-{month:%Y-%m}-{instance.slug if instance else 'fleet'}"
+    return export_response(monthly_csv(rows), name=name, extension="csv", content_type="text/csv")

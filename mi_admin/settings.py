@@ -312,6 +312,12 @@ HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 300)
 HEALTH_SAMPLE_RETENTION_DAYS = env_int("HEALTH_SAMPLE_RETENTION_DAYS", 35)
 # The longest one-off maintenance window (it mutes the instance's alerts meanwhile).
 MAINTENANCE_WINDOW_MAX_DAYS = env_int("MAINTENANCE_WINDOW_MAX_DAYS", 7)
+# The monthly uptime report (health/selectors/monthly.py): the uptime SLA target in percent,
+# and the planned-maintenance hours each instance may use per calendar quarter.
+UPTIME_SLA_TARGET_PCT = float(env_str("UPTIME_SLA_TARGET_PCT", "99.5"))
+UPTIME_MAINTENANCE_ALLOWANCE_HOURS_PER_QUARTER = float(
+    env_str("UPTIME_MAINTENANCE_ALLOWANCE_HOURS_PER_QUARTER", "10")
+)
 
 # --- Authentication: Okta through OIDC, break-glass local accounts --------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -61,6 +61,12 @@ BASELINES: dict[str, int] = {
     "instance_health": 10,
     "window_add": 4,  # instance
     "mark_maintenance": 4,  # instance
+    # the fleet (live in the month); its rollups; its windows; its incidents
+    "uptime_report": 7,
+    "uptime_report_export": 7,
+    # instance; its rollups; its windows; its incidents
+    "instance_uptime_report": 7,
+    "instance_uptime_report_export": 7,
     "operation_list": 5,  # count; page
     "operation_detail": 5,  # operation; its steps
     "audit_list": 5,  # count; page
@@ -96,6 +102,10 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "instance_health": ("/health/{slug}/", {}, {}),
     "window_add": ("/health/{slug}/windows/add/", {}, {}),
     "mark_maintenance": ("/health/{slug}/mark-maintenance/", {}, {}),
+    "uptime_report": ("/reports/uptime/", {}, {}),
+    "uptime_report_export": ("/reports/uptime.csv", {}, {}),
+    "instance_uptime_report": ("/reports/uptime/{slug}/", {}, {}),
+    "instance_uptime_report_export": ("/reports/uptime/{slug}.csv", {}, {}),
     "operation_list": ("/operations/", {}, {}),
     "operation_detail": ("/operations/{op}/", {}, {}),
     "audit_list": ("/audit/", {}, {}),

@@ -1,7 +1,8 @@
 """Reads of the health app, one module per concern: ``states`` (the shown state and its
 filter), ``uptime`` (figures and the daily status bar), ``rows`` (a page's health rows),
 ``summary`` (dashboard counts), ``detail`` (the health page), ``maintenance`` (which
-moments windows cover), ``deliveries`` (alert deliveries still owed). Version SLAs are not here:
+moments windows cover), ``deliveries`` (alert deliveries still owed), ``monthly`` (the monthly
+uptime report). Version SLAs are not here:
 :mod:`instances.versions` owns them.
 
 The names below are what other modules use; import anything else from its module.

@@ -140,6 +140,11 @@ MATRIX: dict[str, Row] = {
         only(404, "devops", "admin"), method="post", kwargs={"slug": "acme-prod", "pk": "900001"}
     ),
     "health:mark_maintenance": Row(only(200, "admin"), kwargs={"slug": "acme-prod"}),
+    # The monthly uptime report: everyone with read access, fleet or one instance, page or CSV.
+    "health:uptime_report": Row(everyone(200)),
+    "health:uptime_report_export": Row(everyone(200)),
+    "health:instance_uptime_report": Row(everyone(200), kwargs={"slug": "acme-prod"}),
+    "health:instance_uptime_report_export": Row(everyone(200), kwargs={"slug": "acme-prod"}),
     # Rollouts: pages for everyone, planning and actions for devops/admin, the freeze Admin
     # only. Rollout #900001 is the matrix objects' planned rollout; empty forms are refused
     # with a message and a redirect back.
