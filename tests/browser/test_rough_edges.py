@@ -10,7 +10,7 @@ from datetime import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Dialog, Page, Request, expect
 from pytest_django.live_server_helper import LiveServer
 
 from idp.process import IdpProcess
@@ -37,7 +37,7 @@ def test_enter_in_the_fleet_search_sends_one_request(
     sign_in_as(page, live_server, oidc_settings, "devops")
     page.goto(f"{live_server.url}/instances/")
     requests: list[Request] = []
-    page.on("request", requests.append)
+    page.on("request", lambda request: requests.append(request))
 
     # when they type a search and press Enter
     search = page.get_by_label("Search")
@@ -85,7 +85,7 @@ def test_destructive_actions_ask_first(
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     questions: list[str] = []
 
-    def dismiss(dialog):  # type: ignore[no-untyped-def]
+    def dismiss(dialog: Dialog) -> None:
         questions.append(dialog.message)
         dialog.dismiss()
 
@@ -120,8 +120,8 @@ def test_destructive_actions_ask_first(
 def test_favicon_and_operations_in_the_navigation(
     page: Page, live_server: LiveServer, oidc_settings: IdpProcess, screenshot: Screenshot
 ) -> None:
-    # given devops signed in
-    sign_in_as(page, live_server, oidc_settings, "devops")
+    # given an Admin signed in (the widest navigation)
+    sign_in_as(page, live_server, oidc_settings, "admin")
     # when the dashboard loads, then its favicon is an SVG the server serves
     href = page.locator('link[rel="icon"]').get_attribute("href")
     assert href is not None
@@ -132,4 +132,28 @@ def test_favicon_and_operations_in_the_navigation(
     page.get_by_role("navigation").get_by_role("link", name="Operations").click()
     page.wait_for_url(f"{live_server.url}/operations/")
     expect(page.get_by_role("link", name="Operations")).to_have_attribute("aria-current", "page")
+    # and at 1280 px the widest navigation stays on one line, no label broken in two
+    heights = page.locator(".topbar nav li > a:not(.brand)").evaluate_all(
+        "links => links.map(a => [a.getBoundingClientRect().top, a.getClientRects().length])"
+    )
+    assert len(heights) == 11, heights
+    assert len({top for top, _ in heights}) == 1, heights
+    assert {rects for _, rects in heights} == {1}, heights
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
     screenshot("operations-nav")
+
+
+def test_a_person_without_a_role_signs_out_from_the_403(
+    page: Page, live_server: LiveServer, oidc_settings: IdpProcess, screenshot: Screenshot
+) -> None:
+    # given a person in no MI Admin group, signed in through Okta, on the 403
+    sign_in_as(page, live_server, oidc_settings, "stranger")
+    expect(page.get_by_role("heading", name="Access denied")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to the dashboard")).to_have_count(0)
+    screenshot("no-role-403")
+    # when they press the page's Sign out
+    page.get_by_test_id("forbidden-sign-out").get_by_role("button", name="Sign out").click()
+    # then they end on the login page, signed out
+    page.wait_for_url(re.compile(re.escape(live_server.url) + r"/login/"))
+    expect(page.get_by_test_id("okta-login")).to_be_visible()
+    expect(page.get_by_test_id("whoami")).to_have_count(0)
