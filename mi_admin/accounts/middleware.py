@@ -8,11 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.template.loader import render_to_string
 
 from mi_admin.accounts.roles import Perm, Role, roles_with, user_can, user_roles
 from mi_admin.accounts.rules import Rule, is_delegated, rule_of
+from mi_admin.http import same_site_path
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class AuthorizationMiddleware:
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
     ) -> HttpResponse | None:
+        if _is_admin_site(request):
+            return _admin_gate(request, view_func)
         if is_delegated(view_func):
             return None
         rule = rule_of(view_func)
@@ -60,3 +66,28 @@ class AuthorizationMiddleware:
             logger.info("refused %s to %s: lacks %s", request.path, request.user, rule)
             return forbidden(request, perm=rule)
         return None
+
+
+def _is_admin_site(request: HttpRequest) -> bool:
+    match = request.resolver_match
+    return match is not None and "admin" in match.app_names
+
+
+def _admin_gate(request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponse | None:
+    """Django admin's own gate would show its password form, which no Okta user can pass:
+    the anonymous go to our login page, signed-in people the admin site refuses get our 403
+    (the admin's logout included: our header's sign-out is the way out)."""
+    if not request.user.is_authenticated:
+        # Django's LoginRequiredMiddleware sends the anonymous to the admin's login first;
+        # from there, on to ours with the page they wanted.
+        target = request.get_full_path()
+        match = request.resolver_match
+        if match is not None and match.url_name == "login":
+            wanted = same_site_path(request.GET.get(REDIRECT_FIELD_NAME, ""), request)
+            target = wanted or "/admin/"
+        return redirect_to_login(target, settings.LOGIN_URL)
+    site = getattr(view_func, "admin_site", None) or admin.site
+    if not site.has_permission(request):
+        logger.info("refused %s to %s: not an admin", request.path, request.user)
+        return forbidden(request, perm=Perm.MANAGE_SETTINGS)
+    return None

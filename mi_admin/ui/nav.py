@@ -20,6 +20,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "ui:dashboard", None),
     NavItem("Fleet", "instances:instance_list", Perm.VIEW_FLEET),
+    NavItem("Operations", "instances:operation_list", Perm.VIEW_FLEET),
     NavItem("Provisioning", "instances:provisioning_list", Perm.VIEW_FLEET),
     NavItem("Rollouts", "rollouts:rollout_list", Perm.VIEW_FLEET),
     NavItem("Requests", "mi_requests:list", Perm.FILE_REQUEST),

@@ -70,6 +70,7 @@ def test_request_approve_see_active_revoke_and_audit(
     _as(page, live_server, oidc_settings, "manager")
     page.goto(f"{live_server.url}/access/grants/{grant.pk}/")
     page.get_by_label("Reason").fill("Incident closed")
+    page.once("dialog", lambda dialog: dialog.accept())  # it asks first (static/js/confirm.js)
     page.get_by_role("button", name="Revoke").click()
     expect(page.get_by_test_id("grant-state")).to_have_text("Revoked")
     # then the binding is gone and verified, and the page says so

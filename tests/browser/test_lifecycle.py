@@ -59,6 +59,7 @@ def test_devops_suspends_resumes_and_cancels_a_teardown(
     # when devops suspends it from its page, saying why
     page.goto(f"{live_server.url}/instances/acme-prod/")
     page.get_by_label(re.compile("^Suspend now")).fill("customer paused the POC")
+    page.once("dialog", lambda dialog: dialog.accept())  # it asks first (static/js/confirm.js)
     page.get_by_test_id("suspend-submit").click()
     # then the operation runs to the end, and the instance page says suspended
     page.wait_for_url(re.compile(r"/operations/\d+/$"))
@@ -94,6 +95,7 @@ def test_devops_suspends_resumes_and_cancels_a_teardown(
 
     register_teardown_approval_resolver(resolver)
     try:
+        page.on("dialog", lambda dialog: dialog.accept())  # each start asks first (confirm.js)
         page.goto(f"{live_server.url}/instances/acme-prod/teardown/?reference=request:31")
         expect(page.get_by_test_id("teardown-warning")).to_contain_text("deleted for good")
         page.get_by_test_id("typed-name").fill("acme-pord")

@@ -56,6 +56,7 @@ def test_devops_sets_and_removes_a_maintenance_window(
     assert (instance.maintenance_days, instance.maintenance_start) == (0b1100000, time(23, 30))
 
     # when they remove it, it is gone, and both changes are in the audit trail
+    page.once("dialog", lambda dialog: dialog.accept())  # it asks first (static/js/confirm.js)
     page.get_by_test_id("window-remove").click()
     expect(page.get_by_test_id("maintenance-window-text")).to_contain_text("None")
     assert Instance.objects.get(slug="acme-prod").maintenance_window is None

@@ -103,6 +103,7 @@ def test_a_suspension_request_from_filing_to_done(
     switch_to(page, live_server, oidc_settings, "devops")
     page.goto(detail_url)
     screenshot("devops-approved")
+    page.once("dialog", lambda dialog: dialog.accept())  # it asks first (static/js/confirm.js)
     page.get_by_test_id("do-run").click()
     expect(page.get_by_test_id("request-state")).to_have_text("In progress")
     # then the worker suspends the instance and the request ends done

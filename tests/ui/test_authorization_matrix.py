@@ -252,10 +252,11 @@ def test_url_by_persona(client_for, persona_name, url_name):
 
 @pytest.mark.parametrize(
     ("persona_name", "expected"),
-    [("anonymous", 302), ("stranger", 302), ("ce", 302), ("devops", 302), ("admin", 200)],
+    [("anonymous", 302), ("stranger", 403), ("ce", 403), ("devops", 403), ("admin", 200)],
 )
 def test_django_admin_only_for_admins(client_for, persona_name, expected):
-    # given a persona; when they open Django admin; then only Admins get in
+    # given a persona; when they open Django admin; then only Admins get in (the anonymous
+    # go to our login, others get our 403: tests/ui/test_shell.py)
     response = client_for(persona_name).get("/admin/")
     assert response.status_code == expected
 
