@@ -21,6 +21,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "ui:dashboard", None),
     NavItem("Fleet", "instances:instance_list", Perm.VIEW_FLEET),
     NavItem("Provisioning", "instances:provisioning_list", Perm.VIEW_FLEET),
+    NavItem("Incidents", "health:incident_list", Perm.VIEW_FLEET),
     NavItem("Rollouts", "rollouts:rollout_list", Perm.VIEW_FLEET),
     NavItem("Requests", "mi_requests:list", Perm.FILE_REQUEST),
     NavItem("Approvals", "approvals:inbox", Perm.APPROVE),
