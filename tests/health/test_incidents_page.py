@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from health.choices import DeliveryAction, DeliveryState, IncidentCause, IncidentState
@@ -119,12 +119,14 @@ def test_a_resolved_incident_cannot_be_acknowledged(
     with django_capture_on_commit_callbacks(execute=True):
         incident_resolve(incident=triggered, reason="up again", now=timezone.now())
     alert_channels.requests.clear()
-    response = _acknowledge(client_for, django_capture_on_commit_callbacks, "devops", triggered)
+    client = client_for("devops")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/incidents/{triggered.pk}/acknowledge/")
     assert response.status_code == 302
     triggered.refresh_from_db()
     assert triggered.acknowledged_at is None
     assert alert_channels.requests == []
-    page = client_for("devops").get(response["Location"]).content.decode()
+    page = client.get(response["Location"]).content.decode()
     assert "This incident is resolved" in page
 
 
@@ -155,10 +157,11 @@ def test_a_note_is_kept_audited_and_an_empty_one_refused(triggered, client_for):
 def test_the_database_refuses_an_empty_note_and_an_acknowledger_without_a_time(triggered):
     from tests.fixtures.personas import make_persona
 
-    with pytest.raises(IntegrityError):
+    devops = make_persona("devops")
+    with pytest.raises(IntegrityError), transaction.atomic():
         IncidentNote.objects.create(incident=triggered, text="")
-    with pytest.raises(IntegrityError):
-        Incident.objects.filter(pk=triggered.pk).update(acknowledged_by=make_persona("devops"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Incident.objects.filter(pk=triggered.pk).update(acknowledged_by=devops)
 
 
 def _incident(slug: str, cause: str, *, hours_ago: int, state: str = IncidentState.OPEN, ack=False):
