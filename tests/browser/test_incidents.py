@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
-from pytest_django.fixtures import SettingsWrapper
+from pytest_django.fixtures import Settings
 from pytest_django.live_server_helper import LiveServer
 
 from health.choices import IncidentCause
@@ -42,7 +42,7 @@ def test_devops_acknowledges_an_incident_and_both_providers_get_it(
     live_server: LiveServer,
     oidc_settings: IdpProcess,
     http_receiver: HttpReceiver,
-    settings: SettingsWrapper,
+    settings: Settings,
     eager_tasks: None,
     screenshot: Callable[[str], Path],
 ) -> None:
@@ -98,6 +98,6 @@ def test_devops_acknowledges_an_incident_and_both_providers_get_it(
         action__endswith=".opened"
     )
     assert sorted(actions.values_list("action", "actor_label")) == [
-        ("health.incident.acknowledged", "devops"),
-        ("health.incident.note_added", "devops"),
+        ("health.incident.acknowledged", "devops@example.com"),
+        ("health.incident.note_added", "devops@example.com"),
     ]
