@@ -41,6 +41,6 @@ class IncidentStateFilter(models.TextChoices):
     """The incident list's state filter: ``open`` split by whether someone acknowledged it."""
 
     OPEN = "open", "Open"
-    UNACKNOWLEDGED = "unacknowledged", "Open, not acknowledged"
-    ACKNOWLEDGED = "acknowledged", "Open, acknowledged"
+    UNACKNOWLEDGED = "unacknowledged", "Not acknowledged"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
     RESOLVED = "resolved", "Resolved"

@@ -20,5 +20,5 @@ def incident_list() -> QuerySet[Incident]:
 def incident_detail(incident: Incident) -> dict[str, object]:
     """One incident's notes (with their authors) and alert deliveries."""
     notes = IncidentNote.objects.filter(incident=incident).select_related("author")
-    deliveries = AlertDelivery.objects.filter(incident=incident).order_by("action", "channel")
+    deliveries = AlertDelivery.objects.filter(incident=incident).order_by("id")
     return {"notes": list(notes), "deliveries": list(deliveries)}

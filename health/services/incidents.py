@@ -25,7 +25,7 @@ from mi_admin.audit.services import audit_record
 from mi_admin.queue import task_enqueue
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from mi_admin.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def incidents_sync_version(
 def incident_acknowledge(
     *,
     incident: Incident,
-    actor: AbstractBaseUser,
+    actor: User,
     now: datetime | None = None,
     enqueue: Enqueue = _enqueue_delivery,
 ) -> bool:
@@ -273,7 +273,7 @@ def incident_acknowledge(
     return True
 
 
-def incident_note_add(*, incident: Incident, actor: AbstractBaseUser, text: str) -> IncidentNote:
+def incident_note_add(*, incident: Incident, actor: User, text: str) -> IncidentNote:
     """Add a person's note to an incident (open or resolved), audited."""
     text = text.strip()
     if not text:

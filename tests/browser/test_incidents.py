@@ -77,6 +77,7 @@ def test_devops_acknowledges_an_incident_and_both_providers_get_it(
 
     # and acknowledges it on its page, with a note
     page.get_by_test_id("incident-row").get_by_role("link").first.click()
+    screenshot("incident-open")
     page.get_by_test_id("incident-acknowledge").click()
     expect(page.get_by_test_id("incident-state")).to_have_text("Acknowledged")
     page.get_by_label("Add a note").fill("Disk full on the DB VM; resizing.")
