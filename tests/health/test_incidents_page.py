@@ -221,3 +221,33 @@ def test_navigation_and_dashboard_link_to_incidents(client_for):
     page = client_for("ce").get("/").content.decode()
     assert 'href="/incidents/"' in page  # the navigation
     assert 'data-testid="incidents-link"' in page  # the dashboard's health summary
+
+
+def test_a_refused_acknowledgement_is_sent_again_by_the_redelivery_sweep(
+    triggered, alert_channels, client_for, django_capture_on_commit_callbacks
+):
+    from health.selectors.deliveries import deliveries_pending
+    from health.tasks import incident_redeliver
+    from tests.fixtures.http_receiver import Reply
+
+    # given PagerDuty refuses the acknowledgement once
+    alert_channels.script(Reply(400, b'{"status":"invalid event"}'))
+    _acknowledge(client_for, django_capture_on_commit_callbacks, "devops", triggered)
+    row = AlertDelivery.objects.get(
+        incident=triggered, channel="pagerduty", action=DeliveryAction.ACKNOWLEDGE
+    )
+    assert row.state == DeliveryState.FAILED
+    # when the redelivery sweep runs past its grace period
+    Incident.objects.filter(pk=triggered.pk).update(
+        opened_at=timezone.now() - timedelta(minutes=10)
+    )
+    pending = deliveries_pending(now=timezone.now())
+    assert pending == [(triggered.pk, DeliveryAction.ACKNOWLEDGE.value)]
+    alert_channels.requests.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_redeliver()
+    # then only PagerDuty is sent the acknowledgement again, and it is sent now
+    routes = [r.route for r in alert_channels.requests]
+    assert routes == ["/v2/enqueue"]
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == (DeliveryState.SENT, 2)
