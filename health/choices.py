@@ -29,8 +29,18 @@ class IncidentState(models.TextChoices):
 class DeliveryAction(models.TextChoices):
     TRIGGER = "trigger", "Trigger"
     RESOLVE = "resolve", "Resolve"
+    ACKNOWLEDGE = "acknowledge", "Acknowledge"
 
 
 class DeliveryState(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+
+
+class IncidentStateFilter(models.TextChoices):
+    """The incident list's state filter: ``open`` split by whether someone acknowledged it."""
+
+    OPEN = "open", "Open"
+    UNACKNOWLEDGED = "unacknowledged", "Not acknowledged"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from health.choices import (
     DeliveryAction,
@@ -219,28 +220,63 @@ class Incident(models.Model):
     details = models.JSONField(default=dict, blank=True)
     opened_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Set once, by the first person to acknowledge; the acknowledgement is paged out once.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["-opened_at"], name="health_incident_opened")]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(acknowledged_by__isnull=True) | Q(acknowledged_at__isnull=False),
+                name="health_incident_ack_has_time",
+            ),
             models.UniqueConstraint(
                 fields=["instance", "cause"],
                 condition=Q(state=IncidentState.OPEN),
                 name="health_one_open_incident_per_cause",
-            )
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.dedup_key} ({self.state})"
 
 
+class IncidentNote(models.Model):
+    """A person's note on an incident (what they found, what they did); append-only."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="health_incident_note_not_empty")
+        ]
+
+    def __str__(self) -> str:
+        return f"note on {self.incident_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class AlertDelivery(models.Model):
-    """One trigger or resolve of one incident through one channel (pagerduty, opsgenie,
-    slack). Unique per (incident, channel, action): a channel is never paged twice."""
+    """One trigger, acknowledge or resolve of one incident through one channel (pagerduty,
+    opsgenie, slack). Unique per (incident, channel, action): a channel is never paged
+    twice."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=32)
-    action = models.CharField(max_length=8, choices=DeliveryAction.choices)
+    action = models.CharField(max_length=16, choices=DeliveryAction.choices)
     state = models.CharField(max_length=8, choices=DeliveryState.choices)
     attempts = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=255, blank=True)

@@ -5,6 +5,14 @@ from health import views
 app_name = "health"
 
 urlpatterns = [
+    path("incidents/", views.incident_list, name="incident_list"),
+    path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
+    path(
+        "incidents/<int:pk>/acknowledge/",
+        views.incident_acknowledge,
+        name="incident_acknowledge",
+    ),
+    path("incidents/<int:pk>/notes/", views.incident_note_add, name="incident_note_add"),
     path("reports/uptime/", views.uptime_report, name="uptime_report"),
     path("reports/uptime.csv", views.uptime_report_export, name="uptime_report_export"),
     path("reports/uptime/<slug:slug>/", views.uptime_report, name="instance_uptime_report"),

@@ -14,14 +14,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from health.choices import WindowKind
 from health.conf import health_settings
 from health.exports import monthly_csv
+from health.filtersets import IncidentFilterSet
 from health.forms import MaintenanceWindowForm, MarkMaintenanceForm
-from health.models import MaintenanceWindow
+from health.models import Incident, MaintenanceWindow
 from health.selectors import instance_health_detail, monthly
-from health.services import maintenance
+from health.selectors.incidents import incident_detail as incident_detail_read
+from health.selectors.incidents import incident_list as incident_list_read
+from health.services import incidents, maintenance
 from instances.models import Instance
-from mi_admin.accounts.roles import Perm
+from mi_admin.accounts.roles import Perm, user_can
 from mi_admin.accounts.rules import requires, signed_in_user
-from mi_admin.ui.lists import export_response
+from mi_admin.ui.lists import export_response, render_list
 
 
 def _instance(slug: str) -> Instance:
@@ -167,3 +170,70 @@ def uptime_report_export(
     rows = monthly.monthly_uptime(month=month, instance=instance)
     name = f"uptime-{month:%Y-%m}-{instance.slug if instance else 'fleet'}"
     return export_response(monthly_csv(rows), name=name, extension="csv", content_type="text/csv")
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    """Open and recent incidents across the fleet (htmx swaps the results on a filter)."""
+    filterset = IncidentFilterSet(request.GET, queryset=incident_list_read())
+    extra = {"can_acknowledge": user_can(request.user, Perm.OPERATE_INSTANCE)}
+    return render_list(
+        request, filterset, "health/incident_list.html", "health/_incident_results.html", extra
+    )
+
+
+def _incident(pk: int) -> Incident:
+    return get_object_or_404(
+        Incident.objects.select_related("instance", "instance__customer", "acknowledged_by"),
+        pk=pk,
+    )
+
+
+@requires(Perm.VIEW_FLEET)
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    context = {
+        "incident": incident,
+        **incident_detail_read(incident),
+        "can_acknowledge": user_can(request.user, Perm.OPERATE_INSTANCE),
+    }
+    return render(request, "health/incident_detail.html", context)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    try:
+        done = incidents.incident_acknowledge(incident=incident, actor=signed_in_user(request))
+    except incidents.IncidentError as exc:
+        messages.error(request, str(exc))
+    else:
+        if done:
+            messages.success(request, "Acknowledged; PagerDuty, Opsgenie and Slack are told.")
+        else:
+            messages.info(request, "Already acknowledged; nothing was sent again.")
+    return redirect("health:incident_detail", pk=incident.pk)
+
+
+@requires(Perm.OPERATE_INSTANCE)
+@require_POST
+def incident_note_add(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident(pk)
+    text = request.POST.get("text", "")
+    try:
+        incidents.incident_note_add(incident=incident, actor=signed_in_user(request), text=text)
+    except incidents.IncidentError as exc:
+        # The page again, the text kept, the reason said: nothing typed is lost.
+        context = {
+            "incident": incident,
+            **incident_detail_read(incident),
+            "can_acknowledge": True,
+            "note_error": str(exc),
+            "note_text": text,
+        }
+        return render(request, "health/incident_detail.html", context, status=400)
+    messages.success(request, "Note added.")
+    return redirect("health:incident_detail", pk=incident.pk)

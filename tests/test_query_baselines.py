@@ -16,7 +16,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from health.models import HealthTransition, InstanceHealth, MaintenanceWindow
+from health.models import (
+    HealthTransition,
+    Incident,
+    IncidentNote,
+    InstanceHealth,
+    MaintenanceWindow,
+)
 from instances.choices import (
     InstanceKind,
     OperationKind,
@@ -438,3 +444,50 @@ def test_request_pages_query_count_is_the_baseline(name: str, client_for: Callab
     large = _count(client, url, query, headers)
     # then both cost the baseline
     assert (small, large) == (REQUEST_BASELINES[name], REQUEST_BASELINES[name])
+
+
+# The fleet's incidents, as the admin sees them: session, user, groups (3); count; page
+# (instance, customer, acknowledger and note count joined in).
+INCIDENT_BASELINES: dict[str, tuple[str, dict[str, str], dict[str, str], int]] = {
+    "incident_list": ("/incidents/", {}, {}, 5),
+    "incident_list_filtered": (
+        "/incidents/",
+        {"instance": "cust", "cause": "down", "state": "open", "since": "2000-01-01T00:00"},
+        {},
+        5,
+    ),
+    "incident_list_partial": ("/incidents/", {"state": "open"}, {"HTTP_HX_REQUEST": "true"}, 5),
+}
+
+
+def _incidents_for(instances: list[Instance], actor: User) -> None:
+    """An open incident per instance, every other acknowledged and with a note."""
+    now = timezone.now()
+    for i, instance in enumerate(instances):
+        incident = Incident.objects.create(
+            instance=instance,
+            cause="down",
+            dedup_key=f"mi-admin/{instance.slug}/down",
+            summary=f"{instance.slug} is down",
+            opened_at=now - timedelta(minutes=i),
+            acknowledged_at=now if i % 2 else None,
+            acknowledged_by=actor if i % 2 else None,
+        )
+        if i % 2:
+            IncidentNote.objects.create(incident=incident, author=actor, text="on it")
+
+
+@pytest.mark.parametrize("name", list(INCIDENT_BASELINES))
+def test_incident_list_query_count_is_the_baseline(name: str, client_for: Callable):
+    # given the admin and incidents on a small fleet
+    url, query, headers, expected = INCIDENT_BASELINES[name]
+    client = client_for("admin")
+    admin = User.objects.get(username="admin")
+    _incidents_for(make_fleet(SMALL), admin)
+    client.get(url, query, **headers)
+    small = _count(client, url, query, headers)
+    # when the fleet grows, with many more incidents, acknowledgements and notes
+    _incidents_for(make_fleet(LARGE, prefix="more"), admin)
+    large = _count(client, url, query, headers)
+    # then the list costs the same
+    assert (small, large) == (expected, expected)

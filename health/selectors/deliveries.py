@@ -27,7 +27,8 @@ def deliveries_pending(
     pending: set[tuple[int, str]] = set()
     for incident_id, action in failed.filter(
         Q(action=DeliveryAction.TRIGGER, incident__state=IncidentState.OPEN)
-        | Q(action=DeliveryAction.RESOLVE, incident__state=IncidentState.RESOLVED),
+        | Q(action=DeliveryAction.RESOLVE, incident__state=IncidentState.RESOLVED)
+        | Q(action=DeliveryAction.ACKNOWLEDGE, incident__acknowledged_at__isnull=False),
         incident__opened_at__lt=cutoff,
     ).values_list("incident_id", "action"):
         pending.add((incident_id, action))

@@ -3,7 +3,8 @@
 Delivery records one :class:`~health.models.AlertDelivery` per (incident, channel, action),
 locked while sending, so a task run twice never sends a channel the same thing twice. A
 trigger goes out only while the incident is open; a resolve only to the channels whose
-trigger went out.
+trigger went out. An acknowledge (someone took the incident) goes, like a resolve, only to
+the channels whose trigger went out, and only once the incident is acknowledged.
 """
 
 from __future__ import annotations
@@ -46,10 +47,14 @@ def incident_alert(*, incident: Incident, action: str) -> Alert:
     """The provider-neutral alert for one incident's trigger or resolve."""
     site = str(getattr(settings, "SITE_URL", "")).rstrip("/")
     link = site + reverse("health:instance_health", kwargs={"slug": incident.instance.slug})
+    summary = incident.summary
+    if action == DeliveryAction.ACKNOWLEDGE:
+        who = incident.acknowledged_by.get_username() if incident.acknowledged_by else "someone"
+        summary = f"{summary} (acknowledged by {who} in MI Admin)"
     return Alert(
         dedup_key=incident.dedup_key,
         action=AlertAction(action),
-        summary=incident.summary,
+        summary=summary,
         severity=_severity(incident),
         source="mi-admin",
         component=incident.instance.slug,
@@ -83,11 +88,18 @@ def incident_alerts_send(
     trigger went out.
     """
     report = DeliveryReport()
-    incident = Incident.objects.select_related("instance").filter(pk=incident_id).first()
+    incident = (
+        Incident.objects.select_related("instance", "acknowledged_by")
+        .filter(pk=incident_id)
+        .first()
+    )
     if incident is None:
         return report
     if action == DeliveryAction.TRIGGER and incident.state != IncidentState.OPEN:
         logger.info("incident %s resolved before its trigger went out", incident.dedup_key)
+        return report
+    if action == DeliveryAction.ACKNOWLEDGE and incident.acknowledged_at is None:
+        logger.info("incident %s is not acknowledged; nothing to send", incident.dedup_key)
         return report
     triggered = set(
         incident.deliveries.filter(
@@ -96,7 +108,7 @@ def incident_alerts_send(
     )
     alert = incident_alert(incident=incident, action=action)
     for notifier in configured_notifiers() if notifiers is None else notifiers:
-        if action == DeliveryAction.RESOLVE and notifier.name not in triggered:
+        if action != DeliveryAction.TRIGGER and notifier.name not in triggered:
             report.skipped.append(notifier.name)
             continue
         _deliver_one(incident, notifier, alert, action, report, retry_attempts)

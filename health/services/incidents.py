@@ -12,19 +12,29 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from health.choices import DeliveryAction, HealthState, IncidentCause, IncidentState
-from health.models import Incident, InstanceHealth
+from health.models import Incident, IncidentNote, InstanceHealth
 from instances.choices import MONITORED_STATES
 from instances.models import Instance
 from mi_admin.audit.services import audit_record
 from mi_admin.queue import task_enqueue
 
+if TYPE_CHECKING:
+    from mi_admin.accounts.models import User
+
 logger = logging.getLogger(__name__)
+
+NOTE_LIMIT = 4000
+
+
+class IncidentError(Exception):
+    """A person's change to an incident that cannot be made; the message says why."""
+
 
 SYSTEM_ACTOR = "health-monitor"
 Enqueue = Callable[[int, str], None]
@@ -229,3 +239,53 @@ def incidents_sync_version(
             ):
                 changes.resolved.append(incident)
     return changes
+
+
+def incident_acknowledge(
+    *,
+    incident: Incident,
+    actor: User,
+    now: datetime | None = None,
+    enqueue: Enqueue = _enqueue_delivery,
+) -> bool:
+    """Acknowledge an open incident (someone is on it) and queue the acknowledgement to the
+    alert channels. False when it was acknowledged already: nothing is recorded or sent
+    twice. A resolved incident cannot be acknowledged."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # The conditional update is the once-only guard against two people clicking at once.
+        updated = Incident.objects.filter(
+            pk=incident.pk, state=IncidentState.OPEN, acknowledged_at__isnull=True
+        ).update(acknowledged_at=now, acknowledged_by=actor)
+        if not updated:
+            current = Incident.objects.get(pk=incident.pk)
+            if current.state != IncidentState.OPEN:
+                raise IncidentError("This incident is resolved; there is nothing to acknowledge.")
+            return False
+        audit_record(
+            action="health.incident.acknowledged",
+            actor=actor,
+            obj=incident.instance,
+            after={"incident": incident.pk, "dedup_key": incident.dedup_key},
+        )
+        transaction.on_commit(lambda: enqueue(incident.pk, DeliveryAction.ACKNOWLEDGE))
+    logger.info("incident %s acknowledged by %s", incident.dedup_key, actor.get_username())
+    return True
+
+
+def incident_note_add(*, incident: Incident, actor: User, text: str) -> IncidentNote:
+    """Add a person's note to an incident (open or resolved), audited."""
+    text = text.strip()
+    if not text:
+        raise IncidentError("Write a note first.")
+    if len(text) > NOTE_LIMIT:
+        raise IncidentError(f"A note holds at most {NOTE_LIMIT} characters ({len(text)} given).")
+    with transaction.atomic():
+        note = IncidentNote.objects.create(incident=incident, author=actor, text=text)
+        audit_record(
+            action="health.incident.note_added",
+            actor=actor,
+            obj=incident.instance,
+            after={"incident": incident.pk, "note": note.pk, "text": text[:200]},
+        )
+    return note

@@ -23,6 +23,7 @@ _BODY_EXCERPT = 200
 class AlertAction(StrEnum):
     TRIGGER = "trigger"
     RESOLVE = "resolve"
+    ACKNOWLEDGE = "acknowledge"
 
 
 class Severity(StrEnum):

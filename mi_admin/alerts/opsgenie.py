@@ -1,7 +1,8 @@
 """Opsgenie Alert API sender.
 
 Trigger: ``POST {api}/v2/alerts`` with the dedup key as ``alias``; resolve:
-``POST {api}/v2/alerts/{alias}/close?identifierType=alias``. Both authenticate with
+``POST {api}/v2/alerts/{alias}/close?identifierType=alias``; acknowledge:
+``POST {api}/v2/alerts/{alias}/acknowledge?identifierType=alias``. Both authenticate with
 ``Authorization: GenieKey <key>`` and are answered 202 (processed asynchronously).
 
 Atlassian ends Opsgenie in April 2027 (its alerting moves to Jira Service Management /
@@ -77,12 +78,17 @@ class OpsgenieNotifier:
             )
             return
         alias = quote(fit_key(alert.dedup_key, ALIAS_LIMIT), safe="")
+        verb, label = (
+            ("acknowledge", "Acknowledged")
+            if alert.action is AlertAction.ACKNOWLEDGE
+            else ("close", "Resolved")
+        )
         post_json(
             notifier=self.name,
-            url=f"{self._api_url}/v2/alerts/{alias}/close?identifierType=alias",
+            url=f"{self._api_url}/v2/alerts/{alias}/{verb}?identifierType=alias",
             payload={
                 "source": alert.source,
-                "note": truncate(f"Resolved: {alert.summary}", NOTE_LIMIT),
+                "note": truncate(f"{label}: {alert.summary}", NOTE_LIMIT),
             },
             timeout=self._timeout,
             headers=headers,

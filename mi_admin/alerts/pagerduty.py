@@ -1,7 +1,7 @@
 """PagerDuty Events API v2 sender.
 
 One ``POST`` to the events endpoint per alert; PagerDuty answers 202 once it has queued
-the event. A resolve carries only the routing key, the action and the dedup key.
+the event. A resolve or an acknowledge carries only the routing key, the action and the dedup key.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class PagerDutyNotifier:
             "event_action": alert.action.value,
             "dedup_key": fit_key(alert.dedup_key, DEDUP_KEY_LIMIT),
         }
-        if alert.action is AlertAction.RESOLVE:
+        if alert.action in (AlertAction.RESOLVE, AlertAction.ACKNOWLEDGE):
             return body
         payload: dict[str, Any] = {
             "summary": truncate(alert.summary, SUMMARY_LIMIT),

@@ -1,7 +1,8 @@
 """Slack incoming-webhook sender.
 
-Slack has no alert state, so a trigger posts an alert message and a resolve posts a
-"resolved" message that repeats the dedup key. Slack answers 200 with the body ``ok``.
+Slack has no alert state, so a trigger posts an alert message and a resolve (or an
+acknowledge) posts a "resolved" ("acknowledged") message that repeats the dedup key. Slack
+answers 200 with the body ``ok``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ EMOJI = {
     Severity.INFO: ":information_source:",
 }
 RESOLVED_EMOJI = ":white_check_mark:"
+ACKNOWLEDGED_EMOJI = ":eyes:"
 
 
 def escape(text: str) -> str:
@@ -42,6 +44,8 @@ class SlackNotifier:
         """The webhook body: a plain ``text`` fallback plus Block Kit ``blocks``."""
         if alert.action is AlertAction.RESOLVE:
             headline = f"{RESOLVED_EMOJI} Resolved: {alert.summary}"
+        elif alert.action is AlertAction.ACKNOWLEDGE:
+            headline = f"{ACKNOWLEDGED_EMOJI} Acknowledged: {alert.summary}"
         else:
             headline = f"{EMOJI[alert.severity]} [{alert.severity.upper()}] {alert.summary}"
         headline = truncate(escape(headline), SECTION_LIMIT)

@@ -22,6 +22,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Fleet", "instances:instance_list", Perm.VIEW_FLEET),
     NavItem("Operations", "instances:operation_list", Perm.VIEW_FLEET),
     NavItem("Provisioning", "instances:provisioning_list", Perm.VIEW_FLEET),
+    NavItem("Incidents", "health:incident_list", Perm.VIEW_FLEET),
     NavItem("Rollouts", "rollouts:rollout_list", Perm.VIEW_FLEET),
     NavItem("Requests", "mi_requests:list", Perm.FILE_REQUEST),
     NavItem("Approvals", "approvals:inbox", Perm.APPROVE),

@@ -363,7 +363,7 @@ def test_backoff_delay_doubles_with_jitter_and_caps(attempt, low, high):
     ("overrides", "message"),
     [
         pytest.param({"dedup_key": ""}, "dedup_key", id="empty-key"),
-        pytest.param({"action": "acknowledge"}, "acknowledge", id="unknown-action"),
+        pytest.param({"action": "snooze"}, "snooze", id="unknown-action"),
         pytest.param({"severity": "fatal"}, "fatal", id="unknown-severity"),
     ],
 )

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from health.models import Incident
 from instances.choices import OperationState
 from instances.models import Release
 from mi_admin.accounts.checks import iter_patterns
@@ -145,6 +146,16 @@ MATRIX: dict[str, Row] = {
     "health:uptime_report_export": Row(everyone(200)),
     "health:instance_uptime_report": Row(everyone(200), kwargs={"slug": "acme-prod"}),
     "health:instance_uptime_report_export": Row(everyone(200), kwargs={"slug": "acme-prod"}),
+    # Incidents across the fleet: the list and an incident's page (#900001, open) for
+    # everyone; acknowledging and notes for devops/admin (an empty note is a 400).
+    "health:incident_list": Row(everyone(200)),
+    "health:incident_detail": Row(everyone(200), kwargs={"pk": "900001"}),
+    "health:incident_acknowledge": Row(
+        only(302, "devops", "admin"), method="post", kwargs={"pk": "900001"}
+    ),
+    "health:incident_note_add": Row(
+        only(400, "devops", "admin"), method="post", kwargs={"pk": "900001"}
+    ),
     # Rollouts: pages for everyone, planning and actions for devops/admin, the freeze Admin
     # only. Rollout #900001 is the matrix objects' planned rollout; empty forms are refused
     # with a message and a redirect back.
@@ -212,6 +223,14 @@ def matrix_objects(db):
     make_access_grant(make_persona("devops"), instance, pk=900001)
     make_deletion_record(instance, pk=900001)
     make_request(make_persona("ce"), instance, pk=900001)
+    Incident.objects.create(
+        pk=900001,
+        instance=instance,
+        cause="down",
+        dedup_key="mi-admin/acme-prod/down",
+        summary="acme-prod is down",
+        opened_at="2026-03-05T12:00:00Z",
+    )
 
 
 def _our_patterns() -> list[tuple[str, str]]:
