@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from fleetsim.client import FleetSimClient
+from idp import subject_for
 from instances.choices import (
     Architecture,
     InstanceKind,
@@ -84,6 +86,8 @@ COMPANIES = [
     "Spacely",
     "Cogswell",
 ]
+# The IdP persona who owns a third of the demo customers ("My customers").
+DEMO_CE = "ce"
 REGIONS = ["AMER", "EMEA", "APAC"]
 MACHINE_TYPES = {
     Size.SMALL: "n2-standard-8",
@@ -235,6 +239,17 @@ def _build_fleet(base_url: str) -> tuple[list[Customer], list[tuple[Customer, di
     return customers, specs
 
 
+def _demo_ce() -> Any:
+    """The IdP's CE persona as MI Admin knows them (matched on the IdP's stable ``sub`` at
+    their first login), so the demo's customers can have an owning CE before anyone signs
+    in. Their roles still come from the IdP's groups at login."""
+    user, _ = get_user_model().objects.get_or_create(
+        oidc_sub=subject_for(DEMO_CE),
+        defaults={"username": f"{DEMO_CE}@example.com", "email": f"{DEMO_CE}@example.com"},
+    )
+    return user
+
+
 @transaction.atomic
 def demo_fleet_create(*, base_url: str) -> DemoFleet:
     """Create the demo releases, customers and instances in the database."""
@@ -243,6 +258,10 @@ def demo_fleet_create(*, base_url: str) -> DemoFleet:
         [Release(version=v, kind=k, released_at=now - timedelta(days=d)) for v, k, d in RELEASES]
     )
     customers, specs = _build_fleet(base_url)
+    ce = _demo_ce()
+    for index, customer in enumerate(customers):
+        if index % 3 == 1:  # a third of the customers, so "My customers" narrows the fleet
+            customer.owner_ce = ce
     Customer.objects.bulk_create(customers)
     by_slug = {c.slug: c for c in Customer.objects.all()}
     rows = [

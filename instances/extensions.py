@@ -15,9 +15,15 @@ from instances.provisioning_selectors import (
     provisioning_checklist,
     trial_view,
 )
-from instances.selectors import fleet_summary
+from instances.selectors import fleet_summary, my_customers_summary
 from mi_admin.accounts.roles import Perm
 from mi_admin.ui.extensions import DASHBOARD, INSTANCE_DETAIL, panel, widget
+
+
+# First on the dashboard: a CE's day starts with their own customers (empty for others).
+@widget(DASHBOARD, "instances/_my_customers.html", perm=Perm.VIEW_FLEET, order=1)
+def my_customers(request: HttpRequest) -> dict[str, Any]:
+    return {"mine": my_customers_summary(user=request.user)}
 
 
 @widget(DASHBOARD, "instances/_fleet_summary.html", perm=Perm.VIEW_FLEET, order=20)

@@ -74,10 +74,17 @@ class FleetOrderingFilter(django_filters.OrderingFilter):
 
 class InstanceFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
+    mine = django_filters.BooleanFilter(
+        method="by_mine", label="My customers", widget=forms.CheckboxInput
+    )
     customer = django_filters.CharFilter(method="by_customer", label="Customer")
     kind = django_filters.ChoiceFilter(choices=InstanceKind.choices, empty_label="All")
     architecture = django_filters.ChoiceFilter(choices=Architecture.choices, empty_label="All")
-    state = django_filters.MultipleChoiceFilter(choices=LifecycleState.choices)
+    # Every state in view at once, without scrolling the list box.
+    state = django_filters.MultipleChoiceFilter(
+        choices=LifecycleState.choices,
+        widget=forms.SelectMultiple(attrs={"size": len(LifecycleState.choices)}),
+    )
     version = django_filters.CharFilter(field_name="version", lookup_expr="exact")
     behind = django_filters.BooleanFilter(
         method="by_behind",
@@ -110,6 +117,7 @@ class InstanceFilterSet(django_filters.FilterSet):
         model = Instance
         fields = [
             "q",
+            "mine",
             "customer",
             "kind",
             "architecture",
@@ -152,6 +160,18 @@ class InstanceFilterSet(django_filters.FilterSet):
             | Q(url__icontains=value)
             | Q(gcp_project__icontains=value)
         )
+
+    def by_mine(
+        self, queryset: QuerySet[Instance], name: str, value: bool | None
+    ) -> QuerySet[Instance]:
+        """Instances the signed-in person owns: their customers' (``Customer.owner_ce``)
+        and those they own themselves (``Instance.owner``, a trial's deciding CE)."""
+        if not value:
+            return queryset
+        user = getattr(self.request, "user", None)
+        if user is None or not user.is_authenticated:
+            return queryset.none()
+        return queryset.filter(Q(customer__owner_ce=user) | Q(owner=user))
 
     def by_customer(
         self, queryset: QuerySet[Instance], name: str, value: str

@@ -6,6 +6,7 @@ Every read the UI needs runs a fixed number of queries, whatever the size of the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -161,6 +162,16 @@ class FleetSummary:
     by_state: list[Tally]
     by_drift: list[Tally]  # drifting instances only, one row per kind of drift
     drifting: int
+
+
+def my_customers_summary(*, user: Any) -> dict[str, int]:
+    """How many customers and instances ``user`` owns (the fleet's "My customers" filter:
+    their customers' instances and those they own themselves), in one query."""
+    if not getattr(user, "is_authenticated", False):
+        return {"customers": 0, "instances": 0}
+    return Instance.objects.filter(Q(customer__owner_ce=user) | Q(owner=user)).aggregate(
+        customers=Count("customer", distinct=True), instances=Count("pk")
+    )
 
 
 def fleet_summary() -> FleetSummary:

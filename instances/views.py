@@ -67,7 +67,7 @@ from mi_admin.ui.lists import (
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def instance_list(request: HttpRequest) -> HttpResponse:
-    filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list())
+    filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list(), request=request)
 
     def for_page(rows: list[Instance]) -> dict[str, Any]:
         # A fixed number of queries for the page, whatever its size: the release history
@@ -90,7 +90,7 @@ def instance_list(request: HttpRequest) -> HttpResponse:
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def instance_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list())
+    filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list(), request=request)
     refused = invalid_filters(filterset)
     if refused is not None:
         return refused

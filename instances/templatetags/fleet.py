@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django import template
 from django.http import QueryDict
+from django.utils.timesince import timesince
 
 from instances.choices import Drift, LifecycleState, OperationState, StepState
 
@@ -74,3 +75,26 @@ def duration(started: datetime | None, finished: datetime | None) -> str:
         return f"{seconds:.0f} s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes} min {rest} s"
+
+
+# The fleet list's drift pill: a word or two; the full label is its tooltip.
+_DRIFT_SHORT: dict[str, str] = {
+    Drift.VM_MISSING: "VM missing",
+    Drift.VM_STOPPED: "VM stopped",
+    Drift.VM_RUNNING: "VM running",
+    Drift.SYNC_FAILED: "unreadable",
+}
+
+
+@register.filter
+def drift_short(value: str) -> str:
+    """``{{ instance.drift|drift_short }}``: "VM stopped" for the list's narrow column."""
+    return _DRIFT_SHORT.get(value, value)
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """The largest unit only ("3 hours ago"), so the list's last-sync cell stays narrow."""
+    if value is None:
+        return ""
+    return f"{timesince(value, depth=1)} ago"
