@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.breakglass",
     "tests.fixtures.audit_chain",
+    "tests.fixtures.flush",
 ]
 
 
