@@ -52,13 +52,17 @@ def _audit(instance: Instance, before: datetime | None) -> QuerySet[AuditEvent]:
     return events.order_by("-created_at", "-id")
 
 
+def _shown(value: object) -> str:
+    return "—" if value in (None, "") else str(value)
+
+
 def _describe(event: AuditEvent) -> str:
     after = event.after if isinstance(event.after, dict) else {}
     before = event.before if isinstance(event.before, dict) else {}
     parts = []
     for key in sorted(set(after) | set(before))[:4]:
         if before.get(key) != after.get(key):
-            parts.append(f"{key}: {before.get(key, '')} → {after.get(key, '')}")
+            parts.append(f"{key}: {_shown(before.get(key))} → {_shown(after.get(key))}")
     return "; ".join(parts)[:255]
 
 
@@ -66,7 +70,12 @@ def _audit_event(event: AuditEvent, kind: str) -> TimelineEvent:
     return TimelineEvent(
         at=event.created_at,
         kind=kind,
-        title=event.action.removeprefix("instance.").replace("_", " ").capitalize(),
+        # "instance.owner_changed" → "Owner changed"; other apps' actions keep their app:
+        # "health.incident.down.opened" → "Health incident down opened".
+        title=event.action.removeprefix("instance.")
+        .replace(".", " ")
+        .replace("_", " ")
+        .capitalize(),
         detail=_describe(event),
         actor=event.actor_label or "system",
     )
