@@ -159,3 +159,34 @@ def test_a_bad_filter_is_refused_with_the_reason(client_for):
     assert export.status_code == 400
     assert "Enter a valid date/time" in export.content.decode()
     assert client.get("/instances/no-such/timeline/").status_code == 404
+
+
+def test_each_source_reads_at_most_its_limit():
+    # given an instance with many events of each kind
+    instance = _story()
+    devops = make_persona("devops")
+    for i in range(5):
+        make_operation(instance, state=OperationState.SUCCEEDED)
+        HealthTransition.objects.create(
+            instance=instance, from_state="down", to_state="healthy", at=timezone.now()
+        )
+        audit_record(action="instance.owner_changed", obj=instance, actor=devops)
+        make_access_grant(devops, instance)
+        make_request(devops, instance)
+        Incident.objects.create(
+            instance=instance,
+            cause="down",
+            dedup_key=f"more-{i}",
+            state="resolved",
+            summary="down",
+            opened_at=timezone.now(),
+            resolved_at=timezone.now(),
+        )
+    # when each source is asked for two, then none returns more than two (an incident's
+    # opening and resolution come together: at most two each)
+    for source in timeline_sources():
+        events = source.load(instance, None, 2)
+        bound = 4 if source.kind == "incident" else 2
+        assert len(events) <= bound, source.kind
+        if source.kind in {"operation", "health", "audit", "access", "request", "incident"}:
+            assert len(events) >= 2, source.kind
