@@ -116,7 +116,7 @@ def test_the_timeline_filters_by_kind():
 def test_pages_cover_every_event_once():
     # given more events than a page holds
     instance = _story()
-    seen = []
+    seen: list[str] = []
     before = None
     # when the pages are walked through the "older" cursor
     for _ in range(10):
