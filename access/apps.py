@@ -7,6 +7,7 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from access import extensions, handlers  # noqa: F401 (extensions registers its panel)
+        from access import extensions, handlers, timeline_sources  # noqa: F401 (extensions registers its panel)
 
         handlers.register()
+        timeline_sources.register()

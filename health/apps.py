@@ -7,8 +7,12 @@ class HealthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from health import extensions  # noqa: F401 (registers its columns, panels, widgets)
+        from health import (
+            extensions,  # noqa: F401 (registers its columns, panels, widgets)
+            timeline_sources,
+        )
         from health.lifecycle import lifecycle_operation_finished
         from instances.services.operations import register_finished_listener
 
         register_finished_listener(lifecycle_operation_finished)
+        timeline_sources.register()

@@ -6,4 +6,9 @@ class InstancesConfig(AppConfig):
     verbose_name = "Managed instances"
 
     def ready(self) -> None:
-        from instances import extensions  # noqa: F401 (registers its columns, panels, widgets)
+        from instances import (
+            extensions,  # noqa: F401 (registers its columns, panels, widgets)
+            timeline_sources,
+        )
+
+        timeline_sources.register()

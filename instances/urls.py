@@ -1,6 +1,6 @@
 from django.urls import path
 
-from instances import provisioning_views, views
+from instances import provisioning_views, timeline_views, views
 
 app_name = "instances"
 
@@ -9,6 +9,16 @@ urlpatterns = [
     path("instances/export.csv", views.instance_export, name="instance_export"),
     path("instances/sync/", views.fleet_sync, name="fleet_sync"),
     path("instances/<slug:slug>/", views.instance_detail, name="instance_detail"),
+    path(
+        "instances/<slug:slug>/timeline/",
+        timeline_views.instance_timeline_page,
+        name="instance_timeline",
+    ),
+    path(
+        "instances/<slug:slug>/timeline.csv",
+        timeline_views.instance_timeline_export,
+        name="instance_timeline_export",
+    ),
     path("instances/<slug:slug>/sync/", views.instance_sync, name="instance_sync"),
     path("instances/<slug:slug>/upgrade/", views.instance_upgrade, name="instance_upgrade"),
     path("instances/<slug:slug>/rollback/", views.instance_rollback, name="instance_rollback"),

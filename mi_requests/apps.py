@@ -8,6 +8,7 @@ class MiRequestsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from mi_requests import handlers
+        from mi_requests import handlers, timeline_sources
 
         handlers.register()
+        timeline_sources.register()

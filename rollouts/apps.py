@@ -7,6 +7,7 @@ class RolloutsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from rollouts import handlers
+        from rollouts import handlers, timeline_sources
 
         handlers.register()
+        timeline_sources.register()

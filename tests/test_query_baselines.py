@@ -36,8 +36,10 @@ from instances.services.provisioning import instance_provision_start, provisioni
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
 from rollouts.models import Rollout, RolloutTarget, RolloutWave
+from tests.access.factories import make_access_grant
 from tests.fixtures.personas import make_persona
 from tests.instances.factories import make_customer, make_fleet, make_instance, make_operation
+from tests.mi_requests.factories import make_request
 
 SMALL, LARGE = 10, 400
 TRAIL_EVENTS = 60  # added with the large fleet
@@ -61,6 +63,10 @@ BASELINES: dict[str, int] = {
     "instance_detail": 11,
     # + provisioning panel: its checks (with who ticked), the last VM check; trial notices
     "instance_detail_provisioning": 14,
+    # instance; one query per timeline source (operations, versions, audit, transitions,
+    # incidents, windows, grants, rollout targets, requests)
+    "instance_timeline": 13,
+    "instance_timeline_export": 13,
     "provisioning_list": 5,  # count; page (checklist progress annotated)
     "provision_new": 5,  # the customers and the people of the form's two choices
     # instance; health rows, bar; releases; windows; transitions; incidents
@@ -103,6 +109,8 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "instance_export": ("/instances/export.csv", {"state": "active"}, {}),
     "instance_detail": ("/instances/{slug}/", {}, {}),
     "instance_detail_provisioning": ("/instances/{trial}/", {}, {}),
+    "instance_timeline": ("/instances/{slug}/timeline/", {}, {}),
+    "instance_timeline_export": ("/instances/{slug}/timeline.csv", {}, {}),
     "provisioning_list": ("/provisioning/", {}, {}),
     "provision_new": ("/provisioning/new/", {}, {}),
     "instance_health": ("/health/{slug}/", {}, {}),
@@ -491,3 +499,52 @@ def test_incident_list_query_count_is_the_baseline(name: str, client_for: Callab
     large = _count(client, url, query, headers)
     # then the list costs the same
     assert (small, large) == (expected, expected)
+
+
+# The instance timeline as its events grow past a page: one query per source, whatever the
+# number of events (each source reads at most a page of its newest).
+TIMELINE_BASELINE = BASELINES["instance_timeline"]
+
+
+def _grow_the_story(instance: Instance, n: int) -> None:
+    """``n`` more events of each kind that has rows on ``instance`` (page size is 50)."""
+    devops = make_persona("devops")
+    now = timezone.now()
+    for i in range(n):
+        at = now - timedelta(minutes=i + 1)
+        make_operation(instance, state=OperationState.SUCCEEDED, actor=devops, finished_at=at)
+        HealthTransition.objects.create(
+            instance=instance, from_state="healthy", to_state="down", at=at, reason="probe"
+        )
+        Incident.objects.create(
+            instance=instance,
+            cause="down",
+            dedup_key=f"grow-{i}",
+            state="resolved",
+            summary="down",
+            opened_at=at,
+            resolved_at=at,
+        )
+        audit_record(action="instance.owner_changed", obj=instance, actor=devops)
+        make_access_grant(devops, instance)
+        make_request(devops, instance, submitted_at=at)
+
+
+@pytest.mark.parametrize("name", ["instance_timeline", "instance_timeline_export"])
+def test_the_timeline_query_count_stays_flat_as_events_grow(
+    name: str, client_for: Callable, measured: dict[str, str]
+):
+    # given the admin and the measured instance with a few events of each kind
+    url = PAGES[name][0].format(**measured)
+    client = client_for("admin")
+    instance = Instance.objects.get(slug=measured["slug"])
+    _grow_the_story(instance, 3)
+    client.get(url)  # warm per-process caches
+    few = _count(client, url, {}, {})
+    # when every kind has more events than a page holds
+    _grow_the_story(instance, 60)
+    many = _count(client, url, {}, {})
+    # then both cost the baseline, and the page still shows one page of them
+    assert (few, many) == (TIMELINE_BASELINE, TIMELINE_BASELINE)
+    if name == "instance_timeline":
+        assert client.get(url).content.decode().count('data-testid="timeline-event"') == 50

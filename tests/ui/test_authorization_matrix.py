@@ -80,6 +80,8 @@ MATRIX: dict[str, Row] = {
     "instances:instance_list": Row(everyone(200)),
     "instances:instance_export": Row(everyone(200)),
     "instances:instance_detail": Row(everyone(200), kwargs={"slug": "acme-prod"}),
+    "instances:instance_timeline": Row(everyone(200), kwargs={"slug": "acme-prod"}),
+    "instances:instance_timeline_export": Row(everyone(200), kwargs={"slug": "acme-prod"}),
     "instances:instance_sync": Row(
         only(302, "devops", "admin"), method="post", kwargs={"slug": "acme-prod"}
     ),
