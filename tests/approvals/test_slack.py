@@ -470,7 +470,7 @@ def test_only_admins_link_slack_ids(client_for):
     response = client_for("devops").post(
         f"/admin/accounts/user/{manager.pk}/change/", {"slack_user_id": "U0M1"}
     )
-    assert response.status_code == 302
+    assert response.status_code == 403
     manager.refresh_from_db()
     assert manager.slack_user_id is None
 

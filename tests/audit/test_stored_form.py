@@ -65,10 +65,10 @@ def test_an_invalid_address_is_dropped_not_a_500(db, garbage):
 def test_an_ipv6_x_forwarded_for_leaves_the_chain_intact(client_for):
     # given an anonymous request through a proxy that wrote IPv6 in upper case
     client = Client()
-    # when it causes an event (a failed login)
-    client.post(
-        "/admin/login/?next=/admin/",
-        {"username": "mallory", "password": "wrong-password-123"},
+    # when it causes an event (a failed login: an Okta callback this browser never started)
+    client.get(
+        "/oidc/callback/",
+        {"code": "stolen-code", "state": "forged"},
         HTTP_X_FORWARDED_FOR="2001:DB8::00AB",
         REMOTE_ADDR="2001:DB8:0:0::0001",
     )
