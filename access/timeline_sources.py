@@ -9,25 +9,24 @@ from django.urls import reverse
 
 from access.models import AccessGrant
 from instances.models import Instance
-from instances.timeline import TimelineEvent, register_timeline_source
+from instances.timeline import TimelineEvent, newest_events, register_timeline_source
+
+
+def _grant_event(grant: AccessGrant) -> TimelineEvent:
+    return TimelineEvent(
+        at=grant.created_at,
+        kind="access",
+        title=f"Access requested: {grant.level.name}",
+        detail=grant.get_state_display(),
+        actor=grant.requester.get_username(),
+        outcome=grant.state,
+        url=reverse("access:grant", args=[grant.pk]),
+    )
 
 
 def grant_events(instance: Instance, before: datetime | None, limit: int) -> list[TimelineEvent]:
     grants = AccessGrant.objects.filter(instance=instance).select_related("requester", "level")
-    if before is not None:
-        grants = grants.filter(created_at__lt=before)
-    return [
-        TimelineEvent(
-            at=grant.created_at,
-            kind="access",
-            title=f"Access requested: {grant.level.name}",
-            detail=grant.get_state_display(),
-            actor=grant.requester.get_username(),
-            outcome=grant.state,
-            url=reverse("access:grant", args=[grant.pk]),
-        )
-        for grant in grants.order_by("-created_at", "-pk")[:limit]
-    ]
+    return newest_events(grants, at="created_at", before=before, limit=limit, event=_grant_event)
 
 
 def register() -> None:

@@ -10,17 +10,16 @@ from django.urls import reverse
 
 from health.models import HealthTransition, Incident, MaintenanceWindow
 from instances.models import Instance
-from instances.timeline import TimelineEvent, register_timeline_source
+from instances.timeline import TimelineEvent, newest_events, register_timeline_source
 
 
 def transition_events(
     instance: Instance, before: datetime | None, limit: int
 ) -> list[TimelineEvent]:
-    transitions = HealthTransition.objects.filter(instance=instance)
-    if before is not None:
-        transitions = transitions.filter(at__lt=before)
-    return [
-        TimelineEvent(
+    url = reverse("health:instance_health", args=[instance.slug])
+
+    def event(transition: HealthTransition) -> TimelineEvent:
+        return TimelineEvent(
             at=transition.at,
             kind="health",
             title=(
@@ -29,10 +28,11 @@ def transition_events(
             ),
             detail=transition.reason,
             outcome=transition.to_state,
-            url=reverse("health:instance_health", args=[instance.slug]),
+            url=url,
         )
-        for transition in transitions.order_by("-at", "-pk")[:limit]
-    ]
+
+    transitions = HealthTransition.objects.filter(instance=instance)
+    return newest_events(transitions, at="at", before=before, limit=limit, event=event)
 
 
 def incident_events(instance: Instance, before: datetime | None, limit: int) -> list[TimelineEvent]:
@@ -75,24 +75,24 @@ def maintenance_events(
     instance: Instance, before: datetime | None, limit: int
 ) -> list[TimelineEvent]:
     # A one-off window stands where it happens; a weekly one where it was set.
+    url = reverse("health:instance_health", args=[instance.slug])
+
+    def event(window: MaintenanceWindow) -> TimelineEvent:
+        return TimelineEvent(
+            at=window.at,  # type: ignore[attr-defined]  # the annotation below
+            kind="maintenance",
+            title=f"Maintenance window ({window.get_kind_display().lower()})",
+            detail=f"{window}: {window.reason}",
+            actor=window.created_by.get_username() if window.created_by else "system",
+            url=url,
+        )
+
     windows = (
         MaintenanceWindow.objects.filter(instance=instance)
         .annotate(at=Coalesce("starts_at", "created_at"))
         .select_related("created_by")
     )
-    if before is not None:
-        windows = windows.filter(at__lt=before)
-    return [
-        TimelineEvent(
-            at=window.at,
-            kind="maintenance",
-            title=f"Maintenance window ({window.get_kind_display().lower()})",
-            detail=f"{window}: {window.reason}",
-            actor=window.created_by.get_username() if window.created_by else "system",
-            url=reverse("health:instance_health", args=[instance.slug]),
-        )
-        for window in windows.order_by("-at", "-pk")[:limit]
-    ]
+    return newest_events(windows, at="at", before=before, limit=limit, event=event)
 
 
 def register() -> None:

@@ -13,8 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
 
 from instances.models import Instance
+
+RowT = TypeVar("RowT", bound=Model)
 
 # The page shows this many events, then an "Older" link; the CSV export takes more.
 PAGE_SIZE = 50
@@ -60,6 +65,22 @@ _TONES = {
 }
 
 TimelineLoader = Callable[[Instance, datetime | None, int], list[TimelineEvent]]
+
+
+def newest_events(
+    rows: QuerySet[RowT, Any],
+    *,
+    at: str,
+    before: datetime | None,
+    limit: int,
+    event: Callable[[RowT], TimelineEvent],
+) -> list[TimelineEvent]:
+    """The shape every source shares: of ``rows`` (already narrowed to the instance), the
+    newest ``limit`` strictly older than ``before`` by the field (or annotation) ``at``, each
+    made into an event by ``event``. One query."""
+    if before is not None:
+        rows = rows.filter(**{f"{at}__lt": before})
+    return [event(row) for row in rows.order_by(f"-{at}", "-pk")[:limit]]
 
 
 @dataclass(frozen=True)

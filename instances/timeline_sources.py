@@ -12,11 +12,23 @@ from django.urls import reverse
 
 from instances.choices import OperationKind
 from instances.models import Instance, Operation
-from instances.timeline import TimelineEvent, register_timeline_source
+from instances.timeline import TimelineEvent, newest_events, register_timeline_source
 from mi_admin.audit.models import AuditEvent
 
 INSTANCE_TYPE = Instance._meta.label_lower
 VERSION_ACTIONS = ("instance.version_upgraded", "instance.version_rolled_back")
+
+
+def _operation_event(operation: Operation) -> TimelineEvent:
+    return TimelineEvent(
+        at=operation.at,  # type: ignore[attr-defined]  # annotated by operation_events
+        kind="operation",
+        title=f"{operation.get_kind_display()} {operation.get_state_display().lower()}",
+        detail=operation.error[:200],
+        actor=operation.actor.get_username() if operation.actor else "system",
+        outcome=operation.state,
+        url=reverse("instances:operation_detail", args=[operation.pk]),
+    )
 
 
 def operation_events(
@@ -29,20 +41,7 @@ def operation_events(
         .annotate(at=Coalesce("finished_at", "started_at", "created_at"))
         .select_related("actor")
     )
-    if before is not None:
-        operations = operations.filter(at__lt=before)
-    return [
-        TimelineEvent(
-            at=operation.at,
-            kind="operation",
-            title=f"{operation.get_kind_display()} {operation.get_state_display().lower()}",
-            detail=operation.error[:200],
-            actor=operation.actor.get_username() if operation.actor else "system",
-            outcome=operation.state,
-            url=reverse("instances:operation_detail", args=[operation.pk]),
-        )
-        for operation in operations.order_by("-at", "-pk")[:limit]
-    ]
+    return newest_events(operations, at="at", before=before, limit=limit, event=_operation_event)
 
 
 def _audit(instance: Instance, before: datetime | None) -> QuerySet[AuditEvent]:

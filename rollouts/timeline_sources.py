@@ -9,8 +9,19 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from instances.models import Instance
-from instances.timeline import TimelineEvent, register_timeline_source
+from instances.timeline import TimelineEvent, newest_events, register_timeline_source
 from rollouts.models import RolloutTarget
+
+
+def _target_event(target: RolloutTarget) -> TimelineEvent:
+    return TimelineEvent(
+        at=target.at,  # type: ignore[attr-defined]  # the annotation below
+        kind="rollout",
+        title=f"Rollout #{target.rollout_id} to {target.rollout.release.version}",
+        detail=target.get_state_display(),
+        outcome=target.state,
+        url=reverse("rollouts:rollout_detail", args=[target.rollout_id]),
+    )
 
 
 def target_events(instance: Instance, before: datetime | None, limit: int) -> list[TimelineEvent]:
@@ -21,19 +32,7 @@ def target_events(instance: Instance, before: datetime | None, limit: int) -> li
         )
         .select_related("rollout__release")
     )
-    if before is not None:
-        targets = targets.filter(at__lt=before)
-    return [
-        TimelineEvent(
-            at=target.at,
-            kind="rollout",
-            title=f"Rollout #{target.rollout_id} to {target.rollout.release.version}",
-            detail=target.get_state_display(),
-            outcome=target.state,
-            url=reverse("rollouts:rollout_detail", args=[target.rollout_id]),
-        )
-        for target in targets.order_by("-at", "-pk")[:limit]
-    ]
+    return newest_events(targets, at="at", before=before, limit=limit, event=_target_event)
 
 
 def register() -> None:

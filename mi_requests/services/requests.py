@@ -21,8 +21,9 @@ from instances.choices import LifecycleState
 from instances.models import Customer, Instance
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm, user_can
+from mi_admin.approvals.choices import Decision
 from mi_admin.approvals.choices import RequestState as ApprovalState
-from mi_admin.approvals.models import ApprovalPolicy, ApprovalRequest
+from mi_admin.approvals.models import ApprovalPolicy, ApprovalRequest, Review
 from mi_admin.approvals.services import (
     ApprovalError,
     approval_request_create,
@@ -336,6 +337,14 @@ def request_approval_again(*, request: CustomerRequest, actor: User) -> Customer
     return current
 
 
+def _decider(reviews: list[Review], decision: Decision) -> User | None:
+    """The reviewer whose answer decided: the last one to give the deciding answer. The
+    engine applies the decision, but the person stands in the request's timeline and audit."""
+    return next(
+        (review.reviewer for review in reversed(reviews) if review.decision == decision), None
+    )
+
+
 def request_approval_decided(approval: ApprovalRequest) -> None:
     """The approval engine's handler (after commit, maybe twice): approved → approved (the
     resolution clock starts), denied → denied, expired → say so (DevOps may ask again),
@@ -356,10 +365,11 @@ def request_approval_decided(approval: ApprovalRequest) -> None:
         )
         if current.state != waiting_for:
             return  # already applied (a second call) or the request moved on
+        given = list(approval.reviews.select_related("reviewer").order_by("created_at", "pk"))
         reviews = ", ".join(
             f"{review.reviewer} {review.decision}d"
             + (f": {review.comment}" if review.comment else "")
-            for review in approval.reviews.select_related("reviewer").order_by("created_at")
+            for review in given
         )
         now = timezone.now()
         if approval.state == ApprovalState.APPROVED:
@@ -371,13 +381,20 @@ def request_approval_decided(approval: ApprovalRequest) -> None:
                 current,
                 Action.APPROVE,
                 by=By.SYSTEM,
-                actor=None,
+                actor=_decider(given, Decision.APPROVE),
                 comment=reviews,
                 now=now,
                 fields=fields,
             )
         elif approval.state == ApprovalState.DENIED:
-            move(current, Action.DENY, by=By.SYSTEM, actor=None, comment=reviews, now=now)
+            move(
+                current,
+                Action.DENY,
+                by=By.SYSTEM,
+                actor=_decider(given, Decision.DENY),
+                comment=reviews,
+                now=now,
+            )
         elif approval.state == ApprovalState.EXPIRED:
             if link.purpose == ApprovalPurpose.APPEAL:
                 move(

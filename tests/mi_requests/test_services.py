@@ -144,6 +144,10 @@ def test_a_denial_is_appealed_once_and_an_appeal_of_an_appeal_is_refused(
     decide(appeal, people["admin"], "deny", django_capture_on_commit_callbacks, "final")
     request.refresh_from_db()
     assert request.state == RequestState.DENIED
+    # and each denial names who gave it
+    assert list(
+        request.events.filter(action="deny").values_list("actor__username", flat=True)
+    ) == ["manager", "admin"]
     events, audits = request.events.count(), AuditEvent.objects.count()
     # then appealing again is refused, saying why, and nothing changes
     with pytest.raises(RequestError, match="already appealed once"):
@@ -311,8 +315,11 @@ def test_the_timeline_keeps_who_did_what(approved_suspension, people):
     assert actors == [
         ("ce", "submit", "submitted"),
         ("devops", "acknowledge", "acknowledged"),
-        (None, "approve", "approved"),
+        # the engine applies the decision; the manager who gave it stands on the timeline
+        ("manager", "approve", "approved"),
     ]
+    approval = AuditEvent.objects.get(action="request.approve")
+    assert approval.actor_label == "manager"
 
 
 def test_an_expired_approval_is_said_once_and_devops_asks_again(
