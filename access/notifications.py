@@ -34,6 +34,7 @@ from mi_admin.approvals.choices import Decision, RequestState
 from mi_admin.approvals.models import ApprovalRequest, Review
 from mi_admin.audit.services import audit_record
 from mi_admin.queue import task_enqueue
+from mi_admin.ui.spans import span_text
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ def _reviews_said(request: ApprovalRequest, decision: Decision) -> str:
 
 def decision_text(grant: AccessGrant, request: ApprovalRequest, *, now: datetime) -> str | None:
     """The holder's message for their request's outcome (None: withdrawn, they know)."""
-    head = f"{_who(grant)}: your access request {_link(grant)} ({_what(grant)}, {grant.duration})"
+    asked = f"{_what(grant)}, {span_text(grant.duration)}"
+    head = f"{_who(grant)}: your access request {_link(grant)} ({asked})"
     if request.state == RequestState.APPROVED:
         start = (
             "It starts now."

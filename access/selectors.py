@@ -13,6 +13,7 @@ from instances.models import Instance
 from mi_admin.accounts.models import User
 from mi_admin.approvals.choices import Decision
 from mi_admin.approvals.models import ApprovalRequest, Review
+from mi_admin.ui.spans import span_text
 
 
 def _grants() -> QuerySet[AccessGrant]:
@@ -106,7 +107,7 @@ def access_review_lines(request: ApprovalRequest) -> list[tuple[str, str]]:
             if grant.requested_start <= grant.created_at + timedelta(minutes=1)
             else (_stamp(grant.requested_start))
         )
-        lines.append(("Duration", f"{grant.duration}, starting {start}"))
+        lines.append(("Duration", f"{span_text(grant.duration)}, starting {start}"))
     lines.append(("Justification", grant.justification))
     lines.append(("Ticket", grant.ticket_url or "none"))
     recent = context["recent_grants"]

@@ -38,6 +38,7 @@ from mi_admin.approvals.models import ApprovalRequest
 from mi_admin.approvals.services import approval_request_create
 from mi_admin.audit.services import audit_record
 from mi_admin.queue import task_enqueue
+from mi_admin.ui.spans import span_text
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ def _validate(
         raise AccessError("The duration must be positive.")
     if duration > level.max_duration:
         raise AccessError(
-            f"{level.name} lasts at most {level.max_duration}; you asked for {duration}."
+            f"{level.name} lasts at most {span_text(level.max_duration)}; "
+            f"you asked for {span_text(duration)}."
         )
     if start < now - timedelta(minutes=1):
         raise AccessError("The start cannot be in the past.")
@@ -208,7 +210,9 @@ def access_grant_request(
             requester=requester,
             subject_kind=SUBJECT_KIND,
             subject_id=str(grant.pk),
-            subject_summary=f"{level.name} on {fresh.slug} for {duration}: {justification.strip()}",
+            subject_summary=(
+                f"{level.name} on {fresh.slug} for {span_text(duration)}: {justification.strip()}"
+            ),
         )
         grant.save(update_fields=["approval_request"])
         audit_record(
@@ -525,15 +529,15 @@ def access_grant_extend_request(
             raise AccessError("An extension of this grant already waits for approval.")
         if extra <= timedelta(0) or extra > locked.level.max_duration:
             raise AccessError(
-                f"An extension lasts between 1 minute and {locked.level.max_duration}."
+                f"An extension lasts between 1 minute and {span_text(locked.level.max_duration)}."
             )
         approval = approval_request_create(
             policy=locked.level.approval_policy,
             requester=requester,
             subject_kind=EXTENSION_KIND,
             subject_id=str(locked.pk),
-            subject_summary=f"{extra} more of {locked.level.name} on {locked.instance.slug}: "
-            f"{justification.strip()}",
+            subject_summary=f"{span_text(extra)} more of {locked.level.name} "
+            f"on {locked.instance.slug}: {justification.strip()}",
         )
         locked.extension_duration = extra
         locked.extension_justification = justification.strip()

@@ -49,7 +49,7 @@ def test_the_form_shows_the_services_refusal(client_for):
     )
     # then the page says why, and nothing is filed
     assert response.status_code == 400
-    assert "lasts at most 1:00:00" in response.content.decode()
+    assert "lasts at most 1 h; you asked for 1 h 1 min" in response.content.decode()
     assert not AccessGrant.objects.exists()
 
 
