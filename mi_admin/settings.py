@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 import django_stubs_ext
@@ -135,6 +136,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "mi_admin.ui.context_processors.shell",
             ],
+            # |when, the one way a page shows a time (mi_admin/ui/templatetags/times.py).
+            "builtins": ["mi_admin.ui.templatetags.times"],
         },
     },
 ]
@@ -458,6 +461,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 # --- i18n, static ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# The zone every page shows times in (named next to each; UTC on hover). Storage, logs and
+# CSV exports stay UTC.
+DISPLAY_TIME_ZONE = env_str("DISPLAY_TIME_ZONE", "UTC")
+try:
+    ZoneInfo(DISPLAY_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError) as _exc:
+    raise ImproperlyConfigured(
+        f"DISPLAY_TIME_ZONE={DISPLAY_TIME_ZONE!r} is not a time zone name (e.g. Europe/Berlin)."
+    ) from _exc
 USE_I18N = False
 USE_TZ = True
 

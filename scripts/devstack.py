@@ -8,6 +8,7 @@ DATABASE_URL / REDIS_URL say otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -92,14 +93,10 @@ def main() -> int:
         for _name, proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)  # anything left in its group
-            except (ProcessLookupError, PermissionError):
-                pass
             proc.wait()
 
     def on_sigterm(*_: object) -> None:

@@ -72,7 +72,7 @@ def test_devstack_starts_and_stops_without_warnings_or_errors(tmp_path: Path) ->
             proc.wait()
     reader.join(timeout=5)
     output = "".join(lines)
-    assert "demo@" in output and "ready." in output, output[-3000:]  # the worker did start
+    assert "ready." in output, output[-3000:]  # the worker did start
     assert "Warm shutdown" in output  # and was stopped the gentle way
     assert "MI Admin stopped." in output
     noise = [line for line in lines if NOISE.search(line)]
