@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -78,14 +79,14 @@ def sign_in(session: requests.Session, url: str, username: str = "devops") -> No
     if "/login/" in page.url and not page.url.startswith(url):
         token = _CSRF.search(page.text)
         assert token, "no CSRF token on the IdP's login page"
-        next_url = requests.utils.urlparse(page.url).query.partition("next=")[2]
+        next_url = parse_qs(urlsplit(page.url).query).get("next", [""])[0]
         page = session.post(
             page.url,
             data={
                 "csrfmiddlewaretoken": token.group(1),
                 "username": username,
                 "password": DEMO_PASSWORD,
-                "next": requests.utils.unquote(next_url),
+                "next": next_url,
             },
             timeout=30,
         )

@@ -44,11 +44,10 @@ def when(value: dt.datetime | dt.date | str | None, fmt: str = DEFAULT_FORMAT) -
     if isinstance(value, str):
         # An ISO 8601 instant kept in a JSON field (e.g. an operation's probe summary).
         try:
-            value = dt.datetime.fromisoformat(value)
+            parsed = dt.datetime.fromisoformat(value)
         except ValueError:
             return value
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
+        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     if not isinstance(value, dt.datetime):
         # A calendar day has no zone to convert; shown as it is.
         return dateformat.format(value, fmt if fmt not in _RELATIVE else "Y-m-d")
