@@ -23,6 +23,8 @@ _DATE_FILTER = re.compile(r"""\|date:(?P<q>["'])(?P<fmt>.*?)(?P=q)""")
 _TIME_FILTERS = re.compile(r"\|(time|timesince|timeuntil|naturaltime|naturalday|ago)\b")
 # {{ something_at }} / {{ event.at }} printed raw, or through other filters than |when
 # (|date is checked above: a day-only format is fine where a day is meant).
+# A column header saying "(UTC)" over times now shown in the display zone.
+_UTC_HEADER = re.compile(r"\(UTC\)</th>")
 _RAW_DATETIME = re.compile(r"\{\{\s*[\w.]*(?:_at|\.at)\s*(?:\}\}|\|(?!when\b|date:))")
 
 
@@ -35,6 +37,7 @@ def time_renderings_outside_when(text: str) -> list[str]:
     found = [m.group(0) for m in _DATE_FILTER.finditer(text) if _time_format(m.group("fmt"))]
     found += [m.group(0) for m in _TIME_FILTERS.finditer(text)]
     found += [m.group(0) for m in _RAW_DATETIME.finditer(text)]
+    found += [m.group(0) for m in _UTC_HEADER.finditer(text)]
     return found
 
 
@@ -47,6 +50,7 @@ def test_the_guard_catches_each_way_around_when():
     assert time_renderings_outside_when("{{ event.at }}")
     assert time_renderings_outside_when("{{ op.finished_at|default:'—' }}")
     assert time_renderings_outside_when('{{ h.first_at|slice:"11:19" }}')
+    assert time_renderings_outside_when("<th>Requested (UTC)</th>")
     assert not time_renderings_outside_when('{{ op.created_at|when:"Y-m-d H:i:s" }}')
     assert not time_renderings_outside_when('{{ month|date:"F Y" }} {{ d|date:"Y-m-d" }}')
     assert not time_renderings_outside_when('{{ row.started_at|when|default:"—" }}')
@@ -115,3 +119,14 @@ def test_by_default_pages_show_utc(client_for):
     make_instance("acme-prod", last_synced_at=WINTER)
     page = client_for("devops").get(reverse("instances:instance_detail", args=["acme-prod"]))
     assert ">2026-12-06 21:05:09 UTC</time>" in page.content.decode()
+
+
+def test_csv_exports_stay_in_utc_whatever_the_display_zone(berlin, client_for):
+    # given an instance last synced at 21:05:09 UTC, and pages showing Berlin time
+    make_instance("acme-prod", last_synced_at=WINTER)
+    # when the fleet is exported
+    response = client_for("ce").get(reverse("instances:instance_export"))
+    body = b"".join(response.streaming_content).decode()
+    # then the file carries the UTC instant in ISO 8601, not the display zone's time
+    assert "2026-12-06T21:05:09+00:00" in body
+    assert "22:05" not in body
