@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 import django_stubs_ext
@@ -135,6 +136,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "mi_admin.ui.context_processors.shell",
             ],
+            # |when, the one way a page shows a time (mi_admin/ui/templatetags/times.py).
+            "builtins": ["mi_admin.ui.templatetags.times"],
         },
     },
 ]
@@ -187,13 +190,17 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # The filesystem transport ignores the host, but kombu warns on every connection when
+    # the URL names none.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's default is ./control, relative to wherever the process was started.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False
@@ -454,6 +461,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 # --- i18n, static ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
+# The zone every page shows times in (named next to each; UTC on hover). Storage, logs and
+# CSV exports stay UTC.
+DISPLAY_TIME_ZONE = env_str("DISPLAY_TIME_ZONE", "UTC")
+try:
+    ZoneInfo(DISPLAY_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError) as _exc:
+    raise ImproperlyConfigured(
+        f"DISPLAY_TIME_ZONE={DISPLAY_TIME_ZONE!r} is not a time zone name (e.g. Europe/Berlin)."
+    ) from _exc
 USE_I18N = False
 USE_TZ = True
 

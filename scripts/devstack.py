@@ -8,6 +8,7 @@ DATABASE_URL / REDIS_URL say otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("MI_VAR_DIR", ROOT / "var"))
 PY = sys.executable
 WEB_PORT = int(os.environ.get("MI_WEB_PORT", "8000"))
 IDP_PORT = int(os.environ.get("MI_IDP_PORT", "8001"))
@@ -47,6 +48,9 @@ def demo_env() -> dict[str, str]:
     env.setdefault("UPGRADE_SLOT_WAIT_SECONDS", "2")
     for key, value in rp_env(f"http://127.0.0.1:{IDP_PORT}").items():
         env.setdefault(key, value)
+    # runserver's "development server" banner is a WARNING line on every start; the demo
+    # is the development server by design.
+    env.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -77,16 +81,23 @@ def main() -> int:
     subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
 
     procs: list[tuple[str, subprocess.Popen[str]]] = []
+    pumps: list[threading.Thread] = []
 
-    def stop(*_: object) -> None:
-        for _name, proc in procs:
+    def stop() -> None:
+        # Last started stops first (beat, worker, web, idp, fleetsim), each through its own
+        # main process: the worker then does a warm shutdown and ends its pool children
+        # itself. Signalling the whole group would kill those children under it, which the
+        # worker reports as ERROR lines. The group is killed only if one does not stop.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for _name, proc in reversed(procs):
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for _name, proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=15)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # anything left in its group
+            proc.wait()
 
     def on_sigterm(*_: object) -> None:
         sys.exit(0)  # the finally below stops the processes
@@ -106,7 +117,9 @@ def main() -> int:
             start_new_session=True,
         )
         color = COLORS[len(procs) % len(COLORS)]
-        threading.Thread(target=pump, args=(name, color, proc), daemon=True).start()
+        pumper = threading.Thread(target=pump, args=(name, color, proc), daemon=True)
+        pumper.start()
+        pumps.append(pumper)
         procs.append((name, proc))
 
     try:
@@ -124,6 +137,9 @@ def main() -> int:
             time.sleep(0.5)
     finally:
         stop()
+        for pumper in pumps:  # their last lines (shutdown messages) before we exit
+            pumper.join(timeout=2)
+        print("MI Admin stopped.", flush=True)
 
 
 def launch(start: Callable[[str, list[str]], None], manage: list[str], env: dict[str, str]) -> None:

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from django import template
 from django.http import QueryDict
-from django.utils.timesince import timesince
 
 from instances.choices import Drift, LifecycleState, OperationState, StepState
 
@@ -90,11 +89,3 @@ _DRIFT_SHORT: dict[str, str] = {
 def drift_short(value: str) -> str:
     """``{{ instance.drift|drift_short }}``: "VM stopped" for the list's narrow column."""
     return _DRIFT_SHORT.get(value, value)
-
-
-@register.filter
-def ago(value: datetime | None) -> str:
-    """The largest unit only ("3 hours ago"), so the list's last-sync cell stays narrow."""
-    if value is None:
-        return ""
-    return f"{timesince(value, depth=1)} ago"

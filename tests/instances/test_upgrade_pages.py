@@ -172,4 +172,6 @@ def test_the_operation_page_shows_the_upgrades_health_checks(client_for, db):
     assert "Stability window" in body
     assert "12 of 12" in body
     assert "3 / 9 / 40" in body
-    assert "05:00:00 to 05:05:00" in body
+    # (in the display zone, UTC by default, named: tests/ui/test_times.py)
+    assert ">05:00:00 UTC</time> to <time" in body
+    assert ">05:05:00 UTC</time>" in body

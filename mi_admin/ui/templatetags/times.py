@@ -1,0 +1,76 @@
+"""``|when``: the one way a template shows a point in time (a builtin: no ``{% load %}``).
+
+Stored times are UTC. A page shows each in the display zone (``DISPLAY_TIME_ZONE``), names
+that zone next to it, and carries the exact UTC instant as ISO 8601 for machines
+(``datetime``) and people (``title``, on hover)::
+
+    {{ op.created_at|when }}                 2026-12-06 22:05 CET
+    {{ op.created_at|when:"Y-m-d H:i:s" }}   2026-12-06 22:05:09 CET   (any Django date format)
+    {{ grant.expires_at|when:"until" }}      3 hours                   (relative: no zone needed)
+    {{ probe_at|when:"since" }}              5 minutes
+    {{ synced_at|when:"ago" }}               3 hours ago               (largest unit only)
+
+each wrapped in ``<time datetime="2026-12-06T21:05:09Z" title="2026-12-06 21:05:09 UTC">``.
+None renders as "" so ``|default:"—"`` still works; an ISO 8601 string (a time kept in a
+JSON field) is read as the instant it names. Dates (not datetimes) are calendar
+days, not instants: they keep ``|date``. tests/ui/test_times.py keeps templates to this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.conf import settings
+from django.utils import dateformat
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince, timeuntil
+
+register = template.Library()
+
+DEFAULT_FORMAT = "Y-m-d H:i"
+
+
+def display_zone() -> ZoneInfo:
+    return ZoneInfo(settings.DISPLAY_TIME_ZONE)
+
+
+@register.filter(expects_localtime=False)
+def when(value: dt.datetime | dt.date | str | None, fmt: str = DEFAULT_FORMAT) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        # An ISO 8601 instant kept in a JSON field (e.g. an operation's probe summary).
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if not isinstance(value, dt.datetime):
+        # A calendar day has no zone to convert; shown as it is.
+        return dateformat.format(value, fmt if fmt not in _RELATIVE else "Y-m-d")
+    utc = value.astimezone(dt.UTC)
+    if fmt in _RELATIVE:
+        shown = _RELATIVE[fmt](utc)
+    else:
+        local = utc.astimezone(display_zone())
+        shown = f"{dateformat.format(local, fmt)} {local.tzname()}"
+    return _time_element(utc, shown)
+
+
+def _time_element(utc: dt.datetime, shown: str) -> SafeString:
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        utc.strftime("%Y-%m-%d %H:%M:%S"),
+        shown,
+    )
+
+
+_RELATIVE = {
+    "until": lambda utc: timeuntil(utc),
+    "since": lambda utc: timesince(utc),
+    "ago": lambda utc: f"{timesince(utc, depth=1)} ago",
+}
