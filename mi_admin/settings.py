@@ -137,7 +137,7 @@ TEMPLATES = [
                 "mi_admin.ui.context_processors.shell",
             ],
             # |when, the one way a page shows a time (mi_admin/ui/templatetags/times.py).
-            "builtins": ["mi_admin.ui.templatetags.times"],
+            "builtins": ["mi_admin.ui.templatetags.times", "mi_admin.ui.templatetags.spans"],
         },
     },
 ]

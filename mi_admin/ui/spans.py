@@ -2,7 +2,7 @@
 
 Python's own ``str(timedelta)`` ("0:30:00", "1 day, 2:00:00") reads like a clock time, so
 pages, messages and Slack texts say spans through :func:`span_text` (in templates the
-``span`` filter of the ``spans`` library).
+``span`` filter, a builtin of the templates).
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ def test_the_approval_page_shows_the_review_context(persona, client_for):
         "https://tickets.example.com/OPS-7",
         'data-col="health"',
         "Admin Persona (SSH (OS Login),",
+        "<dd>30 min, start",  # a span, not "0:30:00"
     ):
         assert expected in html, expected
     assert html.count('data-testid="recent-grant"') == 1
@@ -107,6 +108,7 @@ def test_the_reviewer_message_carries_the_same_context(persona, settings, http_r
         "roles/compute.osAdminLogin",
         "*Justification*: Disk full on the VM",
         "*Ticket*: https://tickets.example.com/OPS-7",
+        "*Duration*: 30 min, starting",
         "*Their grants in the last 90 days*: 1: #",
         "*Who else has access now*: Admin Persona (SSH (OS Login), until ",
         f"/approvals/{grant.approval_request.pk}/|Open in MI Admin>",

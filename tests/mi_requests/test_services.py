@@ -145,9 +145,10 @@ def test_a_denial_is_appealed_once_and_an_appeal_of_an_appeal_is_refused(
     request.refresh_from_db()
     assert request.state == RequestState.DENIED
     # and each denial names who gave it
-    assert list(
-        request.events.filter(action="deny").values_list("actor__username", flat=True)
-    ) == ["manager", "admin"]
+    assert list(request.events.filter(action="deny").values_list("actor__username", flat=True)) == [
+        "manager",
+        "admin",
+    ]
     events, audits = request.events.count(), AuditEvent.objects.count()
     # then appealing again is refused, saying why, and nothing changes
     with pytest.raises(RequestError, match="already appealed once"):

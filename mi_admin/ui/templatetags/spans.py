@@ -1,4 +1,5 @@
-"""``{% load spans %}{{ grant.duration|span }}``: a duration as people say it."""
+"""``{{ grant.duration|span }}``: a duration as people say it (a builtin template library,
+so no ``{% load %}``)."""
 
 from __future__ import annotations
 
