@@ -152,6 +152,12 @@ if DATABASE_URL:
             conn_health_checks=env_bool("CONN_HEALTH_CHECKS", default=True),
         )
     }
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # libpq waits for the OS's TCP timeout (minutes) on an unreachable host: /readyz,
+        # the worker's watchdog and every request give up after this many seconds instead.
+        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+            "DB_CONNECT_TIMEOUT", 5
+        )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
