@@ -31,7 +31,8 @@ def test_each_run_of_a_scheduled_task_upserts_one_row():
     # then there is one row, holding the later run
     rows = list(PeriodicTaskRun.objects.filter(task=FOLD))
     assert len(rows) == 1
-    assert first is not None and rows[0].last_success_at is not None
+    assert first is not None
+    assert rows[0].last_success_at is not None
     assert rows[0].last_success_at > first
 
 
@@ -73,7 +74,8 @@ def test_a_failed_sweep_pings_fail(heartbeat, settings):
     # then it failed, the failure is recorded and the heartbeat got /fail
     assert result.failed()
     run = PeriodicTaskRun.objects.get(task=SWEEP)
-    assert run.last_success_at is None and run.last_failure_at is not None
+    assert run.last_success_at is None
+    assert run.last_failure_at is not None
     assert "ConnectionError" in run.last_error
     assert [(r.method, r.path) for r in heartbeat.requests] == [("POST", "/ping/5f1e-uuid/fail")]
 

@@ -129,7 +129,8 @@ def test_a_channel_that_failed_is_tried_again_and_the_one_that_got_it_is_not(cha
     first = check(T0 + timedelta(seconds=200))
     second = check(T0 + timedelta(seconds=230))
     # then Slack got it at the second check, PagerDuty only once
-    assert first.sent == ["pagerduty"] and "slack" in first.failed
+    assert first.sent == ["pagerduty"]
+    assert "slack" in first.failed
     assert second.sent == ["slack"]
     assert len(pagerduty(channels)) == 1
     assert len(slack(channels)) == 2  # the failed post and the one that went

@@ -124,8 +124,10 @@ def test_readyz_fails_when_a_broker_that_answered_stops(
     # given a redis-server of this test's own (the shared one is never stopped) as broker
     port = free_port()
     server = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port)]
-        + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        [
+            *(shutil.which("redis-server") or "redis-server", "--port", str(port)),
+            *("--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
