@@ -15,6 +15,11 @@ app.autodiscover_tasks()
 
 # Connects the signals that carry the request id into tasks (see the module).
 import mi_admin.celery_signals  # noqa: E402, F401
+from mi_admin.liveness.bootstep import LivenessWatchdog  # noqa: E402
+
+# Every worker pings itself through the queue and watches for missed health sweeps, from a
+# thread of its own: the check must not depend on beat (mi_admin/liveness/watchdog.py).
+app.steps["worker"].add(LivenessWatchdog)
 
 
 def publisher_warm_up() -> None:

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "mi_admin.ui",
     "mi_admin.audit_pages",
     "mi_admin.approvals",
+    "mi_admin.liveness",
     "instances",
     "mi_requests",
     "health",
@@ -154,6 +155,12 @@ if DATABASE_URL:
             conn_health_checks=env_bool("CONN_HEALTH_CHECKS", default=True),
         )
     }
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # libpq waits for the OS's TCP timeout (minutes) on an unreachable host: /readyz,
+        # the worker's watchdog and every request give up after this many seconds instead.
+        DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+            "DB_CONNECT_TIMEOUT", 5
+        )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -440,6 +447,17 @@ if not DEBUG:
 X_FRAME_OPTIONS = "DENY"
 # Seconds /readyz waits for the database and the broker.
 READYZ_TIMEOUT = float(env_str("READYZ_TIMEOUT", "2"))
+# Who watches the watcher (mi_admin/liveness). Each worker's watchdog thread queues a ping
+# and checks the sweep every LIVENESS_CHECK_SECONDS; no successful LIVENESS_WATCHED_TASK
+# for LIVENESS_MISSED_INTERVALS of its beat intervals raises one alert through the alert
+# integrations (cleared with a recovery message when sweeps resume). The dashboard flags
+# any periodic task overdue by the same rule. After each sweep, HEARTBEAT_URL (a
+# healthchecks.io-style ping URL; empty = off) gets a POST, or <url>/fail when it raised.
+LIVENESS_CHECK_SECONDS = float(env_str("LIVENESS_CHECK_SECONDS", "30"))
+LIVENESS_MISSED_INTERVALS = env_int("LIVENESS_MISSED_INTERVALS", 3)
+LIVENESS_WATCHED_TASK = env_str("LIVENESS_WATCHED_TASK", "health.tasks.health_sweep")
+HEARTBEAT_URL = env_str("HEARTBEAT_URL")
+HEARTBEAT_TIMEOUT = float(env_str("HEARTBEAT_TIMEOUT", "5"))
 
 # Who may tell us the client's address in X-Forwarded-For (mi_admin/http.py): the number of
 # proxies in front of gunicorn, and/or the networks they send from. Neither: the header is

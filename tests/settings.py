@@ -34,6 +34,11 @@ os.environ.setdefault("TEARDOWN_COUNTDOWN_SECONDS", "2")
 os.environ.setdefault("RESUME_POLL_SECONDS", "0.2")
 os.environ.setdefault("RESUME_HEALTH_DEADLINE_SECONDS", "30")
 
+# Workers' liveness watchdog (mi_admin/liveness): quiet in the session worker, so no missed-
+# sweep alert or audit event appears behind a test's back; tests/faults/test_watcher.py sets
+# its own.
+os.environ.setdefault("LIVENESS_CHECK_SECONDS", "3600")
+
 from mi_admin.settings import *  # noqa: F403
 
 # Cookies marked Secure would not be sent over http:// to the live test server.

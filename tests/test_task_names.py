@@ -12,6 +12,7 @@ from instances.services.operations import OPERATION_RUN_TASK
 from mi_admin.approvals.services import SLACK_NOTIFY_TASK
 from mi_admin.approvals.slack_views import REPLY_TASK
 from mi_admin.celery import app
+from mi_admin.liveness.tasks import PING_TASK
 from rollouts.services import ADVANCE_AFTER_TASK, ADVANCE_ROLLOUT_TASK
 
 NAMES = [
@@ -21,6 +22,7 @@ NAMES = [
     EXPIRE_TASK,
     INCIDENT_DELIVER_TASK,
     OPERATION_RUN_TASK,
+    PING_TASK,
     SLACK_NOTIFY_TASK,
     DELIVER_TASK,
     WARN_TASK,

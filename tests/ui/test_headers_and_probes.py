@@ -4,12 +4,15 @@ balancer and an orchestrator call (/healthz, /readyz)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 from django.test import Client
 from pytest_django import Settings
 
@@ -113,6 +116,48 @@ def test_readyz_answers_503_naming_a_broker_that_is_down(
     assert body["status"] == "unavailable"
     assert body["database"] == "ok"
     assert body["broker"].startswith("error")
+
+
+def test_readyz_fails_when_a_broker_that_answered_stops(
+    client: Client, db: None, settings: Settings, tmp_path: Path
+) -> None:
+    # given a redis-server of this test's own (the shared one is never stopped) as broker
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(shutil.which("redis-server") or "redis-server", "--port", str(port)),
+            *("--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"
+        settings.READYZ_TIMEOUT = 1
+        probe = redis.Redis(port=port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if probe.ping():
+                    break
+            except redis.RedisError:
+                time.sleep(0.05)
+        probe.close()
+        assert client.get("/readyz").status_code == 200
+        # when it stops
+        server.terminate()
+        server.wait(timeout=10)
+        response = client.get("/readyz")
+    finally:
+        if server.poll() is None:
+            server.kill()
+    # then readyz answers 503 naming the broker, and the body holds no URL or secret
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["broker"].startswith("error")
+    assert str(port) not in response.content.decode()
+    assert "redis://" not in response.content.decode()
 
 
 def test_readyz_answers_503_naming_a_database_that_is_down() -> None:
