@@ -35,7 +35,7 @@ from health.coverage import coverage_note
 from health.models import HealthDaily, HealthSample, Incident
 from health.rollups import day_bounds, day_of
 from health.selectors.maintenance import windows_by_instance
-from health.selectors.monthly import live_from, maintenance_minutes
+from health.selectors.monthly import maintenance_minutes
 from instances.models import Instance
 
 BAR_DAYS = 90
@@ -287,7 +287,7 @@ def status_bars(
         "instance__created_at",
     ):
         counts[(iid, day)] = (samples, ok, excluded)
-        starts[iid] = went_live or created
+        starts[iid] = went_live or created  # as monthly.live_from: went live, or recorded
     for iid in ids:
         cells = bars[iid]
         for n, day in enumerate(span):

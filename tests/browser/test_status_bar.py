@@ -88,7 +88,9 @@ def test_day_cells_explain_themselves_and_the_legend_has_swatches(
     cell_colour = cell.evaluate("e => getComputedStyle(e).backgroundColor")
     assert len(set(colours)) == 4, colours
     assert colours[2] == cell_colour  # below 99 %: the bad day's red
-    assert legend.locator(".hbar-swatch").first.bounding_box()["width"] > 8
+    box = legend.locator(".hbar-swatch").first.bounding_box()
+    assert box is not None
+    assert box["width"] > 8
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.get_by_test_id("health-panel").screenshot(path=SCREENSHOT_DIR / "status-bar-legend.png")
     screenshot("instance-status-bar")
