@@ -48,7 +48,8 @@ def health() -> django_filters.ChoiceFilter:
 
 @panel(INSTANCE_DETAIL, "health/_panel.html")
 def health_panel(instance: Instance) -> dict[str, Any]:
-    return {"health_row": health_for_instances([instance.pk])[instance.pk], "details_link": True}
+    row = health_for_instances([instance.pk], day_details=True)[instance.pk]
+    return {"health_row": row, "details_link": True}
 
 
 @widget(DASHBOARD, "health/_summary.html", perm=Perm.VIEW_FLEET, order=10)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from instances.models import Instance
@@ -15,9 +16,18 @@ from instances.provisioning_selectors import (
     provisioning_checklist,
     trial_view,
 )
-from instances.selectors import fleet_summary, my_customers_summary
-from mi_admin.accounts.roles import Perm
-from mi_admin.ui.extensions import DASHBOARD, INSTANCE_DETAIL, panel, widget
+from instances.selectors import fleet_summary, my_customers_exist, my_customers_summary
+from mi_admin.accounts.roles import Perm, Role
+from mi_admin.ui.extensions import DASHBOARD, INSTANCE_DETAIL, landing, panel, widget
+
+
+# A CE's work is their customers: `/` (where signing in ends) opens the fleet list with
+# "My customers" on. A CE who owns nothing yet stays on the dashboard, not on an empty list.
+@landing(Role.CE)
+def ce_my_customers(request: HttpRequest) -> str | None:
+    if not my_customers_exist(user=request.user):
+        return None
+    return reverse("instances:instance_list") + "?mine=true"
 
 
 # First on the dashboard: a CE's day starts with their own customers (empty for others).

@@ -174,6 +174,13 @@ def my_customers_summary(*, user: Any) -> dict[str, int]:
     )
 
 
+def my_customers_exist(*, user: Any) -> bool:
+    """Whether ``user`` owns any instance through "My customers" (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return Instance.objects.filter(Q(customer__owner_ce=user) | Q(owner=user)).exists()
+
+
 def fleet_summary() -> FleetSummary:
     """Instance counts by lifecycle state and by drift, in one query."""
     drifts = [(value, label) for value, label in Drift.choices if value]

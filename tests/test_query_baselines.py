@@ -61,9 +61,10 @@ BASELINES: dict[str, int] = {
     "instance_export": 5,
     # instance; recent operations; releases; health panel (rows, bar); access panel (grants);
     # provisioning panel (its record); owner panel (the people DevOps/Admins may pick)
-    "instance_detail": 11,
+    # +2: the status bar's day cells explain themselves (that span's down incidents; windows)
+    "instance_detail": 13,
     # + provisioning panel: its checks (with who ticked), the last VM check; trial notices
-    "instance_detail_provisioning": 14,
+    "instance_detail_provisioning": 16,
     # instance; one query per timeline source (operations, versions, audit, transitions,
     # incidents, windows, grants, rollout targets, requests)
     "instance_timeline": 13,
@@ -71,7 +72,8 @@ BASELINES: dict[str, int] = {
     "provisioning_list": 5,  # count; page (checklist progress annotated)
     "provision_new": 5,  # the customers and the people of the form's two choices
     # instance; health rows, bar; releases; windows; transitions; incidents
-    "instance_health": 10,
+    # +2: the bar's day cells (that span's down incidents; windows for maintenance minutes)
+    "instance_health": 12,
     "window_add": 4,  # instance
     "mark_maintenance": 4,  # instance
     # the fleet (live in the month); its rollups; its windows; its incidents

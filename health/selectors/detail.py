@@ -28,7 +28,7 @@ def instance_health_detail(
     instance: Instance, *, now: datetime | None = None
 ) -> InstanceHealthDetail:
     now = now or timezone.now()
-    row = health_for_instances([instance.pk], now=now)[instance.pk]
+    row = health_for_instances([instance.pk], now=now, day_details=True)[instance.pk]
     calendar = work_calendar_from_settings()
     version = ReleaseHistory.load().instance_sla(instance, now=now, calendar=calendar)
     windows = list(

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from health.choices import IncidentCause, WindowKind
 from health.conf import health_settings
+from health.coverage import coverage_note
 from health.models import HealthDaily, Incident, MaintenanceWindow
 from health.rollups import day_of
 from instances.choices import LifecycleState
@@ -147,14 +148,14 @@ class MonthFigures:
 
     @property
     def partial(self) -> bool:
-        return self.covered_minutes < self.month_minutes
+        return bool(self.coverage)
 
     @property
     def coverage(self) -> str:
         """Says over how much of the month a partial figure is computed ("" for all of it)."""
-        if not self.partial:
-            return ""
-        return f"over {_duration(self.covered_minutes)} of {_duration(self.month_minutes)}"
+        return coverage_note(
+            timedelta(minutes=self.covered_minutes), timedelta(minutes=self.month_minutes)
+        )
 
     @property
     def sla_met(self) -> bool | None:
@@ -171,16 +172,6 @@ class MonthFigures:
     @property
     def over_allowance(self) -> bool:
         return self.quarter_maintenance_hours > self.allowance_hours
-
-
-def _duration(minutes: float) -> str:
-    days, rest = divmod(round(minutes), 24 * 60)
-    hours = rest // 60
-    if days and hours:
-        return f"{days} d {hours} h"
-    if days:
-        return f"{days} d"
-    return f"{hours} h" if hours else f"{round(minutes)} min"
 
 
 def month_figures(

@@ -47,10 +47,15 @@ class InstanceHealthRow:
 
 
 def health_for_instances(
-    instance_ids: Iterable[int], *, now: datetime | None = None, bar_days: int = BAR_DAYS
+    instance_ids: Iterable[int],
+    *,
+    now: datetime | None = None,
+    bar_days: int = BAR_DAYS,
+    day_details: bool = False,
 ) -> dict[int, InstanceHealthRow]:
     """Health rows for a page of instances: two queries whatever the page size (instances
-    with health and uptime; then the status bar rollups)."""
+    with health and uptime; then the status bar rollups), two more with ``day_details``
+    (each day cell's incidents and maintenance, for a bar whose cells explain themselves)."""
     now = now or timezone.now()
     ids = list(instance_ids)
     rows = list(
@@ -65,7 +70,7 @@ def health_for_instances(
             *UPTIME_FIELDS,
         )
     )
-    bars = status_bars(ids, days=bar_days, now=now) if rows else {}
+    bars = status_bars(ids, days=bar_days, now=now, details=day_details) if rows else {}
     result: dict[int, InstanceHealthRow] = {}
     for row in rows:
         state = effective_state(

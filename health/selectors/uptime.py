@@ -6,6 +6,7 @@ Uptime excludes samples taken in maintenance; suspended periods have no samples 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,8 +30,12 @@ from django.db.models import (
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 
-from health.models import HealthDaily, HealthSample
-from health.rollups import day_of
+from health.choices import IncidentCause
+from health.coverage import coverage_note
+from health.models import HealthDaily, HealthSample, Incident
+from health.rollups import day_bounds, day_of
+from health.selectors.maintenance import windows_by_instance
+from health.selectors.monthly import maintenance_minutes
 from instances.models import Instance
 
 BAR_DAYS = 90
@@ -66,10 +71,10 @@ class Uptime:
 
     @property
     def month_coverage(self) -> str:
-        """Says "over 3 d" when the 30-day figure rests on fewer than 30 days of data."""
-        if self.month is None or self.month_days >= UPTIME_MONTH_DAYS:
+        """Says "over 3 days" when the 30-day figure rests on fewer than 30 days of data."""
+        if self.month is None:
             return ""
-        return f"over {self.month_days} d"
+        return coverage_note(timedelta(days=self.month_days), timedelta(days=UPTIME_MONTH_DAYS))
 
 
 def _round(pct: float | None) -> float | None:
@@ -78,12 +83,18 @@ def _round(pct: float | None) -> float | None:
 
 @dataclass(slots=True)  # not frozen (a page builds thousands; frozen __init__ is slow)
 class DayCell:
-    """One day of the status bar."""
+    """One day of the status bar. ``incidents`` (down incidents opened that day),
+    ``maintenance_minutes`` and ``covered`` (how much of the day the instance was live, when
+    less than all of it) are filled for a detailed bar only (``status_bars(details=True)``)."""
 
     day: date
     pct: float | None
     samples: int = 0
     excluded: int = 0
+    incidents: int = 0
+    maintenance_minutes: int = 0
+    covered: timedelta | None = None
+    detailed: bool = False  # incidents and maintenance were counted (else they are unknown)
 
     @property
     def level(self) -> str:
@@ -91,10 +102,25 @@ class DayCell:
 
     @property
     def title(self) -> str:
+        """What the cell says on hover and to screen readers: date, uptime (and over how
+        much of the day), incidents, maintenance minutes."""
         if self.pct is None:
-            return f"{self.day.isoformat()}: " + ("maintenance only" if self.samples else "no data")
-        note = f", {self.excluded} samples in maintenance" if self.excluded else ""
-        return f"{self.day.isoformat()}: {self.pct:.2f} % up{note}"
+            figure = "maintenance only" if self.samples else "no data"
+        else:
+            figure = f"{self.pct:.2f} % up"
+            if self.covered is not None:
+                note = coverage_note(self.covered, _DAY)
+                figure = f"{figure} {note}" if note else figure
+        if not self.detailed:
+            return f"{self.day.isoformat()}: {figure}"
+        incidents = f"{self.incidents} incident{'' if self.incidents == 1 else 's'}"
+        return (
+            f"{self.day.isoformat()}: {figure}; {incidents}; "
+            f"{self.maintenance_minutes} min maintenance"
+        )
+
+
+_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -210,10 +236,21 @@ def uptime_for_instances(
 
 
 def status_bars(
-    instance_ids: Iterable[int], *, days: int = BAR_DAYS, now: datetime | None = None
+    instance_ids: Iterable[int],
+    *,
+    days: int = BAR_DAYS,
+    now: datetime | None = None,
+    details: bool = False,
 ) -> dict[int, list[DayCell]]:
-    """The last ``days`` UTC days (oldest first) per instance, from the rollups (one query)."""
-    today = day_of(now or timezone.now())
+    """The last ``days`` UTC days (oldest first) per instance, from the rollups (one query).
+
+    With ``details`` (a bar whose cells explain themselves: the instance and health pages)
+    each cell also carries that day's down incidents, maintenance minutes and, on the day
+    the instance went live, how much of the day it was live: two more queries (incidents,
+    windows) whatever the number of days or instances.
+    """
+    now = now or timezone.now()
+    today = day_of(now)
     first = today - timedelta(days=days - 1)
     ids = list(instance_ids)
     span = [first + timedelta(days=n) for n in range(days)]
@@ -221,10 +258,59 @@ def status_bars(
     no_data = [DayCell(day, None) for day in span]  # shared: cells are never changed
     bars = {iid: list(no_data) for iid in ids}
     rows = HealthDaily.objects.filter(instance_id__in=ids, day__gte=first, day__lte=today)
-    for iid, day, samples, ok, excluded in rows.values_list(
-        "instance_id", "day", "samples", "ok_samples", "excluded_samples"
+    if not details:
+        for iid, day, samples, ok, excluded in rows.values_list(
+            "instance_id", "day", "samples", "ok_samples", "excluded_samples"
+        ):
+            bars[iid][position[day]] = DayCell(day, _pct(samples, ok, excluded), samples, excluded)
+        return bars
+    span_start, span_end = day_bounds(first)[0], now
+    incidents: dict[tuple[int, date], int] = defaultdict(int)
+    # Down incidents only, counted on the day they opened (as the monthly report counts them).
+    for iid, opened_at in Incident.objects.filter(
+        instance_id__in=ids,
+        cause=IncidentCause.DOWN,
+        opened_at__gte=span_start,
+        opened_at__lt=span_end,
+    ).values_list("instance_id", "opened_at"):
+        incidents[(iid, day_of(opened_at))] += 1
+    windows = windows_by_instance(ids, span_start, span_end)
+    counts: dict[tuple[int, date], tuple[int, int, int]] = {}
+    starts: dict[int, datetime] = {}
+    for iid, day, samples, ok, excluded, went_live, created in rows.values_list(
+        "instance_id",
+        "day",
+        "samples",
+        "ok_samples",
+        "excluded_samples",
+        "instance__went_live_at",
+        "instance__created_at",
     ):
-        counted = samples - excluded
-        pct = ok * 100.0 / counted if counted > 0 else None
-        bars[iid][position[day]] = DayCell(day, pct, samples, excluded)
+        counts[(iid, day)] = (samples, ok, excluded)
+        starts[iid] = went_live or created  # as monthly.live_from: went live, or recorded
+    for iid in ids:
+        cells = bars[iid]
+        for n, day in enumerate(span):
+            samples, ok, excluded = counts.get((iid, day), (0, 0, 0))
+            day_start, day_end = day_bounds(day)
+            from_, to = max(day_start, starts.get(iid, day_start)), min(day_end, now)
+            minutes = (
+                round(maintenance_minutes(windows.get(iid, []), from_, to)) if from_ < to else 0
+            )
+            cells[n] = DayCell(
+                day,
+                _pct(samples, ok, excluded),
+                samples,
+                excluded,
+                incidents[(iid, day)],
+                minutes,
+                # Over how much of the day: from going live to the day's end (or now, today).
+                to - from_ if day_start < from_ < to else None,
+                detailed=True,
+            )
     return bars
+
+
+def _pct(samples: int, ok: int, excluded: int) -> float | None:
+    counted = samples - excluded
+    return ok * 100.0 / counted if counted > 0 else None

@@ -48,9 +48,13 @@ def _cells_html(cells: list[Any], *, titles: bool) -> SafeString:
         return mark_safe(  # noqa: S308 (our own class names only)
             "".join(f'<span class="hbar-cell hbar-{cell.level}"></span>' for cell in cells)
         )
-    return mark_safe(  # noqa: S308 (the only variable text is escaped here)
-        "".join(
-            f'<span class="hbar-cell hbar-{cell.level}" title="{escape(cell.title)}"></span>'
-            for cell in cells
+    # Each cell is a list item named by its explanation: the title shows it on hover, the
+    # aria-label reads it to screen readers (a title alone is not reliably announced).
+    parts = []
+    for cell in cells:
+        text = escape(cell.title)
+        parts.append(
+            f'<span class="hbar-cell hbar-{cell.level}" role="listitem" title="{text}" '
+            f'aria-label="{text}" data-day="{cell.day.isoformat()}"></span>'
         )
-    )
+    return mark_safe("".join(parts))  # noqa: S308 (the only variable text is escaped here)

@@ -1,6 +1,6 @@
 """Shared pages that apps extend without the page's app importing them (NetBox's template
 extensions): columns of a list, filters of a list, panels of a detail page, dashboard
-widgets.
+widgets, and the landing page of a role (where ``/`` takes a person whose only role it is).
 
 A page is named by a string (``INSTANCE_LIST``...). An app declares what it adds in its own
 ``extensions`` module with the decorators below, and imports that module in its
@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from django.http import HttpRequest
 
-from mi_admin.accounts.roles import Perm, user_can
+from mi_admin.accounts.roles import Perm, Role, user_can, user_roles
 
 INSTANCE_LIST = "instances.instance_list"
 INSTANCE_DETAIL = "instances.instance_detail"
@@ -63,6 +63,16 @@ class ListFilter:
 
     name: str
     make: Callable[[], Any]
+    order: int
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where ``/`` takes a person whose only role is ``role``: ``load(request)`` → a URL, or
+    None to leave them on the dashboard (a CE who owns no customer yet)."""
+
+    name: str
+    load: Callable[[HttpRequest], str | None]
     order: int
 
 
@@ -116,6 +126,31 @@ def list_filter(page: str, *, order: int = 100) -> Callable[[F], F]:
         return make
 
     return register
+
+
+def landing(role: Role, *, order: int = 100) -> Callable[[F], F]:
+    """``@landing(Role.CE)`` on ``def load(request) -> url | None``."""
+
+    def register(load: F) -> F:
+        _add("landings", role.value, Landing(load.__name__, load, order))
+        return load
+
+    return register
+
+
+def landing_for(request: HttpRequest) -> str | None:
+    """The landing URL for this person, or None (the dashboard). Only a person with exactly
+    one role has one: someone who is also DevOps, a manager or an Admin keeps the dashboard,
+    which shows what those roles need."""
+    roles = user_roles(request.user)
+    if len(roles) != 1:
+        return None
+    (role,) = roles
+    for entry in _registry["landings"][role.value]:
+        url = entry.load(request)
+        if url:
+            return str(url)
+    return None
 
 
 def page_filters(page: str) -> Sequence[ListFilter]:

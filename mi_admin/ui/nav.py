@@ -53,5 +53,7 @@ def nav_links(request: HttpRequest) -> list[NavLink]:
         except NoReverseMatch:
             continue  # a section whose app is not wired in this deployment
         active = request.path == url if url == "/" else request.path.startswith(url)
+        # "/" shows the dashboard to everyone without a landing page of their own.
+        active = active or (item.url_name == "ui:dashboard" and request.path == "/")
         links.append(NavLink(item.label, url, active))
     return links

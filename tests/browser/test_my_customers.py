@@ -1,5 +1,6 @@
-"""CE in real Chromium: the dashboard starts with their customers, and "My customers" lists
-exactly their instances; the instance page names the owner."""
+"""CE in real Chromium: signing in lands on the fleet list with "My customers" on, listing
+exactly their instances; the dashboard (from the navigation) starts with them too; the
+instance page names the owner."""
 
 from __future__ import annotations
 
@@ -37,14 +38,10 @@ def test_ce_lands_on_my_customers_and_sees_exactly_theirs(
     make_instance("initech-prod")
     page.set_viewport_size({"width": 1280, "height": 800})
 
-    # when CE signs in, the dashboard starts with their customers
-    sign_in_as(page, live_server, oidc_settings, "ce")
-    link = page.get_by_test_id("my-customers-link")
-    expect(link).to_have_text("2 instances of 1 customer")
-    screenshot("ce-dashboard")
-    link.click()
+    # when CE signs in, they land on the fleet list with "My customers" on
+    sign_in_as(page, live_server, oidc_settings, "ce", lands_on="/instances/?mine=true")
 
-    # then the fleet lists exactly their instances, with the filter shown on
+    # then it lists exactly their instances, with the filter shown on
     expect(page.get_by_test_id("instance-count")).to_have_text("2 instances")
     rows = page.get_by_test_id("instance-row")
     expect(rows).to_have_count(2)
@@ -54,6 +51,14 @@ def test_ce_lands_on_my_customers_and_sees_exactly_theirs(
     ]
     expect(page.get_by_test_id("filter-mine")).to_be_checked()
     screenshot("ce-my-customers")
+
+    # and the dashboard, from the navigation, starts with their customers
+    page.get_by_role("link", name="Dashboard").click()
+    link = page.get_by_test_id("my-customers-link")
+    expect(link).to_have_text("2 instances of 1 customer")
+    screenshot("ce-dashboard")
+    link.click()
+    expect(page.get_by_test_id("filter-mine")).to_be_checked()
 
     # when CE unticks it, the whole fleet is back
     page.get_by_test_id("filter-mine").uncheck()

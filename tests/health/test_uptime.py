@@ -256,8 +256,8 @@ def test_a_fresh_instance_says_over_how_many_days_its_30_day_uptime_runs(health_
     rows = health_for_instances([fresh.pk, veteran.pk])
     # then the fresh one's 30-day figure says it rests on 3 days (through today); the
     # veteran's needs no note
-    assert (uptime[fresh.pk].month_days, uptime[fresh.pk].month_coverage) == (3, "over 3 d")
-    assert rows[fresh.pk].uptime.month_coverage == "over 3 d"
+    assert (uptime[fresh.pk].month_days, uptime[fresh.pk].month_coverage) == (3, "over 3 days")
+    assert rows[fresh.pk].uptime.month_coverage == "over 3 days"
     assert (uptime[veteran.pk].month_days, uptime[veteran.pk].month_coverage) == (30, "")
     assert rows[veteran.pk].uptime.month_days == 30
 
@@ -269,4 +269,4 @@ def test_a_day_only_in_maintenance_is_no_day_of_data(health_settings):
     window(acme, midday(2), 0, 10)
     probe_results_record(results=probe_minutes(acme, midday(2), "00"))
     # then its 30-day figure rests on yesterday and today
-    assert uptime_for_instances([acme.pk])[acme.pk].month_coverage == "over 2 d"
+    assert uptime_for_instances([acme.pk])[acme.pk].month_coverage == "over 2 days"

@@ -190,5 +190,5 @@ def test_a_fresh_instance_page_says_over_how_many_days_its_30_day_uptime_runs(cl
     body = client_for("ce").get(reverse("health:instance_health", args=["acme-prod"]))
     # then the 30-day figure says it rests on 3 days (through today)
     text = body.content.decode()
-    pattern = r'data-testid="uptime-30d">100\.00 %\s*<span class="muted">over 3 d</span>'
+    pattern = r'data-testid="uptime-30d">100\.00 %\s*<span class="muted">over 3 days</span>'
     assert re.search(pattern, text)
