@@ -38,10 +38,17 @@ from mi_admin.ui.extensions import (
     header="health/_header_cells.html",
     cell="health/_cells.html",
     fields=[
-        Column("health", "Health", cell="health/_cell_state.html", sort="health",
-               order_by=health_order),
-        Column("uptime_30d", "30 d uptime", cell="health/_cell_uptime.html", css="num",
-               sort="uptime", order_by=uptime_30d_order),
+        Column(
+            "health", "Health", cell="health/_cell_state.html", sort="health", order_by=health_order
+        ),
+        Column(
+            "uptime_30d",
+            "30 d uptime",
+            cell="health/_cell_uptime.html",
+            css="num",
+            sort="uptime",
+            order_by=uptime_30d_order,
+        ),
         Column("status_bar", "Last 30 days", cell="health/_cell_bar.html"),
     ],
 )

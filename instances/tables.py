@@ -14,8 +14,9 @@ FLEET_TABLE = Table(
         Column("customer", "Customer", sort="customer"),
         Column("slug", "Instance", sort="slug"),
         Column("kind", "Kind", sort="kind"),
-        Column("architecture", "Architecture", short="Arch.", title="Architecture",
-               sort="architecture"),
+        Column(
+            "architecture", "Architecture", short="Arch.", title="Architecture", sort="architecture"
+        ),
         Column("state", "State", sort="state"),
         Column("version", "Version", sort="version"),
         Column(

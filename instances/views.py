@@ -58,14 +58,14 @@ from mi_admin.ui.extensions import (
     columns_for,
     panels_for,
 )
-from mi_admin.ui.table_views import table_config_context, table_configure
-from mi_admin.ui.tables import table_columns_shown
 from mi_admin.ui.lists import (
     export_response,
     invalid_filters,
     render_list,
     render_page_or_partial,
 )
+from mi_admin.ui.table_views import table_configure
+from mi_admin.ui.tables import table_columns_shown
 
 
 @requires(Perm.VIEW_FLEET)
@@ -88,12 +88,6 @@ def instance_list(request: HttpRequest) -> HttpResponse:
     extra = {
         "sync_form": OperationRequestForm.fresh(),
         "table_columns": shown.columns,
-        "table_config": table_config_context(
-            table=FLEET_TABLE,
-            shown=shown,
-            action=reverse("instances:instance_list_columns"),
-            query=request.GET.urlencode(),
-        ),
     }
     return render_list(
         request,

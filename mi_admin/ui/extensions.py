@@ -120,8 +120,9 @@ def columns(
     def register(load: F) -> F:
         name = load.__name__
         own = tuple(replace(field, source=name) for field in fields) or (
-            Column(name, name.replace("_", " ").capitalize(), cell, source=name,
-                   header_template=header),
+            Column(
+                name, name.replace("_", " ").capitalize(), cell, source=name, header_template=header
+            ),
         )
         _add("columns", page, Columns(name, header, cell, load, order, own))
         return load

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
-from django.shortcuts import render
 
 from mi_admin.accounts.models import User
 from mi_admin.ui.extensions import Column
+from mi_admin.ui.lists import render_page_or_partial
 from mi_admin.ui.services import table_preference_reset, table_preference_save
 from mi_admin.ui.tables import (
     ShownColumns,
@@ -73,9 +73,10 @@ def _moved(order: list[str], move: str) -> list[str]:
 def table_configure(
     request: HttpRequest, *, table: Table, action: str, list_url: str
 ) -> HttpResponse:
-    """GET: the form alone. POST: save (``columns`` in ``order``), ``reset`` to the default,
-    or ``move`` one column up or down (shown again, not saved). Saved or reset: back to
-    the list with its filters; refused: the form again (400) with the reason."""
+    """GET: the form (alone for htmx, else as a page). POST: save (``columns`` in
+    ``order``), ``reset`` to the default, or ``move`` one column up or down (shown again,
+    not saved). Saved or reset: back to the list with its filters; refused: the form again
+    (400) with the reason."""
     user: User = request.user  # type: ignore[assignment]  # the owner's rule let only people in
     query = request.POST.get("query", "") if request.method == "POST" else request.GET.urlencode()
 
@@ -84,7 +85,10 @@ def table_configure(
             table=table, shown=shown, action=action, query=query, error=error
         )
         context["list_url"] = list_url
-        return render(request, "ui/table_config.html", context, status=status)
+        # htmx fetches the form alone into the list page's "Configure table" panel.
+        return render_page_or_partial(
+            request, "ui/table_config.html", "ui/_table_config.html", context, status=status
+        )
 
     if request.method != "POST":
         return form(table_columns_shown(table=table, user=user))

@@ -63,9 +63,7 @@ def table_columns_parse(*, table: Table, names: Sequence[str]) -> list[str]:
         )
     repeated = sorted({name for name in names if list(names).count(name) > 1})
     if repeated:
-        raise TableConfigError(
-            f"Column listed twice: {', '.join(repeated)}. Nothing was changed."
-        )
+        raise TableConfigError(f"Column listed twice: {', '.join(repeated)}. Nothing was changed.")
     if not names:
         raise TableConfigError("Choose at least one column. Nothing was changed.")
     return list(names)

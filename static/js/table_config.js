@@ -16,3 +16,16 @@ document.addEventListener("click", function (event) {
   else sibling.after(row);
   button.focus();
 });
+// On the list page the filters change the address (htmx pushes it) after the form was drawn:
+// Save and Reset take the list back to the filters on screen now.
+document.addEventListener(
+  "submit",
+  function (event) {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-table-config")) return;
+    if (!form.closest("details.table-config")) return;
+    const query = form.querySelector("input[name=query]");
+    if (query) query.value = window.location.search.replace(/^\?/, "");
+  },
+  true,
+);

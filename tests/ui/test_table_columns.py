@@ -191,3 +191,28 @@ def test_the_export_keeps_every_column_and_follows_the_sort(client_for):
     # then the CSV has all its columns (a stable file for scripts), in the list's order
     assert rows[0][:2] == ["slug", "customer"]
     assert [row[0] for row in rows[1:]] == ["b-prod", "a-prod"]
+
+
+@pytest.mark.parametrize(("persona", "status"), [("anonymous", 302), ("stranger", 403)])
+def test_only_people_who_see_the_fleet_may_save_columns(client_for, persona, status):
+    # given someone signed out, or signed in without a role
+    client = client_for(persona)
+    # when they post a choice of columns
+    response = client.post(COLUMNS_URL, {"order": ["slug"], "columns": ["slug"], "save": "1"})
+    # then they are refused and nothing is saved
+    assert response.status_code == status
+    assert not TablePreference.objects.exists()
+
+
+def test_the_form_is_a_page_or_the_list_pages_panel(client_for):
+    # given devops (the list page fetches the form by htmx when "Configure table" opens)
+    client = client_for("devops")
+    assert 'hx-get="/instances/table/columns/"' in client.get(FLEET_URL).content.decode()
+    # when the form is asked for by htmx, then it comes alone; else as a page of its own
+    partial = client.get(COLUMNS_URL, HTTP_HX_REQUEST="true").content.decode()
+    page = client.get(COLUMNS_URL, {"sort": "health"}).content.decode()
+    assert 'data-testid="table-config-form"' in partial
+    assert "<html" not in partial
+    assert "<html" in page
+    assert 'data-testid="column-health"' in page
+    assert 'href="/instances/?sort=health"' in page  # back to the list, as it was
