@@ -17,12 +17,15 @@ from health.selectors import (
     health_for_instances,
     health_summary,
 )
+from health.selectors.states import health_order
+from health.selectors.uptime import uptime_30d_order
 from instances.models import Instance
 from mi_admin.accounts.roles import Perm
 from mi_admin.ui.extensions import (
     DASHBOARD,
     INSTANCE_DETAIL,
     INSTANCE_LIST,
+    Column,
     columns,
     list_filter,
     panel,
@@ -30,7 +33,25 @@ from mi_admin.ui.extensions import (
 )
 
 
-@columns(INSTANCE_LIST, header="health/_header_cells.html", cell="health/_cells.html")
+@columns(
+    INSTANCE_LIST,
+    header="health/_header_cells.html",
+    cell="health/_cells.html",
+    fields=[
+        Column(
+            "health", "Health", cell="health/_cell_state.html", sort="health", order_by=health_order
+        ),
+        Column(
+            "uptime_30d",
+            "30 d uptime",
+            cell="health/_cell_uptime.html",
+            css="num",
+            sort="uptime",
+            order_by=uptime_30d_order,
+        ),
+        Column("status_bar", "Last 30 days", cell="health/_cell_bar.html"),
+    ],
+)
 def health_columns(ids: list[int]) -> dict[int, Any]:
     return health_for_instances(ids, bar_days=COMPACT_BAR_DAYS)
 

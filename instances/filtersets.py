@@ -7,6 +7,7 @@ filters through :mod:`mi_admin.ui.extensions` (health adds "Health").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -28,7 +29,7 @@ from instances.choices import (
     OperationState,
 )
 from instances.models import Instance, Operation
-from mi_admin.ui.extensions import INSTANCE_LIST, page_filters
+from mi_admin.ui.extensions import INSTANCE_LIST, page_columns, page_filters
 
 DRIFT_ANY = "any"
 DRIFT_NONE = "none"
@@ -50,16 +51,26 @@ class AnyYesNo(forms.NullBooleanSelect):
 class FleetOrderingFilter(django_filters.OrderingFilter):
     """Sorts on the chosen column with rows lacking a value last, then by customer and slug
     so that pages stay stable. Versions sort by number, not as text (5.10 > 5.9), releases
-    and unregistered builds alike (:mod:`instances.versions`)."""
+    and unregistered builds alike (:mod:`instances.versions`). ``expressions``: sort keys
+    ordered by an SQL expression rather than a field, built when sorting (the version SLA's
+    deadline, and the columns other apps register with their ``order_by``)."""
 
     tiebreak = ("customer__name", "slug")
+
+    def __init__(
+        self, *args: Any, expressions: dict[str, Callable[[], Any]] | None = None, **kwargs: Any
+    ) -> None:
+        self.expressions = dict(expressions or {})
+        super().__init__(*args, **kwargs)
 
     def _order(self, param: str) -> list[OrderBy]:
         name = self.get_ordering_value(param)
         descending = name.startswith("-")
         name = name.lstrip("-")
         columns: list[Any] = [F(name)]
-        if name == "version":
+        if name in self.expressions:
+            columns = [self.expressions[name]()]
+        elif name == "version":
             columns.insert(0, self.parent.releases.rank(self.parent.fleet_versions))
         if descending:
             return [column.desc(nulls_last=True) for column in columns]
@@ -70,6 +81,23 @@ class FleetOrderingFilter(django_filters.OrderingFilter):
             return qs
         ordering = [order for p in value if p not in EMPTY_VALUES for order in self._order(p)]
         return qs.order_by(*ordering, *self.tiebreak)
+
+
+SORT_FIELDS = (
+    ("customer__name", "customer"),
+    ("slug", "slug"),
+    ("kind", "kind"),
+    ("architecture", "architecture"),
+    ("state", "state"),
+    ("version", "version"),
+    ("version_sla", "version_sla"),
+    ("last_synced_at", "last_synced_at"),
+)
+SORT_LABELS = {
+    "customer__name": "Customer",
+    "last_synced_at": "Last sync",
+    "version_sla": "Version SLA (most overdue first)",
+}
 
 
 class InstanceFilterSet(django_filters.FilterSet):
@@ -98,20 +126,8 @@ class InstanceFilterSet(django_filters.FilterSet):
         empty_label="All",
         label="Version SLA",
     )
-    sort = FleetOrderingFilter(
-        fields=(
-            ("customer__name", "customer"),
-            ("slug", "slug"),
-            ("kind", "kind"),
-            ("architecture", "architecture"),
-            ("state", "state"),
-            ("version", "version"),
-            ("last_synced_at", "last_synced_at"),
-        ),
-        field_labels={"customer__name": "Customer", "last_synced_at": "Last sync"},
-        empty_label="Customer, then slug",
-        label="Sort",
-    )
+    # Replaced in __init__ by one that also knows the sorts other apps' columns register.
+    sort = FleetOrderingFilter(fields=SORT_FIELDS, label="Sort")
 
     class Meta:
         model = Instance
@@ -136,6 +152,25 @@ class InstanceFilterSet(django_filters.FilterSet):
             added.model, added.parent = self.queryset.model, self
             self.filters[extension.name] = added
             self.extension_names.append(extension.name)
+        self.filters["sort"] = self._sort_filter()
+
+    def _sort_filter(self) -> FleetOrderingFilter:
+        """The sort: the fleet's own keys, then every registered column's ``order_by``, so
+        the page, its partial and the export sort alike without importing those apps."""
+        registered = [c for c in page_columns(INSTANCE_LIST) if c.sort and c.order_by]
+        expressions: dict[str, Callable[[], Any]] = {
+            "version_sla": lambda: self.releases.sla_deadline(self.fleet_versions),
+            **{column.sort: column.order_by for column in registered if column.order_by},
+        }
+        sort = FleetOrderingFilter(
+            fields=(*SORT_FIELDS, *((column.sort, column.sort) for column in registered)),
+            field_labels={**SORT_LABELS, **{column.sort: column.label for column in registered}},
+            expressions=expressions,
+            empty_label="Customer, then slug",
+            label="Sort",
+        )
+        sort.model, sort.parent = self.queryset.model, self
+        return sort
 
     @cached_property
     def releases(self) -> versions.ReleaseHistory:

@@ -7,6 +7,8 @@ app_name = "instances"
 urlpatterns = [
     path("instances/", views.instance_list, name="instance_list"),
     path("instances/export.csv", views.instance_export, name="instance_export"),
+    # Not "instances/<slug>/...": an instance may be called anything.
+    path("instances/table/columns/", views.instance_list_columns, name="instance_list_columns"),
     path("instances/sync/", views.fleet_sync, name="fleet_sync"),
     path("instances/<slug:slug>/", views.instance_detail, name="instance_detail"),
     path(

@@ -28,7 +28,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, CharField, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, NullIf
 
 from instances.choices import MONITORED_STATES, LifecycleState
@@ -313,6 +324,28 @@ class ReleaseHistory:
         ordered = sorted(keys, key=keys.__getitem__)
         whens = [When(**{VERSION_ALIAS: v}, then=Value(n)) for n, v in enumerate(ordered)]
         return Case(*whens, default=None, output_field=IntegerField())
+
+    def sla_deadline(self, versions: Iterable[str]) -> Case | Value:
+        """SQL: the version SLA deadline of an instance held to the SLA, for sorting (the
+        most overdue first); NULL when current, not held or before the first release.
+        ``versions``: the fleet's versions. Needs the ``version`` alias (:func:`with_version`)."""
+        deadlines: dict[datetime, list[str]] = {}
+        if self.latest is not None:
+            for version in versions:
+                bound = self.deadline_release(version)
+                if bound is not None:
+                    deadline = version_clock(bound.released_at).deadline
+                    deadlines.setdefault(deadline, []).append(version)
+        if not deadlines:
+            return Value(None, output_field=DateTimeField())
+        whens = [
+            When(
+                Q(state__in=HELD_STATES, **{f"{VERSION_ALIAS}__in": sorted(group)}),
+                then=Value(deadline),
+            )
+            for deadline, group in sorted(deadlines.items())
+        ]
+        return Case(*whens, default=None, output_field=DateTimeField())
 
 
 def fleet_versions() -> set[str]:

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -47,6 +48,7 @@ from instances.services.upgrades import (
     upgrade_request,
 )
 from instances.services.windows import instance_maintenance_window_set
+from instances.tables import FLEET_TABLE
 from instances.versions import effective_version
 from mi_admin.accounts.roles import Perm
 from mi_admin.accounts.rules import requires
@@ -62,28 +64,50 @@ from mi_admin.ui.lists import (
     render_list,
     render_page_or_partial,
 )
+from mi_admin.ui.table_views import table_configure
+from mi_admin.ui.tables import table_columns_shown
 
 
 @requires(Perm.VIEW_FLEET)
 @require_GET
 def instance_list(request: HttpRequest) -> HttpResponse:
     filterset = InstanceFilterSet(request.GET, queryset=selectors.instance_list(), request=request)
+    # The person's columns: one query for the page, whatever the number of rows.
+    shown = table_columns_shown(table=FLEET_TABLE, user=request.user)
 
     def for_page(rows: list[Instance]) -> dict[str, Any]:
         # A fixed number of queries for the page, whatever its size: the release history
-        # (already read by the filters) and each registered column set's own.
+        # (already read by the filters) and the own query of each registered column set
+        # with a column shown.
+        loaded = columns_for(INSTANCE_LIST, [row.pk for row in rows], shown=shown.names)
         return {
             "version_views": selectors.instance_version_views(rows, filterset.releases),
-            "extra_columns": columns_for(INSTANCE_LIST, [row.pk for row in rows]),
+            "extra_rows": {entry.columns.name: entry.rows for entry in loaded},
         }
 
+    extra = {
+        "sync_form": OperationRequestForm.fresh(),
+        "table_columns": shown.columns,
+    }
     return render_list(
         request,
         filterset,
         "instances/instance_list.html",
         "instances/_instance_results.html",
-        {"sync_form": OperationRequestForm.fresh()},
+        extra,
         for_page=for_page,
+    )
+
+
+@requires(Perm.VIEW_FLEET)
+@require_http_methods(["GET", "POST"])
+def instance_list_columns(request: HttpRequest) -> HttpResponse:
+    """The fleet table's "Configure table": this person's columns and their order."""
+    return table_configure(
+        request,
+        table=FLEET_TABLE,
+        action=reverse("instances:instance_list_columns"),
+        list_url=reverse("instances:instance_list"),
     )
 
 

@@ -50,13 +50,21 @@ BASELINES: dict[str, int] = {
     # health counts; releases, fleet versions, due/overdue; fleet counts; recent audit events
     # +1: the "My customers" widget's count; +3: control plane (beat rows, runs, workers)
     "dashboard": 13,
-    # releases; count; page; health rows and status bars (registered columns)
-    "instance_list": 8,
+    # releases; count; page; health rows and status bars (registered columns); the
+    # person's table columns (one read, whatever the page size)
+    "instance_list": 9,
     # + the fleet's distinct versions (read once for both version filters)
-    "instance_list_filtered": 9,
+    "instance_list_filtered": 10,
     # + the fleet's distinct versions (unregistered builds sort by number)
-    "instance_list_by_version_page_2": 9,
-    "instance_list_partial": 8,
+    "instance_list_by_version_page_2": 10,
+    "instance_list_partial": 9,
+    # sorting by a registered column's expression costs no query of its own
+    "instance_list_by_health": 9,
+    "instance_list_by_uptime": 9,
+    # + the fleet's distinct versions (each version's deadline, in the ORDER BY)
+    "instance_list_by_version_sla": 10,
+    # the person's table columns
+    "instance_list_columns": 4,
     # releases; the rows (one chunked cursor)
     "instance_export": 5,
     # instance; recent operations; releases; health panel (rows, bar); access panel (grants);
@@ -109,6 +117,10 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     ),
     "instance_list_by_version_page_2": ("/instances/", {"sort": "-version", "page": "2"}, {}),
     "instance_list_partial": ("/instances/", {"drift": "none"}, {"HTTP_HX_REQUEST": "true"}),
+    "instance_list_by_health": ("/instances/", {"sort": "health"}, {}),
+    "instance_list_by_uptime": ("/instances/", {"sort": "-uptime"}, {}),
+    "instance_list_by_version_sla": ("/instances/", {"sort": "version_sla"}, {}),
+    "instance_list_columns": ("/instances/table/columns/", {}, {}),
     "instance_export": ("/instances/export.csv", {"state": "active"}, {}),
     "instance_detail": ("/instances/{slug}/", {}, {}),
     "instance_detail_provisioning": ("/instances/{trial}/", {}, {}),

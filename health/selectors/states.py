@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from health.choices import HealthState
@@ -66,3 +66,24 @@ def filter_health(queryset: QuerySet[Instance], value: str) -> QuerySet[Instance
     if not value:
         return queryset
     return queryset.filter(health_state_q(value))
+
+
+# The fleet list's "sort by health": the worst first, as someone looking for trouble reads it.
+SORT_RANK = (
+    HealthState.DOWN,
+    HealthState.DEGRADED,
+    HealthState.UNKNOWN,
+    HealthState.HEALTHY,
+    HealthState.SUSPENDED,
+)
+
+
+def health_order(*, now: datetime | None = None) -> Case:
+    """SQL: the rank of an instance's shown health (:data:`SORT_RANK`; not monitored last),
+    from the same conditions as the filter, so sorting and filtering agree."""
+    now = now or timezone.now()
+    whens = [
+        When(health_state_q(state, now=now), then=Value(rank))
+        for rank, state in enumerate(SORT_RANK)
+    ]
+    return Case(*whens, default=Value(len(SORT_RANK)), output_field=IntegerField())

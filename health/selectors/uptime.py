@@ -190,6 +190,11 @@ def uptime_subqueries(now: datetime) -> UptimeSubqueries:
     )
 
 
+def uptime_30d_order(*, now: datetime | None = None) -> Subquery:
+    """SQL: an instance's 30-day uptime (what the fleet list shows), for sorting by it."""
+    return uptime_subqueries(now or timezone.now()).month
+
+
 def days_since(first: date | None, now: datetime) -> int:
     """Days of data behind a 30-day figure: from its first counted day through today."""
     return 0 if first is None else (day_of(now) - first).days + 1

@@ -13,8 +13,8 @@ Every function works for a whole page at once, in a fixed number of queries.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from django.http import HttpRequest
@@ -32,15 +32,45 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
+class Column:
+    """One column a person can show, hide and move (``mi_admin.ui.tables``).
+
+    ``cell`` renders its <td> with ``row`` (what the set's ``load`` gave for the row) and
+    the row's object; empty for the columns the list's owner draws itself. ``sort`` is the
+    key of ``?sort=`` when the column sorts; an extension column brings ``order_by``, a
+    function of no argument returning the SQL expression to order by (an annotation or a
+    subquery on the list's model), so the owner's FilterSet sorts by it without importing
+    the extending app. ``label`` names it in the column chooser; the header shows ``short``
+    when given, explained on hover by ``title``."""
+
+    name: str
+    label: str
+    cell: str = ""
+    short: str = ""
+    title: str = ""
+    css: str = ""
+    sort: str = ""
+    order_by: Callable[[], Any] | None = None
+    default: bool = True
+    # Set by the registry: the column set whose load feeds the cell; a column registered
+    # the old way (one header template for several <th>) keeps its header template here.
+    source: str = ""
+    header_template: str = ""
+
+
+@dataclass(frozen=True)
 class Columns:
     """Cells added to every row of a list. ``load(ids)`` → per row id, the ``row`` context of
-    ``cell_template``; ``header_template`` renders the matching <th> cells."""
+    the cells; ``fields`` the columns, each shown, hidden and ordered on its own.
+    (``header_template``/``cell_template``: the whole set's <th> and <td> cells at once, for
+    pages that show the set as one, such as the approval page's review panel.)"""
 
     name: str
     header_template: str
     cell_template: str
     load: Callable[[list[int]], dict[int, Any]]
     order: int
+    fields: tuple[Column, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,14 +115,34 @@ def _add(kind: str, page: str, item: Any) -> None:
     _registry[kind][page] = sorted([*entries, item], key=lambda entry: (entry.order, entry.name))
 
 
-def columns(page: str, *, header: str, cell: str, order: int = 100) -> Callable[[F], F]:
-    """``@columns(INSTANCE_LIST, header=..., cell=...)`` on ``def load(ids) -> {id: row}``."""
+def columns(
+    page: str,
+    *,
+    header: str,
+    cell: str,
+    fields: Sequence[Column] = (),
+    order: int = 100,
+) -> Callable[[F], F]:
+    """``@columns(INSTANCE_LIST, header=..., cell=..., fields=[Column(...), ...])`` on
+    ``def load(ids) -> {id: row}``. Without ``fields`` the set is one column (named after
+    the function) that people show or hide as a whole."""
 
     def register(load: F) -> F:
-        _add("columns", page, Columns(load.__name__, header, cell, load, order))
+        name = load.__name__
+        own = tuple(replace(field, source=name) for field in fields) or (
+            Column(
+                name, name.replace("_", " ").capitalize(), cell, source=name, header_template=header
+            ),
+        )
+        _add("columns", page, Columns(name, header, cell, load, order, own))
         return load
 
     return register
+
+
+def page_columns(page: str) -> list[Column]:
+    """The columns other apps registered on ``page``, in their order."""
+    return [field for entry in _registry["columns"][page] for field in entry.fields]
 
 
 def panel(page: str, template: str, *, order: int = 100) -> Callable[[F], F]:
@@ -163,9 +213,16 @@ class LoadedColumns:
     rows: dict[int, Any]
 
 
-def columns_for(page: str, ids: list[int]) -> list[LoadedColumns]:
-    """Each registered column set with its data for these row ids."""
-    return [LoadedColumns(entry, entry.load(ids)) for entry in _registry["columns"][page]]
+def columns_for(
+    page: str, ids: list[int], *, shown: Collection[str] | None = None
+) -> list[LoadedColumns]:
+    """Each registered column set with its data for these row ids; with ``shown`` (column
+    names), only the sets one of whose columns is shown are loaded."""
+    return [
+        LoadedColumns(entry, entry.load(ids))
+        for entry in _registry["columns"][page]
+        if shown is None or any(field.name in shown for field in entry.fields)
+    ]
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def test_full_page_has_filters_that_push_the_url(client_for, small_fleet):
     assert 'hx-target="#results"' in body
     assert '<option value="trial" selected>' in body
     # and the health columns are there (instances never probed show as unknown)
-    assert '<th scope="col">Health</th>' in body
+    assert '<th scope="col" data-col="health">' in body
     assert 'data-col="health"' in body
 
 

@@ -82,6 +82,9 @@ MATRIX: dict[str, Row] = {
     # The fleet; the objects named here come from the matrix_objects fixture.
     "instances:instance_list": Row(everyone(200)),
     "instances:instance_export": Row(everyone(200)),
+    # A person's own columns of the fleet table: anyone who sees the fleet (the form; a
+    # POST without columns is refused with 400 and changes nothing).
+    "instances:instance_list_columns": Row(everyone(200)),
     "instances:instance_detail": Row(everyone(200), kwargs={"slug": "acme-prod"}),
     "instances:instance_timeline": Row(everyone(200), kwargs={"slug": "acme-prod"}),
     "instances:instance_timeline_export": Row(everyone(200), kwargs={"slug": "acme-prod"}),
