@@ -120,9 +120,7 @@ def main(argv: Sequence[str]) -> int:
     )
     sub.add_parser("beat", help="Celery beat")
     check = sub.add_parser("healthcheck", help="exit 0 when the web's /readyz answers 200")
-    check.add_argument(
-        "--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/readyz"
-    )
+    check.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/readyz")
     options = parser.parse_args(args)
     if options.command == "migrate":
         cmd_migrate(extra)

@@ -32,12 +32,13 @@ def _registered() -> set[str]:
 
 def test_queues_derive_from_the_base_queue():
     base = settings.CELERY_TASK_DEFAULT_QUEUE
-    assert settings.MI_QUEUES == {
+    expected = {
         "default": base,
         "probes": f"{base}.probes",
         "operations": f"{base}.operations",
         "alerts": f"{base}.alerts",
     }
+    assert expected == settings.MI_QUEUES
     # A worker started without -Q (make run's) consumes every one of them.
     assert set(app.amqp.queues) == set(settings.MI_QUEUES.values())
 
@@ -97,7 +98,8 @@ def test_task_enqueue_publishes_to_the_routed_queue(published, task, args, role)
 
 def _entrypoint() -> Any:
     spec = importlib.util.spec_from_file_location("entrypoint", ROOT / "scripts/entrypoint.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

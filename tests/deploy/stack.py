@@ -85,6 +85,7 @@ class EntrypointStack:
     """Processes started with ``scripts/entrypoint.py <subcommand>``, sharing one env."""
 
     env: dict[str, str]
+    redis: RedisServer | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 

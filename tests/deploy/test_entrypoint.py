@@ -15,6 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -30,28 +31,23 @@ from tests.fixtures.idp import is_idp_login_page, submit_idp_login
 SLUG = "deploy-acme"
 
 
-def _server() -> dict[str, str]:
+def _server_url(database: str) -> str:
+    """The test suite's PostgreSQL server, with another database name."""
     db = connections["default"].settings_dict
-    return {
-        "host": db["HOST"] or "127.0.0.1",
-        "port": str(db["PORT"] or 5432),
-        "user": db["USER"],
-        "password": db.get("PASSWORD") or "",
-    }
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database}"
 
 
 @pytest.fixture
 def own_database() -> Iterator[str]:
     """An empty PostgreSQL database of this test's own (dropped after it); its URL."""
-    server = _server()
     name = f"mi_admin_deploy_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+    with psycopg.connect(_server_url("postgres"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    auth = server["user"] + (f":{server['password']}" if server["password"] else "")
     try:
-        yield f"postgres://{auth}@{server['host']}:{server['port']}/{name}"
+        yield _server_url(name)
     finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        with psycopg.connect(_server_url("postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -68,9 +64,9 @@ def redis_server() -> Iterator[RedisServer]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _query(database_url: str, sql: str, *params: object) -> list[tuple[object, ...]]:
+def _query(database_url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql.encode(), params).fetchall()
 
 
 def _sign_in(session: requests.Session, web: str, idp: IdpProcess, username: str) -> None:
@@ -172,7 +168,7 @@ def test_entrypoint_migrate_web_worker_beat_sync_and_clean_stop(
         operation_id = _sync(session, web, SLUG)
 
         # then the worker runs it to the end
-        def finished() -> tuple[object, ...] | None:
+        def finished() -> tuple[Any, ...] | None:
             stack.alive("worker")
             rows = _query(
                 own_database,

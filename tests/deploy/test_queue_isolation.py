@@ -12,6 +12,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def queue_stack(transactional_db: None, fleetsim: FleetSimClient) -> Iterator[En
             "INVENTORY_SYNC_SECONDS": "3600",
         }
     )
-    stack.redis = server  # type: ignore[attr-defined]
+    stack.redis = server
     try:
         yield stack
     finally:
@@ -70,15 +71,18 @@ def _not_this_broker(*_: object) -> None:
     raise ConnectionError("not this broker")
 
 
-def _ping(control: Celery, name: str) -> bool:
-    return bool(control.control.ping(destination=[name], timeout=0.5))
+def _answers(stack: EntrypointStack, control: Celery, role: str) -> bool:
+    stack.alive(f"worker-{role}")
+    # The entrypoint names a worker after its roles: <roles>@<host>.
+    return bool(control.control.ping(destination=[f"{role}@{socket.gethostname()}"], timeout=0.5))
 
 
 def test_sweep_completes_while_operations_queue_is_full(
     queue_stack: EntrypointStack, fleetsim: FleetSimClient
 ) -> None:
     stack = queue_stack
-    server: RedisServer = stack.redis  # type: ignore[attr-defined]
+    server = stack.redis
+    assert server is not None
     base = stack.env["CELERY_QUEUE"]
     # given a fleet whose VM reads take seconds, and one sync operation per instance, not
     # sent yet (the dispatcher sends them, through the routes, once beat runs)
@@ -116,19 +120,17 @@ def test_sweep_completes_while_operations_queue_is_full(
         for role in ROLES:
             stack.spawn(f"worker-{role}", "worker", "--queues", role)
         for role in ROLES:
-            wait_for(
-                f"the {role} worker to answer",
-                lambda role=role: stack.alive(f"worker-{role}")
-                and _ping(control, f"{role}@{socket.gethostname()}"),
-            )
+            wait_for(f"the {role} worker to answer", partial(_answers, stack, control, role))
 
         # when beat starts: the dispatcher fills the operations queue, the sweep is due
         stack.spawn("beat", "beat")
         ids = [op.pk for op in operations]
         wait_for(
             "the dispatcher to send every operation",
-            lambda: stack.alive("beat")
-            and Operation.objects.filter(pk__in=ids, dispatched_at__isnull=True).count() == 0,
+            lambda: (
+                stack.alive("beat")
+                and Operation.objects.filter(pk__in=ids, dispatched_at__isnull=True).count() == 0
+            ),
             seconds=60,
         )
         filled_at = timezone.now()
