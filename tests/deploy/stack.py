@@ -144,7 +144,14 @@ class EntrypointStack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
                 raise AssertionError(f"{name} did not stop within {timeout:.0f} s") from None
-        return process.returncode
+        try:
+            # Its process group still has members: children (gunicorn or prefork workers,
+            # or a process it started instead of exec'ing) outlived it.
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return process.returncode
+        os.killpg(process.pid, signal.SIGKILL)
+        raise AssertionError(f"{name} exited but left processes behind")
 
     def kill_all(self) -> None:
         """Teardown after a failure: nothing left running, whatever the test reached."""
