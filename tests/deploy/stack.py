@@ -89,8 +89,9 @@ class EntrypointStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 
-    def run(self, subcommand: str, *args: str, timeout: float = 300) -> None:
-        """A one-shot subcommand (``migrate``): run to the end, fail with its output."""
+    def run(self, subcommand: str, *args: str, timeout: float = 300, expect: int = 0) -> None:
+        """A one-shot subcommand (``migrate``, ``healthcheck``): run to the end; fail with its
+        output unless it exits ``expect``."""
         done = subprocess.run(
             [sys.executable, str(ENTRYPOINT), subcommand, *args],
             cwd=ROOT,
@@ -100,7 +101,7 @@ class EntrypointStack:
             timeout=timeout,
             check=False,
         )
-        assert done.returncode == 0, f"{subcommand} exited {done.returncode}:\n{done.stderr}"
+        assert done.returncode == expect, f"{subcommand} exited {done.returncode}:\n{done.stderr}"
 
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = LOGS / f"{name}.log"

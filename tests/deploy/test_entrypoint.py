@@ -161,6 +161,8 @@ def test_entrypoint_migrate_web_worker_beat_sync_and_clean_stop(
         stack.spawn("worker", "worker")
         stack.spawn("beat", "beat")
         stack.wait_web(web)
+        # the image's HEALTHCHECK answers healthy while the web is ready
+        stack.run("healthcheck")
 
         # when devops signs in through the IdP and asks for a sync
         session = requests.Session()
@@ -202,5 +204,6 @@ def test_entrypoint_migrate_web_worker_beat_sync_and_clean_stop(
 
     # then each stopped on its own with exit 0, and no log has a traceback
     assert codes == {"beat": 0, "worker": 0, "web": 0}
+    stack.run("healthcheck", expect=1)
     for name in ("web", "worker", "beat"):
         assert "Traceback" not in stack.log(name), f"{name}: {stack.log(name)[-3000:]}"
