@@ -51,7 +51,7 @@ def main() -> None:
         setup_django()
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "mi_admin", "worker", "-l", "WARNING",
-             "--pool", "threads", "--concurrency", "4", "-Q", queue, "-n", f"{queue}@localhost",
+             "--pool", "threads", "--concurrency", "4", "-n", f"{queue}@localhost",
              "--without-gossip", "--without-mingle"],
             cwd=ROOT,
             env={**os.environ},

@@ -74,7 +74,7 @@ def one_run(concurrency: int, beat: float) -> None:
         threads = os.environ.get("BENCH_THREADS", str(concurrency + 4))
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "mi_admin", "worker", "-l", "WARNING",
-             "--pool", pool, "--concurrency", threads, "-Q", queue,
+             "--pool", pool, "--concurrency", threads,
              "-n", f"{queue}@localhost", "--without-gossip", "--without-mingle"],
             cwd=ROOT,
             env={**os.environ},

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from mi_admin.accounts.okta import normalise_issuer, okta_endpoints
 
@@ -223,6 +224,61 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers and beat wait for the broker as long as it takes, instead of exiting.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Queues by role, so kinds of work cannot starve each other: a long rollout fills only
+# `operations`, never delaying a health sweep (`probes`) or a page (`alerts`). Names derive
+# from the base, so two deployments (or test runs) sharing a Redis never share a queue.
+# Workers consume all of them unless told otherwise (scripts/entrypoint.py worker --queues).
+MI_QUEUES: dict[str, str] = {
+    "default": CELERY_TASK_DEFAULT_QUEUE,
+    "probes": f"{CELERY_TASK_DEFAULT_QUEUE}.probes",
+    "operations": f"{CELERY_TASK_DEFAULT_QUEUE}.operations",
+    "alerts": f"{CELERY_TASK_DEFAULT_QUEUE}.alerts",
+}
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in MI_QUEUES.values()]
+# Every task's queue, chosen on purpose (tests/test_task_routes.py fails on a task missing
+# here). probes: watching the fleet. operations: everything that runs or drives an
+# Operation (its runners may wait minutes on GCP). alerts: messages to people and pagers.
+# default: quick housekeeping sweeps, whose delay hurts nobody for a minute.
+_TASK_ROLES: dict[str, tuple[str, ...]] = {
+    "probes": (
+        "health.tasks.health_sweep",
+        "health.tasks.health_instance_refresh",
+        "health.tasks.health_version_sla_check",
+    ),
+    "operations": (
+        "instances.tasks.operation_run",
+        "rollouts.tasks.rollouts_advance",
+        "rollouts.tasks.rollouts_advance_after",
+        "rollouts.tasks.rollout_advance_soon",
+        "access.tasks.access_grant_activate_due",
+        "access.tasks.access_grant_expire",
+        "access.tasks.access_grants_sweep_task",
+    ),
+    "alerts": (
+        "health.tasks.incident_deliver",
+        "health.tasks.incident_redeliver",
+        "instances.tasks.trial_notice_send",
+        "access.tasks.access_grant_warn_task",
+        "access.tasks.access_notification_deliver_task",
+        "mi_admin.approvals.tasks.approval_slack_notify_task",
+        "mi_admin.approvals.tasks.approval_slack_reply_task",
+    ),
+    "default": (
+        # Sends what the broker lost: it must not wait behind the operations it re-sends.
+        "instances.tasks.operation_dispatch_pending",
+        # Reads GCP, can take minutes with a slow API: not in front of the health sweep.
+        "instances.tasks.inventory_sync_fleet",
+        "instances.tasks.trials_check",
+        "health.tasks.health_prune_samples",
+        "mi_admin.audit.tasks.audit_checkpoint",
+        "mi_admin.audit.tasks.audit_failures_fold_task",
+        "mi_admin.approvals.tasks.approval_requests_expire_task",
+        "mi_requests.tasks.requests_tick",
+    ),
+}
+CELERY_TASK_ROUTES = {
+    task: {"queue": MI_QUEUES[role]} for role, tasks in _TASK_ROLES.items() for task in tasks
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -158,6 +158,7 @@ def launch(start: Callable[[str, list[str]], None], manage: list[str], env: dict
     wait_http(f"http://127.0.0.1:{SIM_PORT}/__control/ping")
     subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
     start("web", [*manage, "runserver", web, "--noreload"])
+    # No -Q: one worker consumes every queue of settings.MI_QUEUES (CELERY_TASK_QUEUES).
     start("worker", f"{PY} -m celery -A mi_admin worker -l INFO --concurrency 4 -n demo@%h".split())
     start("beat", f"{PY} -m celery -A mi_admin beat -l INFO".split())
     wait_http(f"http://127.0.0.1:{IDP_PORT}/")

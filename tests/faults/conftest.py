@@ -145,7 +145,8 @@ class Stack:
             argv = ["-m", "celery", "-A", "tests.faults.stack_app", "worker"]
             argv += ["-n", f"{name}@faults"]
             argv += ["-l", "INFO"]
-            argv += ["--pool", "threads", "--concurrency", "2", "-Q", self.queue]
+            argv += ["--pool", "threads", "--concurrency", "2"]
+            # No -Q: a worker consumes every queue of CELERY_TASK_QUEUES (this stack's base).
             argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
             self.spawn(name, argv)
         if beat:
