@@ -244,6 +244,8 @@ _TASK_ROLES: dict[str, tuple[str, ...]] = {
         "health.tasks.health_sweep",
         "health.tasks.health_instance_refresh",
         "health.tasks.health_version_sla_check",
+        # "The worker answered" means: the queue health depends on is being worked.
+        "mi_admin.liveness.tasks.liveness_ping",
     ),
     "operations": (
         "instances.tasks.operation_run",
