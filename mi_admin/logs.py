@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from pythonjsonlogger.json import JsonFormatter
@@ -51,12 +52,21 @@ def log_context(**fields: str) -> Iterator[LogContext]:
 class LogContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = _log_context.get()
-        record.request_id = current().request_id
+        record.request_id = current().request_id or _access_line_request_id(record)
         record.user = context.user
         record.task_name = context.task_name
         record.task_id = context.task_id
         record.operation_id = context.operation_id
         return True
+
+
+def _access_line_request_id(record: logging.LogRecord) -> str:
+    """gunicorn logs its access line after the request's context ended; its atoms hold the
+    X-Request-ID response header."""
+    if record.name == "gunicorn.access" and isinstance(record.args, dict):
+        value = record.args.get("{x-request-id}o", "")
+        return "" if value in ("", "-") else str(value)
+    return ""
 
 
 def json_formatter() -> logging.Formatter:
@@ -81,3 +91,39 @@ class LogUserMiddleware:
         name = user.get_username() if user is not None and user.is_authenticated else ""
         with log_context(user=name):
             return self.get_response(request)
+
+
+# gunicorn's access line with the request id our middleware echoes in the response.
+GUNICORN_ACCESS_LOG_FORMAT = (
+    '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
+)
+
+
+def gunicorn_logconfig_dict(log_format: str = "json") -> dict[str, Any]:
+    """gunicorn's ``logconfig_dict``: its error and access loggers write through the same
+    formatter and context filter as the application (the entrypoint's gunicorn config sets
+    ``logconfig_dict = gunicorn_logconfig_dict(os.environ.get("LOG_FORMAT", "json"))`` and
+    ``access_log_format = GUNICORN_ACCESS_LOG_FORMAT``)."""
+    formatter = (
+        {"()": "mi_admin.logs.json_formatter"}
+        if log_format == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    )
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "mi",
+        "filters": ["context"],
+        "stream": "ext://sys.stderr",
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "mi_admin.logs.LogContextFilter"}},
+        "formatters": {"mi": formatter},
+        "handlers": {"mi_console": handler},
+        "root": {"level": "INFO", "handlers": ["mi_console"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["mi_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["mi_console"], "propagate": False},
+        },
+    }
