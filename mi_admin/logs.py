@@ -79,6 +79,20 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+class PlainFormatter(logging.Formatter):
+    """Text lines for a developer's terminal: the context fields that are set, in brackets."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = " ".join(
+            f"{name}={value}" for name in FIELDS if (value := getattr(record, name, ""))
+        )
+        return f"{line} [{context}]" if context else line
+
+
 class LogUserMiddleware:
     """Puts the signed-in person's username on the request's log lines (after
     AuthenticationMiddleware; lines logged before it name no one)."""
@@ -107,7 +121,7 @@ def gunicorn_logconfig_dict(log_format: str = "json") -> dict[str, Any]:
     formatter = (
         {"()": "mi_admin.logs.json_formatter"}
         if log_format == "json"
-        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        else {"()": "mi_admin.logs.PlainFormatter"}
     )
     handler = {
         "class": "logging.StreamHandler",

@@ -535,11 +535,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "mi_admin.logs.LogContextFilter"}},
     "formatters": {
-        "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s"
-            " [request=%(request_id)s user=%(user)s task=%(task_name)s"
-            " operation=%(operation_id)s]"
-        },
+        "plain": {"()": "mi_admin.logs.PlainFormatter"},
         "json": {"()": "mi_admin.logs.json_formatter"},
     },
     "handlers": {

@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import logging
 import os
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from mi_admin.accounts.rules import public
 from mi_admin.http import client_ip
@@ -62,10 +65,10 @@ def scrape_refusal(request: HttpRequest) -> HttpResponse | None:
     return HttpResponse("Metrics are not open to this client.\n", status=403)
 
 
-class _ThisProcess:
+class _ThisProcess(Collector):
     """The default registry's series (this process's events) inside a per-scrape registry."""
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 
@@ -77,7 +80,7 @@ def exposition() -> bytes:
         # directory, instead of only the worker that happens to answer this scrape.
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry.register(_ThisProcess())  # type: ignore[arg-type]
+        registry.register(_ThisProcess())
     return generate_latest(registry)
 
 

@@ -29,9 +29,9 @@ pytestmark = pytest.mark.django_db
 TOKEN = "scrape-" + uuid.uuid4().hex
 
 
-def scrape(client: Client | None = None, **headers: str) -> dict[tuple[str, tuple], float]:
+def scrape() -> dict[tuple[str, tuple], float]:
     """Every sample of a scrape, keyed by (sample name, sorted labels)."""
-    response = (client or Client()).get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", **headers)
+    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=")
     samples = {}
