@@ -63,12 +63,13 @@ def test_a_request_logs_json_with_its_request_id_and_user(console, client_for, s
 
 
 def _worker_lines(request_id: str, seconds: float = 30) -> list[dict[str, object]]:
-    """The worker's JSON lines naming the request id, once its operation_run line is there."""
+    """The worker's JSON lines naming the request id, once Celery logged the task's end
+    (its last line, after the operation's own)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         text = Path(WORKER_LOG).read_text(errors="replace")
         mine = [line for line in text.splitlines() if request_id in line]
-        if any('"task_name": "instances.tasks.operation_run"' in line for line in mine):
+        if any('"logger": "celery.app.trace"' in line for line in mine):
             return [json.loads(line) for line in mine]
         time.sleep(0.2)
     raise AssertionError(f"no worker log line for {request_id} after {seconds} s")
