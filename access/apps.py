@@ -7,7 +7,12 @@ class AccessConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from access import extensions, handlers, timeline_sources  # noqa: F401 (extensions registers its panel)
+        from access import (  # noqa: F401 (extensions: its panel; metrics: its /metrics series)
+            extensions,
+            handlers,
+            metrics,
+            timeline_sources,
+        )
 
         handlers.register()
         timeline_sources.register()

@@ -9,6 +9,7 @@ class HealthConfig(AppConfig):
     def ready(self) -> None:
         from health import (
             extensions,  # noqa: F401 (registers its columns, panels, widgets)
+            metrics,  # noqa: F401 (registers its /metrics series)
             timeline_sources,
         )
         from health.lifecycle import lifecycle_operation_finished

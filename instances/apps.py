@@ -8,6 +8,7 @@ class InstancesConfig(AppConfig):
     def ready(self) -> None:
         from instances import (
             extensions,  # noqa: F401 (registers its columns, panels, widgets)
+            metrics,  # noqa: F401 (registers its /metrics series)
             timeline_sources,
         )
 

@@ -36,12 +36,18 @@ from instances.services.operations import (
     operation_retry_later,
 )
 from instances.services.upgrades import upgrade_wake_next
+from mi_admin.logs import log_context
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def operation_run(operation_id: int) -> str:
+    with log_context(operation_id=str(operation_id)):
+        return _claim_and_run(operation_id)
+
+
+def _claim_and_run(operation_id: int) -> str:
     operation = operation_claim(operation_id=operation_id)
     if operation is None:
         logger.info("operation %s: nothing to do (finished, claimed or not due)", operation_id)

@@ -1,9 +1,10 @@
-"""The request id travels with every Celery task, so audit rows a worker writes link back to
-the web request (or the task) that queued the work.
+"""The request id travels with every Celery task, so audit rows and log lines a worker writes
+link back to the web request (or the task) that queued the work.
 
 Publishing a task copies the current request id into the message headers; the worker puts
 it back into the audit context (:mod:`mi_admin.audit.context`) before the task runs and
-clears it afterwards. It works for every task without changing any call site, including a
+clears it afterwards; it also puts the task's name and id on the task's log lines
+(:mod:`mi_admin.logs`). It works for every task without changing any call site, including a
 task queued by another task (its publish happens inside the restored context).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from mi_admin.audit.context import current, request_context
+from mi_admin.logs import log_context
 
 HEADER = "mi_request_id"
 
@@ -42,10 +44,11 @@ def _header(task: Any) -> str:
 @task_prerun.connect(weak=False)
 def request_id_from_headers(task_id: str = "", task: Any = None, **_: Any) -> None:
     request_id = _header(task)
-    if not request_id:
-        return  # a beat task, or an eager run that already holds the caller's context
     stack = ExitStack()
-    stack.enter_context(request_context(request_id=request_id))
+    stack.enter_context(log_context(task_name=str(getattr(task, "name", "")), task_id=task_id))
+    # No id: a beat task, or an eager run that already holds the caller's context.
+    if request_id:
+        stack.enter_context(request_context(request_id=request_id))
     with _entered_lock:
         _entered[task_id] = stack
 

@@ -105,6 +105,8 @@ MIDDLEWARE = [
     # /healthz and /readyz: before the HTTPS redirect and the Host check (a load balancer
     # probes the backend address over plain HTTP).
     "mi_admin.ui.probes.ProbeMiddleware",
+    # Counts and times every other request (probes answered above are not traffic).
+    "mi_admin.metrics.http.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # CSP everywhere; no-store once signed in (static files, served below, stay cacheable).
     "mi_admin.headers.SecurityHeadersMiddleware",
@@ -115,6 +117,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # The signed-in person's name on every log line of the request.
+    "mi_admin.logs.LogUserMiddleware",
     "mi_admin.accounts.oidc.SessionRefreshMiddleware",
     "mi_admin.accounts.middleware.AuthorizationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -597,14 +601,42 @@ SLACK_RESPONSE_URL_ORIGINS = env_list("SLACK_RESPONSE_URL_ORIGINS", "https://hoo
 # alerts webhook; empty: the messages are recorded, not posted.
 ACCESS_SLACK_WEBHOOK_URL = env_str("ACCESS_SLACK_WEBHOOK_URL") or SLACK_WEBHOOK_URL
 
+# --- Metrics (mi_admin/metrics) --------------------------------------------------------------
+# /metrics answers a scraper sending "Authorization: Bearer <METRICS_TOKEN>" or one whose
+# address (mi_admin/http.py client_ip) is inside METRICS_ALLOWED_NETWORKS; nobody else.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network ({_exc})."
+        ) from _exc
+
 # --- Logging ----------------------------------------------------------------------------------
+# json: one JSON object per line (python-json-logger) with timestamp, level, logger, message,
+# request_id, user, and in tasks task_name, task_id, operation_id (mi_admin/logs.py). plain:
+# the same fields as text, for a developer's terminal. Default: plain with DEBUG (make run),
+# json otherwise (production, compose, the tests' worker).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "mi_admin.logs.LogContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "mi_admin.logs.PlainFormatter"},
+        "json": {"()": "mi_admin.logs.json_formatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

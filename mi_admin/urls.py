@@ -8,6 +8,7 @@ admin.site.site_title = "MI Admin"
 
 urlpatterns = [
     path("", include("mi_admin.ui.urls")),
+    path("", include("mi_admin.metrics.urls")),
     path("", include("mi_admin.accounts.urls")),
     path("audit/", include("mi_admin.audit_pages.urls")),
     path("", include("mi_admin.approvals.urls")),

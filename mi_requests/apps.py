@@ -8,7 +8,11 @@ class MiRequestsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from mi_requests import handlers, timeline_sources
+        from mi_requests import (  # noqa: F401 (metrics registers its /metrics series)
+            handlers,
+            metrics,
+            timeline_sources,
+        )
 
         handlers.register()
         timeline_sources.register()

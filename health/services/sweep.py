@@ -23,6 +23,7 @@ from health import rollups
 from health.choices import HealthState
 from health.conf import HealthSettings, health_settings
 from health.hysteresis import Step, Tracker, advance
+from health.metrics import PROBE_LATENCY, PROBES, SWEEP_DURATION
 from health.models import HealthSample, HealthTransition, InstanceHealth
 from health.probes import ProbeResult, ProbeTarget, run_probes
 from health.selectors import maintenance
@@ -95,6 +96,11 @@ class SweepReport:
 def sweep_run(*, conf: HealthSettings | None = None) -> SweepReport:
     """Probe every active instance and record the results (see the module docstring)."""
     conf = conf or health_settings()
+    with SWEEP_DURATION.time():
+        return _sweep(conf)
+
+
+def _sweep(conf: HealthSettings) -> SweepReport:
     instances = list(
         Instance.objects.filter(state__in=MONITORED_STATES).only(*INSTANCE_FIELDS).order_by("pk")
     )
@@ -203,10 +209,18 @@ def probe_results_record(
         report.opened, report.resolved = len(changes.opened), len(changes.resolved)
     report.ok = sum(r.ok for r in results)
     report.failed = report.probed - report.ok
+    _observe(results)
     for health in healths:
         state = str(health.state)  # a plain string in logs and task results, not the enum
         report.states[state] = report.states.get(state, 0) + 1
     return report
+
+
+def _observe(results: Sequence[ProbeResult]) -> None:
+    for result in results:
+        PROBES.labels("ok" if result.ok else "failed").inc()
+        if result.latency_ms is not None:
+            PROBE_LATENCY.observe(result.latency_ms / 1000)
 
 
 def _sample(result: ProbeResult, in_maintenance: bool) -> HealthSample:

@@ -69,6 +69,9 @@ MATRIX: dict[str, Row] = {
     "ui:healthz": Row(everyone(200, anonymous=200, stranger=200)),
     # Readiness: the test database and Redis are up.
     "ui:readyz": Row(everyone(200, anonymous=200, stranger=200)),
+    # Prometheus: no Okta login, but its own check (bearer token or allowed network); the
+    # test settings configure neither, so everyone is refused, signed in or not.
+    "metrics:metrics": Row(everyone(403, anonymous=403, stranger=403)),
     "accounts:login": Row(everyone(200, anonymous=200, stranger=200)),
     # The OIDC handshake: init sends anyone to the provider, a bare callback back to login.
     "oidc_authentication_init": Row(
