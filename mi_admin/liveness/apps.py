@@ -8,5 +8,8 @@ class LivenessConfig(AppConfig):
 
     def ready(self) -> None:
         # signals records periodic runs and pings the heartbeat URL; dashboard registers
-        # the "Control plane" widget.
-        from mi_admin.liveness import dashboard, signals  # noqa: F401
+        # the "Control plane" widget; metrics puts each periodic task's last success on
+        # /metrics.
+        from mi_admin.liveness import dashboard, metrics, signals  # noqa: F401
+
+        metrics.register()

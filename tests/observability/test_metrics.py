@@ -18,6 +18,8 @@ from access.choices import GrantState
 from health.choices import DeliveryAction, DeliveryState, HealthState, IncidentCause
 from health.models import AlertDelivery, Incident, InstanceHealth
 from instances.choices import LifecycleState, OperationKind, OperationState
+from mi_admin.liveness import metrics as liveness_metrics
+from mi_admin.liveness.models import PeriodicTaskRun
 from mi_admin.metrics.registry import register_periodic_task_last_success
 from tests.access.factories import make_access_grant
 from tests.fixtures.personas import make_persona
@@ -216,7 +218,7 @@ def test_domain_series_for_a_small_fleet(token):
 def test_request_series_count_by_route_and_status(token, client_for):
     key = (
         "mi_http_requests_total",
-        (("method", "GET"), ("route", "ui:dashboard"), ("status", "200")),
+        (("method", "GET"), ("route", "ui:home"), ("status", "200")),
     )
     before = scrape().get(key, 0)
     client = client_for("devops")
@@ -254,10 +256,27 @@ def test_the_periodic_task_hook_is_exposed(token):
     try:
         samples = scrape()
     finally:
-        register_periodic_task_last_success(dict)
+        liveness_metrics.register()
     key = ("mi_periodic_task_last_success_timestamp_seconds", (("task", "health-sweep"),))
     assert samples[key] == at.timestamp()
     assert (
         "mi_periodic_task_last_success_timestamp_seconds",
         (("task", "never-ran"),),
     ) not in samples
+
+
+def test_each_beat_entry_s_last_success_comes_from_the_liveness_record(token):
+    # given the health sweep last succeeded a minute ago, and the audit checkpoint never
+    at = (timezone.now() - timedelta(minutes=1)).replace(microsecond=0)
+    PeriodicTaskRun.objects.create(task="health.tasks.health_sweep", last_success_at=at)
+    # when Prometheus scrapes
+    samples = scrape()
+    # then the sweep's entry carries that time, and an entry that never ran has no sample
+    key = ("mi_periodic_task_last_success_timestamp_seconds", (("task", "health-sweep"),))
+    assert samples[key] == at.timestamp()
+    assert not [
+        name
+        for name, labels in samples
+        if name == "mi_periodic_task_last_success_timestamp_seconds"
+        and labels != (("task", "health-sweep"),)
+    ]
