@@ -19,6 +19,7 @@ from health.choices import (
     WindowKind,
 )
 from instances.models import Instance
+from mi_admin.ui.times import when_text
 
 WEEKDAYS = [
     (0, "Monday"),
@@ -180,9 +181,7 @@ class MaintenanceWindow(models.Model):
                 f"{self.get_weekday_display()}s {self.start_time:%H:%M} UTC "
                 f"for {self.duration_minutes} min"
             )
-        starts = f"{self.starts_at:%Y-%m-%d %H:%M}" if self.starts_at else "?"
-        ends = f"{self.ends_at:%Y-%m-%d %H:%M}" if self.ends_at else "?"
-        return f"{starts} to {ends} UTC"
+        return f"{when_text(self.starts_at)} to {when_text(self.ends_at)}"
 
     def occurrence(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The span of this window that contains or most recently started before ``moment``."""
