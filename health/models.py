@@ -83,7 +83,7 @@ class HealthSample(models.Model):
 
     def __str__(self) -> str:
         outcome = "ok" if self.ok else "failed"
-        return f"{self.instance_id} at {self.probed_at:%Y-%m-%d %H:%M}: {outcome}"
+        return f"{self.instance_id} at {when_text(self.probed_at)}: {outcome}"
 
 
 class HealthDaily(models.Model):
@@ -265,7 +265,7 @@ class IncidentNote(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"note on {self.incident_id} at {self.created_at:%Y-%m-%d %H:%M}"
+        return f"note on {self.incident_id} at {when_text(self.created_at)}"
 
 
 class AlertDelivery(models.Model):

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from health.choices import WindowKind
 from health.models import MaintenanceWindow
+from health.services.maintenance import window_create_one_off
+from mi_admin.audit.models import AuditEvent
 from mi_admin.audit.services import audit_record
 from mi_admin.ui.times import when_text
 from tests.instances.factories import make_instance
@@ -237,3 +240,22 @@ def test_the_filter_inputs_name_the_display_zone(berlin, client_for):
     page = client_for("admin").get(reverse("audit:event_list")).content.decode()
     assert "Since (Europe/Berlin)" in page
     assert "Until (Europe/Berlin)" in page
+
+
+@pytest.mark.django_db
+def test_the_audit_trail_keeps_a_one_off_window_in_utc(berlin, admin_user):
+    # given pages in Berlin time
+    start = (timezone.now() + dt.timedelta(days=1)).replace(microsecond=0)
+    # when a one-off window is created
+    window_create_one_off(
+        instance=make_instance("acme-prod"),
+        starts_at=start,
+        ends_at=start + dt.timedelta(hours=1),
+        reason="disk swap",
+        actor=admin_user,
+    )
+    # then its audit event says the window in UTC ISO 8601, not in the display zone
+    event = AuditEvent.objects.get(action="health.maintenance_window.created")
+    assert event.after["window"] == (
+        f"{start.isoformat()} to {(start + dt.timedelta(hours=1)).isoformat()}"
+    )

@@ -45,9 +45,10 @@ def when(value: dt.datetime | dt.date | str | None, fmt: str = DEFAULT_FORMAT) -
     if isinstance(value, str):
         # An ISO 8601 instant kept in a JSON field (e.g. an operation's probe summary).
         try:
-            value = as_instant(value)
+            parsed = as_instant(value)
         except ValueError:
             return value
+        value = parsed
     if not isinstance(value, dt.datetime):
         # A calendar day has no zone to convert; shown as it is.
         return dateformat.format(value, fmt if fmt not in _RELATIVE else "Y-m-d")
