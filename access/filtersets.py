@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 
 from access.choices import GrantState
 from access.models import AccessGrant
+from mi_admin.ui.times import DisplayZoneDateTimeFilter
 
 
 class MyAccessFilterSet(django_filters.FilterSet):
@@ -23,10 +24,8 @@ class GrantFilterSet(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="search", label="Instance or person")
     state = django_filters.ChoiceFilter(choices=GrantState.choices, label="State")
-    since = django_filters.IsoDateTimeFilter(method="open_since", label="Since (UTC)")
-    until = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="lt", label="Until (UTC)"
-    )
+    since = DisplayZoneDateTimeFilter(method="open_since", label="Since")
+    until = DisplayZoneDateTimeFilter(field_name="created_at", lookup_expr="lt", label="Until")
 
     class Meta:
         model = AccessGrant

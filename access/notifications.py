@@ -35,6 +35,7 @@ from mi_admin.approvals.models import ApprovalRequest, Review
 from mi_admin.audit.services import audit_record
 from mi_admin.queue import task_enqueue
 from mi_admin.ui.spans import span_text
+from mi_admin.ui.times import when_text
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ NOTIFIED = "access.grant.notified"
 
 
 def _stamp(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "?"
+    return when_text(value)
 
 
 def _key_of(expires_at: datetime) -> str:

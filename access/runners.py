@@ -38,6 +38,7 @@ from mi_admin.accounts.okta_client import (
     OktaTransientError,
     okta_client,
 )
+from mi_admin.ui.times import when_text
 
 
 def _grant(operation: Operation) -> AccessGrant:
@@ -146,7 +147,7 @@ def _okta_add_and_verify(operation: Operation, grant: AccessGrant, expires: str)
             client, user_id, group_id = _okta_ids(grant)
             client.group_member_add(group_id, user_id)
         return (
-            f"added {grant.member} to Okta group {grant.okta_group} until {expires}",
+            f"added {grant.member} to Okta group {grant.okta_group} until {when_text(expires)}",
             {"user": user_id, "group": group_id},
         )
 
@@ -261,7 +262,7 @@ def run_grant(operation: Operation) -> dict[str, Any]:
         outcome = access_grant_activation_begin(grant_pk=grant.pk)
         if not outcome["proceed"]:
             return f"grant is {outcome['state']}: nothing added", outcome
-        return f"clock started; expires {outcome['expires_at']}", outcome
+        return f"clock started; expires {when_text(outcome['expires_at'])}", outcome
 
     started = step_run(operation=operation, name="Check the grant and start its clock", work=begin)
     if not started["proceed"]:
@@ -296,7 +297,7 @@ def _iam_add_and_verify(operation: Operation, grant: AccessGrant, expires: str) 
                 expires_at=expires_at,
                 title=grant.condition_title,
             )
-        return f"bound {grant.member} to {', '.join(roles)} until {expires}", {}
+        return f"bound {grant.member} to {', '.join(roles)} until {when_text(expires)}", {}
 
     step_run(operation=operation, name="Add the IAM binding", work=add)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
 
@@ -14,6 +14,7 @@ from mi_admin.accounts.models import User
 from mi_admin.approvals.choices import Decision
 from mi_admin.approvals.models import ApprovalRequest, Review
 from mi_admin.ui.spans import span_text
+from mi_admin.ui.times import when_text
 
 
 def _grants() -> QuerySet[AccessGrant]:
@@ -78,7 +79,7 @@ def access_grant_for_approval(*, request: ApprovalRequest) -> AccessGrant | None
 
 
 def _stamp(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "?"
+    return when_text(value)
 
 
 def access_review_lines(request: ApprovalRequest) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from access.models import AccessGrant
 from access.services import EXTENSION_KIND
 from mi_admin.approvals.models import ApprovalRequest
 from mi_admin.audit.models import AuditEvent
+from mi_admin.ui.times import when_text
 
 GRANT_TYPE = AccessGrant._meta.label_lower
 APPROVAL_TYPE = ApprovalRequest._meta.label_lower
@@ -40,9 +41,7 @@ def _after(event: AuditEvent) -> dict[str, Any]:
 
 
 def _stamp(value: Any) -> str:
-    if not value:
-        return "?"
-    return str(value).replace("T", " ")[:16] + " UTC"
+    return when_text(value)
 
 
 def _describe(event: AuditEvent, grant: AccessGrant) -> tuple[str, str] | None:

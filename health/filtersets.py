@@ -7,6 +7,7 @@ from django.db.models import Q, QuerySet
 
 from health.choices import IncidentCause, IncidentState, IncidentStateFilter
 from health.models import Incident
+from mi_admin.ui.times import DisplayZoneDateTimeFilter
 
 
 class IncidentFilterSet(django_filters.FilterSet):
@@ -17,10 +18,10 @@ class IncidentFilterSet(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(
         method="by_state", choices=IncidentStateFilter.choices, empty_label="All", label="State"
     )
-    since = django_filters.IsoDateTimeFilter(
+    since = DisplayZoneDateTimeFilter(
         field_name="opened_at", lookup_expr="gte", label="Opened since"
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = DisplayZoneDateTimeFilter(
         field_name="opened_at", lookup_expr="lt", label="Opened before"
     )
 

@@ -19,6 +19,7 @@ from health.choices import (
     WindowKind,
 )
 from instances.models import Instance
+from mi_admin.ui.times import when_text
 
 WEEKDAYS = [
     (0, "Monday"),
@@ -82,7 +83,7 @@ class HealthSample(models.Model):
 
     def __str__(self) -> str:
         outcome = "ok" if self.ok else "failed"
-        return f"{self.instance_id} at {self.probed_at:%Y-%m-%d %H:%M}: {outcome}"
+        return f"{self.instance_id} at {when_text(self.probed_at)}: {outcome}"
 
 
 class HealthDaily(models.Model):
@@ -180,9 +181,7 @@ class MaintenanceWindow(models.Model):
                 f"{self.get_weekday_display()}s {self.start_time:%H:%M} UTC "
                 f"for {self.duration_minutes} min"
             )
-        starts = f"{self.starts_at:%Y-%m-%d %H:%M}" if self.starts_at else "?"
-        ends = f"{self.ends_at:%Y-%m-%d %H:%M}" if self.ends_at else "?"
-        return f"{starts} to {ends} UTC"
+        return f"{when_text(self.starts_at)} to {when_text(self.ends_at)}"
 
     def occurrence(self, moment: datetime) -> tuple[datetime, datetime] | None:
         """The span of this window that contains or most recently started before ``moment``."""
@@ -266,7 +265,7 @@ class IncidentNote(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"note on {self.incident_id} at {self.created_at:%Y-%m-%d %H:%M}"
+        return f"note on {self.incident_id} at {when_text(self.created_at)}"
 
 
 class AlertDelivery(models.Model):

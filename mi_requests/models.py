@@ -14,6 +14,7 @@ from django.db.models import F, Q
 
 from instances.models import Customer, Instance, Operation
 from mi_admin.approvals.models import ApprovalRequest
+from mi_admin.ui.times import when_text
 from mi_requests.choices import (
     ApprovalPurpose,
     RequestKind,
@@ -184,7 +185,7 @@ class RequestPause(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Pause of request #{self.request_id} from {self.started_at:%Y-%m-%d %H:%M}"
+        return f"Pause of request #{self.request_id} from {when_text(self.started_at)}"
 
 
 class RequestEvent(models.Model):
@@ -205,7 +206,7 @@ class RequestEvent(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"#{self.request_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+        return f"#{self.request_id} {self.action} at {when_text(self.at)}"
 
 
 class RequestSlaAlert(models.Model):

@@ -24,6 +24,7 @@ from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm, user_can
 from mi_admin.approvals.models import ApprovalRequest, Review
 from mi_admin.sla import SlaState, work_calendar_from_settings
+from mi_admin.ui.times import when_text
 from mi_requests import clocks
 from mi_requests.choices import (
     APPROVED_KINDS,
@@ -103,9 +104,7 @@ def request_clocks(
         clocks.response_state(
             request.submitted_at, acknowledged_at=request.acknowledged_at, now=now
         ).value,
-        f"acknowledged {request.acknowledged_at:%Y-%m-%d %H:%M} UTC"
-        if request.acknowledged_at
-        else "",
+        f"acknowledged {when_text(request.acknowledged_at)}" if request.acknowledged_at else "",
     )
     if request.kind not in RESOLUTION_KINDS:
         return [response, ClockView("Resolution", None, "none", "depends on the request")]

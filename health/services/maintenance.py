@@ -22,14 +22,21 @@ from mi_admin.audit.services import audit_record
 logger = logging.getLogger(__name__)
 
 
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else "?"
+
+
 class MaintenanceError(ValueError):
     """A request the maintenance rules refuse; the message is meant for the person."""
 
 
 def _snapshot(window: MaintenanceWindow) -> dict[str, object]:
+    # The audit trail keeps UTC (ISO 8601), whatever zone str(window) shows people.
     return {
         "kind": window.kind,
-        "window": str(window),
+        "window": str(window)
+        if window.kind == WindowKind.WEEKLY
+        else f"{_iso(window.starts_at)} to {_iso(window.ends_at)}",
         "reason": window.reason,
         "retroactive": window.retroactive,
     }

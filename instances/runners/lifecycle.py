@@ -45,6 +45,7 @@ from instances.services.operations import (
     step_run,
 )
 from mi_admin.audit.services import audit_record
+from mi_admin.ui.times import CLOCK, when_text
 
 SUSPENSION = "suspension"
 PRECHECK = "Pre-checks"
@@ -247,7 +248,7 @@ def _resume_start(operation: Operation, instance: Instance) -> tuple[str, dict[s
         operation.params.get("deadline_seconds", settings.RESUME_HEALTH_DEADLINE_SECONDS)
     )
     deadline = timezone.now() + dt.timedelta(seconds=seconds)
-    return f"VM started; healthy expected by {deadline:%H:%M:%S} UTC", {
+    return f"VM started; healthy expected by {when_text(deadline, fmt=CLOCK)}", {
         "gcp_operation": done.name,
         "deadline_at": deadline.isoformat(),
     }
@@ -321,7 +322,7 @@ def _wait_for_countdown(operation: Operation) -> None:
     not_before, now = _not_before(operation), timezone.now()
     if now < not_before:
         raise OperationDeferred(
-            f"Teardown countdown: nothing is deleted before {not_before:%Y-%m-%d %H:%M:%S} UTC",
+            f"Teardown countdown: nothing is deleted before {when_text(not_before, seconds=True)}",
             seconds=(not_before - now).total_seconds(),
         )
 
@@ -329,7 +330,8 @@ def _wait_for_countdown(operation: Operation) -> None:
 def _countdown(operation: Operation) -> tuple[str, dict[str, Any]]:
     now = timezone.now()
     Operation.objects.filter(pk=operation.pk).update(waiting_for="")
-    return f"not before {_not_before(operation):%H:%M:%S} UTC; began {now:%H:%M:%S} UTC", {
+    not_before = when_text(_not_before(operation), fmt=CLOCK)
+    return f"not before {not_before}; began {when_text(now, fmt=CLOCK)}", {
         "began_at": now.isoformat()
     }
 

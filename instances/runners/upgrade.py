@@ -62,6 +62,7 @@ from instances.services.upgrades import (
 )
 from instances.versions import parse_version
 from mi_admin.audit.services import audit_record
+from mi_admin.ui.times import CLOCK, when_text
 
 VERSION_KEY = "sourcegraph-version"
 SNAPSHOT_KEEP_DAYS = 365
@@ -125,7 +126,7 @@ def _set_version(
         )
         deadline = timezone.now() + dt.timedelta(seconds=timing.deadline)
         detail = "metadata set" if done is not None else "metadata already had it"
-        return f"{detail}; deadline {deadline:%H:%M:%S} UTC", {
+        return f"{detail}; deadline {when_text(deadline, fmt=CLOCK)}", {
             "written": done is not None,
             "deadline_at": deadline.isoformat(),
         }

@@ -47,6 +47,7 @@ from instances.services.operations import (
 from mi_admin.accounts.models import User
 from mi_admin.audit.services import audit_record
 from mi_admin.queue import task_enqueue
+from mi_admin.ui.times import when_text
 
 # States a teardown may start from: anything that may own GCP resources. A torn-down
 # instance whose teardown failed part-way may be torn down again (see _teardown_allowed).
@@ -330,7 +331,7 @@ def instance_teardown_schedule(
         operation.next_retry_at = not_before
         operation.dispatched_at = not_before
         operation.waiting_for = (
-            f"Teardown countdown: nothing is deleted before {not_before:%Y-%m-%d %H:%M:%S} UTC"
+            f"Teardown countdown: nothing is deleted before {when_text(not_before, seconds=True)}"
         )
         operation.save(update_fields=["next_retry_at", "dispatched_at", "waiting_for"])
         _request_audit(

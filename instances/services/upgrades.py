@@ -42,6 +42,7 @@ from instances.services.operations import (
 from instances.versions import effective_version, parse_version
 from instances.windows import window_is_open, window_next_opening
 from mi_admin.accounts.models import User
+from mi_admin.ui.times import CLOCK, display_zone, when_text
 
 logger = logging.getLogger(__name__)
 
@@ -266,10 +267,11 @@ def upgrade_window_wait(*, operation: Operation, instance: Instance) -> None:
 
 
 def _when(moment: dt.datetime, now: dt.datetime) -> str:
-    """``14:05:30 UTC`` today, else ``Tue 8 Dec 02:00 UTC``."""
-    if moment.date() == now.date():
-        return f"{moment:%H:%M:%S} UTC"
-    return f"{moment:%a} {moment.day} {moment:%b %H:%M} UTC"
+    """``14:05:30 CET`` today (in the display zone), else ``Tue 8 Dec 02:00 CET``."""
+    zone = display_zone()
+    if moment.astimezone(zone).date() == now.astimezone(zone).date():
+        return when_text(moment, fmt=CLOCK)
+    return when_text(moment, fmt="D j M H:i")
 
 
 def upgrade_wake_next() -> int | None:

@@ -7,7 +7,7 @@ nobody reviews a request twice. Every refusal is a sentence the person can act o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -16,6 +16,7 @@ from django.utils import timezone
 from mi_admin.accounts.roles import Role
 from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.models import ApprovalRequest
+from mi_admin.ui.times import when_text
 
 _CACHE_ATTR = "_mi_approval_groups"
 
@@ -61,9 +62,8 @@ def review_refusal(
     if request.state == RequestState.EXPIRED or (
         request.state == RequestState.PENDING and now >= request.expires_at
     ):
-        expired_at = request.expires_at.astimezone(UTC)
         return (
-            f"This request expired at {expired_at:%Y-%m-%d %H:%M} UTC without a "
+            f"This request expired at {when_text(request.expires_at)} without a "
             "decision; it takes no more reviews. Ask the requester to file it again."
         )
     if request.state != RequestState.PENDING:

@@ -30,6 +30,7 @@ from mi_admin.alerts.slack import SECTION_LIMIT, escape
 from mi_admin.approvals.choices import Decision, RequestState
 from mi_admin.approvals.models import ApprovalRequest, Review
 from mi_admin.approvals.registry import ContextLines, subject_review_context
+from mi_admin.ui.times import when_text
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def _subject_blocks(
         fields.append(("Instance", instance))
     if level:
         fields.append(("Level", level))
-    fields.append(("Expires", request.expires_at.strftime("%Y-%m-%d %H:%M UTC")))
+    fields.append(("Expires", when_text(request.expires_at)))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{headline}*"}},
         {
@@ -198,7 +199,7 @@ def reviewer_message(
 
 
 def _review_line(review: Review) -> str:
-    when = review.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    when = when_text(review.created_at)
     if review.decision == Decision.APPROVE:
         line = f":white_check_mark: *Approved* by {review.reviewer} at {when}"
     else:

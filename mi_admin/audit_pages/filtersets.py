@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from mi_admin.audit.models import AuditEvent
+from mi_admin.ui.times import DisplayZoneDateTimeFilter
 
 
 class AuditEventFilterSet(django_filters.FilterSet):
@@ -14,8 +15,8 @@ class AuditEventFilterSet(django_filters.FilterSet):
     action = django_filters.CharFilter(field_name="action", lookup_expr="istartswith")
     object_type = django_filters.CharFilter(field_name="object_type", lookup_expr="iexact")
     object_id = django_filters.CharFilter(field_name="object_id")
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = DisplayZoneDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = DisplayZoneDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

@@ -3,6 +3,7 @@ interactivity endpoint of a live server; the review goes through the approval en
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -406,6 +407,20 @@ def test_the_reviewer_message_carries_the_context_and_both_buttons(decisions):
         ("approve", str(request.pk)),
         ("deny", str(request.pk)),
     ]
+
+
+@pytest.mark.django_db
+def test_the_reviewer_message_says_the_expiry_in_the_display_zone(settings, decisions):
+    # given a pending request that expires at 21:05 UTC in December, and pages in Berlin time
+    settings.DISPLAY_TIME_ZONE = "Europe/Berlin"
+    request = file_request(make_policy(MANAGER_STEP), make_person("requester"))
+    request.expires_at = dt.datetime(2026, 12, 6, 21, 5, 9, tzinfo=dt.UTC)
+    # when the reviewer message is built
+    message = reviewer_message(request=request, link="https://mi.example.com/approvals/1/")
+    # then the expiry is the Berlin time, named, and not the UTC one
+    text = json.dumps(message)
+    assert "2026-12-06 22:05 CET" in text
+    assert "21:05" not in text
 
 
 @pytest.fixture

@@ -14,27 +14,28 @@ each wrapped in ``<time datetime="2026-12-06T21:05:09Z" title="2026-12-06 21:05:
 None renders as "" so ``|default:"—"`` still works; an ISO 8601 string (a time kept in a
 JSON field) is read as the instant it names. Dates (not datetimes) are calendar
 days, not instants: they keep ``|date``. tests/ui/test_times.py keeps templates to this.
+The text itself comes from :func:`mi_admin.ui.times.when_text`, which Python code uses too.
+``{% display_zone %}`` names the zone next to an input that is read in it ("Europe/Berlin").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from django import template
-from django.conf import settings
 from django.utils import dateformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
+from mi_admin.ui.times import DEFAULT_FORMAT, as_instant, display_zone_name, when_text
+
 register = template.Library()
 
-DEFAULT_FORMAT = "Y-m-d H:i"
 
-
-def display_zone() -> ZoneInfo:
-    return ZoneInfo(settings.DISPLAY_TIME_ZONE)
+@register.simple_tag
+def display_zone() -> str:
+    return display_zone_name()
 
 
 @register.filter(expects_localtime=False)
@@ -44,19 +45,15 @@ def when(value: dt.datetime | dt.date | str | None, fmt: str = DEFAULT_FORMAT) -
     if isinstance(value, str):
         # An ISO 8601 instant kept in a JSON field (e.g. an operation's probe summary).
         try:
-            parsed = dt.datetime.fromisoformat(value)
+            parsed = as_instant(value)
         except ValueError:
             return value
-        value = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        value = parsed
     if not isinstance(value, dt.datetime):
         # A calendar day has no zone to convert; shown as it is.
         return dateformat.format(value, fmt if fmt not in _RELATIVE else "Y-m-d")
     utc = value.astimezone(dt.UTC)
-    if fmt in _RELATIVE:
-        shown = _RELATIVE[fmt](utc)
-    else:
-        local = utc.astimezone(display_zone())
-        shown = f"{dateformat.format(local, fmt)} {local.tzname()}"
+    shown = _RELATIVE[fmt](utc) if fmt in _RELATIVE else when_text(utc, fmt=fmt)
     return _time_element(utc, shown)
 
 
