@@ -438,6 +438,8 @@ SPECTACULAR_SETTINGS = {
     "mi.read, mi.write) or the browser session.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs follow the API's rules (any role), not drf-spectacular's AllowAny.
+    "SERVE_PERMISSIONS": ["mi_admin.api.permissions.RolePermission"],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Swagger UI's files from drf-spectacular-sidecar (static/), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

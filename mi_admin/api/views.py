@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mi_admin.accounts.rules import RULE_ATTR, Rule
@@ -29,6 +31,14 @@ class ApiViewMixin:
         # DRF answers the anonymous itself (401, problem+json), not a login redirect.
         view.login_required = False
         return view
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response: Response = super().handle_exception(exc)  # type: ignore[misc]
+        # Errors are problem+json whatever the view renders otherwise (YAML, HTML).
+        request = self.request  # type: ignore[attr-defined]
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
+        return response
 
 
 class ApiView(ApiViewMixin, APIView):
