@@ -440,6 +440,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and docs follow the API's rules (any role), not drf-spectacular's AllowAny.
     "SERVE_PERMISSIONS": ["mi_admin.api.permissions.RolePermission"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mi_admin.api.schema.add_problem_responses",
+    ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Swagger UI's files from drf-spectacular-sidecar (static/), never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

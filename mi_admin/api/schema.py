@@ -32,3 +32,54 @@ class SessionScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
             "name": "mi_admin_sessionid",
             "description": "The browser session; unsafe methods need the X-CSRFToken header.",
         }
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "An error (RFC 9457).",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {}},
+            "description": "Field → messages, for a request that did not validate.",
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+_ERRORS = {
+    "400": "The request did not validate, or the service refused it (detail says why).",
+    "401": "No valid bearer token or session.",
+    "403": "The caller's role or token scopes do not allow this.",
+    "404": "No such object.",
+    "405": "The endpoint does not answer this method.",
+    "409": "A conflicting operation is under way, or the Idempotency-Key is in use.",
+    "422": "The Idempotency-Key was used for another request.",
+    "429": "Too many requests; Retry-After says when to retry.",
+}
+_WRITE_ONLY = {"409", "422"}
+
+
+def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation documents its errors as
+    ``application/problem+json`` (the Problem component)."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    reference = {"$ref": "#/components/schemas/Problem"}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            responses = operation.setdefault("responses", {})
+            for status, description in _ERRORS.items():
+                if status in _WRITE_ONLY and method == "get":
+                    continue
+                responses.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/problem+json": {"schema": reference}},
+                    },
+                )
+    return result
