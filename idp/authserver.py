@@ -27,16 +27,21 @@ from idp import subject_for
 SCOPES = {"mi.read": "Read MI Admin", "mi.write": "Change MI Admin"}
 
 
+def _setting(name: str) -> Any:
+    # The IdP's own settings (idp/settings.py), which the type checker does not know.
+    return getattr(settings, name)
+
+
 def server_path() -> str:
-    return f"/oauth2/{settings.API_SERVER_ID}"
+    return f"/oauth2/{_setting('API_SERVER_ID')}"
 
 
 def server_issuer() -> str:
-    return f"{settings.ISSUER}{server_path()}"
+    return f"{_setting('ISSUER')}{server_path()}"
 
 
 def _signing_key() -> jwk.JWK:
-    return jwk.JWK.from_pem(settings.OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"].encode())
+    return jwk.JWK.from_pem(_setting("OAUTH2_PROVIDER")["OIDC_RSA_PRIVATE_KEY"].encode())
 
 
 def access_token(request: Request) -> str:
@@ -50,10 +55,10 @@ def access_token(request: Request) -> str:
         "ver": 1,
         "jti": uuid.uuid4().hex,
         "iss": server_issuer(),
-        "aud": settings.API_AUDIENCE,
+        "aud": _setting("API_AUDIENCE"),
         "iat": now,
         "nbf": now,
-        "exp": now + int(settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]),
+        "exp": now + int(_setting("OAUTH2_PROVIDER")["ACCESS_TOKEN_EXPIRE_SECONDS"]),
         "cid": client_id,
         "scp": sorted(request.scopes or []),
     }
@@ -87,7 +92,11 @@ def metadata(request: HttpRequest) -> JsonResponse:
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "scopes_supported": ["openid", "offline_access", *SCOPES],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
         }
     )
 
@@ -95,5 +104,10 @@ def metadata(request: HttpRequest) -> JsonResponse:
 def keys(request: HttpRequest) -> JsonResponse:
     """The server's JWKS (the same RS256 key as the org server, by its thumbprint)."""
     key = _signing_key()
-    public = {"alg": "RS256", "use": "sig", "kid": key.thumbprint(), **json.loads(key.export_public())}
+    public = {
+        "alg": "RS256",
+        "use": "sig",
+        "kid": key.thumbprint(),
+        **json.loads(key.export_public()),
+    }
     return JsonResponse({"keys": [public]})

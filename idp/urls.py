@@ -9,7 +9,6 @@ calls (users, groups, memberships) are under ``/api/v1/`` as at Okta (:mod:`idp.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
@@ -50,6 +49,6 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("o/oauth2/v1/", include(okta_org_server)),
-    path(f"o/oauth2/{settings.API_SERVER_ID}/", include(custom_server)),
+    path(f"o{authserver.server_path()}/", include(custom_server)),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
 ]

@@ -61,7 +61,7 @@ class ByRelease(ApiCursorPagination):
     ordering = "-released_at"
 
 
-class InstanceList(ApiViewMixin, generics.ListAPIView):  # type: ignore[misc]
+class InstanceList(ApiViewMixin, generics.ListAPIView):
     """The fleet, filtered with the fleet page's FilterSet (same parameters)."""
 
     rules = {"GET": Perm.VIEW_FLEET}
@@ -105,7 +105,7 @@ class InstanceDetail(ApiView):
         return Response(InstanceDetailSerializer(instance, context=context).data)
 
 
-class ReleaseList(ApiViewMixin, generics.ListAPIView):  # type: ignore[misc]
+class ReleaseList(ApiViewMixin, generics.ListAPIView):
     """Registered releases, newest first."""
 
     rules = {"GET": Perm.VIEW_FLEET}
@@ -167,7 +167,9 @@ class InstanceSync(ApiView):
 
     rules = {"POST": Perm.SYNC_INVENTORY}
 
-    @extend_schema(request=None, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=None, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_PARAMETER]
+    )
     def post(self, request: Request, slug: str) -> Response:
         instance = _instance(slug)
 
@@ -175,7 +177,7 @@ class InstanceSync(ApiView):
             try:
                 operation, _created = operation_create(
                     kind=OperationKind.SYNC,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     instance=instance,
                     idempotency_key=_service_key(request, f"sync:{slug}"),
                 )
@@ -191,7 +193,11 @@ class InstanceUpgrade(ApiView):
 
     rules = {"POST": Perm.OPERATE_INSTANCE}
 
-    @extend_schema(request=UpgradeInput, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=UpgradeInput,
+        responses={202: OperationSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
     def post(self, request: Request, slug: str) -> Response:
         instance = _instance(slug)
         data = _valid(UpgradeInput, request)
@@ -201,7 +207,7 @@ class InstanceUpgrade(ApiView):
                 operation, _created = upgrade_request(
                     instance=instance,
                     target=data["target"],
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     idempotency_key=_service_key(request, f"upgrade:{slug}"),
                 )
             except (UpgradeRefused, OperationConflict) as exc:
@@ -215,7 +221,11 @@ class _LifecycleAction(ApiView):
     rules = {"POST": Perm.OPERATE_INSTANCE}
     resume = False
 
-    @extend_schema(request=ReasonInput, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=ReasonInput,
+        responses={202: OperationSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
     def post(self, request: Request, slug: str) -> Response:
         instance = _instance(slug)
         data = _valid(ReasonInput, request)
@@ -225,7 +235,7 @@ class _LifecycleAction(ApiView):
             try:
                 operation = service(
                     instance=instance,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     reason=data["reason"],
                 )
             except DjangoValidationError as exc:
@@ -250,7 +260,11 @@ class InstanceTeardown(ApiView):
 
     rules = {"POST": Perm.OPERATE_INSTANCE}
 
-    @extend_schema(request=TeardownInput, responses={202: OperationSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    @extend_schema(
+        request=TeardownInput,
+        responses={202: OperationSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
     def post(self, request: Request, slug: str) -> Response:
         instance = _instance(slug)
         data = _valid(TeardownInput, request)
@@ -267,7 +281,7 @@ class InstanceTeardown(ApiView):
             try:
                 operation = instance_teardown_schedule(
                     instance=instance,
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     reason=data.get("reason") or approval.reason,
                     typed_name=data["typed_name"],
                     approved_by=approval.approved_by,

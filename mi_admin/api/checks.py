@@ -28,7 +28,7 @@ def check_api_rules(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         view = pattern.callback
         if getattr(view, RULE_ATTR, None) is not Rule.API:
             continue
-        view_class = view.cls
+        view_class = view.cls  # type: ignore[attr-defined]  # DRF's as_view() sets it
         rules = getattr(view_class, "rules", {})
         for method in view_methods(view_class):
             if method not in rules:

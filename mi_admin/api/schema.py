@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class OktaBearerScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class OktaBearerScheme(OpenApiAuthenticationExtension):
     target_class = "mi_admin.api.authentication.OktaBearerAuthentication"
     name = "okta"
 
@@ -21,7 +21,7 @@ class OktaBearerScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
         }
 
 
-class SessionScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class SessionScheme(OpenApiAuthenticationExtension):
     target_class = "mi_admin.api.authentication.CsrfSessionAuthentication"
     name = "session"
 

@@ -85,7 +85,9 @@ class JwksCache:
             unknown = kid not in self._keys
             # An unknown kid may be a key Okta just rotated in; a flood of made-up kids must
             # not turn into a flood of JWKS requests.
-            may_refetch = time.monotonic() - self._fetched_at >= settings.API_JWKS_MIN_REFRESH_SECONDS
+            may_refetch = (
+                time.monotonic() - self._fetched_at >= settings.API_JWKS_MIN_REFRESH_SECONDS
+            )
             if stale or (unknown and may_refetch):
                 self._fetch(url)
             return self._keys.get(kid)

@@ -90,7 +90,9 @@ def token_for(api_settings: IdpProcess) -> Callable[..., str]:
     ) -> str:
         claims = {**claims_for(name, scopes=scopes), **overrides}
         claims = {k: v for k, v in claims.items() if v is not None}
-        return jwt.encode(claims, key or pem, algorithm="RS256", headers={"kid": kid, **(headers or {})})
+        return jwt.encode(
+            claims, key or pem, algorithm="RS256", headers={"kid": kid, **(headers or {})}
+        )
 
     return mint
 

@@ -80,7 +80,7 @@ def _api_endpoints() -> list[tuple[str, str]]:
     for _route, name, pattern in iter_patterns():
         view = pattern.callback
         if getattr(view, RULE_ATTR, None) is Rule.API:
-            found += [(name, method) for method in view_methods(view.cls)]
+            found += [(name, method) for method in view_methods(view.cls)]  # type: ignore[attr-defined]
     return found
 
 

@@ -81,9 +81,7 @@ def test_service_refusal_is_a_problem_with_its_sentence(devops_api):
 
 def test_same_idempotency_key_and_body_replays_the_first_answer(devops_api):
     # given an instance and a release to go to
-    make_instance(
-        "acme-prod", observed_version="6.9.0", cloud_sql_instance="acme-sql"
-    )
+    make_instance("acme-prod", observed_version="6.9.0", cloud_sql_instance="acme-sql")
     Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
     body = {"target": "6.10.0"}
     # when the same upgrade is sent twice with one key
@@ -100,12 +98,12 @@ def test_same_idempotency_key_and_body_replays_the_first_answer(devops_api):
 
 def test_reused_key_with_another_body_is_refused(devops_api):
     # given a key already used for one upgrade
-    make_instance(
-        "acme-prod", observed_version="6.9.0", cloud_sql_instance="acme-sql"
-    )
+    make_instance("acme-prod", observed_version="6.9.0", cloud_sql_instance="acme-sql")
     Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
     Release.objects.create(version="6.11.0", released_at="2026-04-05T12:00:00Z")
-    assert _post(devops_api, "instance_upgrade", body={"target": "6.10.0"}, key="k").status_code == 202
+    assert (
+        _post(devops_api, "instance_upgrade", body={"target": "6.10.0"}, key="k").status_code == 202
+    )
     # when it is sent with another body
     response = _post(devops_api, "instance_upgrade", body={"target": "6.11.0"}, key="k")
     # then 422, and no second operation
@@ -211,9 +209,7 @@ def test_fleet_list_is_cursor_paginated_and_filtered(devops_api):
 
 def test_instance_detail_has_version_sla_and_health(devops_api):
     # given an instance behind the latest release
-    make_instance(
-        "acme-prod", observed_version="6.9.0", cloud_sql_instance="acme-sql"
-    )
+    make_instance("acme-prod", observed_version="6.9.0", cloud_sql_instance="acme-sql")
     Release.objects.create(version="6.9.0", released_at="2026-01-05T12:00:00Z")
     Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
     # when its detail is read
