@@ -443,6 +443,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "mi_admin.api.schema.add_problem_responses",
+        "mi_admin.api.schema.text_parameters_without_nul",
     ],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # Swagger UI's files from drf-spectacular-sidecar (static/), never a CDN.

@@ -83,3 +83,15 @@ def add_problem_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, An
                     },
                 )
     return result
+
+
+def text_parameters_without_nul(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: text query parameters say they refuse NUL (Django's
+    form fields do, with a 400), so the schema describes what the API accepts."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("type") == "string":
+                    schema.setdefault("pattern", "^[^\\u0000]*$")
+    return result
