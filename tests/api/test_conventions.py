@@ -236,3 +236,18 @@ def test_schema_and_docs_use_vendored_assets(devops_api, client_for):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in body
     assert "cdn" not in body.lower()
     assert "<script>" not in body  # the split view: no inline script under our CSP
+
+
+def test_a_conflict_does_not_keep_the_key(devops_api):
+    # given a suspension under way on the instance
+    make_instance(
+        "acme-prod", data_disk="acme-data", cloud_sql_instance="acme-sql", observed_version="6.9.0"
+    )
+    assert _post(devops_api, "instance_suspend", body={"reason": "cost"}).status_code == 202
+    Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
+    # when an upgrade is refused as a conflict, under a key
+    refused = _post(devops_api, "instance_upgrade", body={"target": "6.10.0"}, key="later")
+    # then the key is not kept: the same request may be sent again once the way is clear
+    assert refused.status_code == 409, refused.content
+    assert refused["Content-Type"] == PROBLEM
+    assert not IdempotencyRecord.objects.filter(key="later").exists()
