@@ -21,6 +21,7 @@ from health.selectors.states import health_order
 from health.selectors.uptime import uptime_30d_order
 from instances.models import Instance
 from mi_admin.accounts.roles import Perm
+from mi_admin.api.extensions import api_fields
 from mi_admin.ui.extensions import (
     DASHBOARD,
     INSTANCE_DETAIL,
@@ -76,3 +77,17 @@ def health_panel(instance: Instance) -> dict[str, Any]:
 @widget(DASHBOARD, "health/_summary.html", perm=Perm.VIEW_FLEET, order=10)
 def health_counts(request: HttpRequest) -> dict[str, Any]:
     return {"health_summary": health_summary()}
+
+
+@api_fields("instance", "health", description="state, last probe, uptime % (24h, 7d, 30d)")
+def health_api_field(ids: list[int]) -> dict[int, Any]:
+    return {
+        pk: {
+            "state": row.state,
+            "last_probe_at": row.last_probe_at.isoformat() if row.last_probe_at else None,
+            "last_latency_ms": row.last_latency_ms,
+            "last_error": row.last_error,
+            "uptime": row.uptime.as_dict(),
+        }
+        for pk, row in health_for_instances(ids, bar_days=0).items()
+    }

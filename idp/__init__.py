@@ -16,6 +16,15 @@ CLIENT_ID = "mi-admin"
 DEFAULT_CLIENT_SECRET = "mi-admin-dev-secret"  # noqa: S105 (a local demo secret, not a real one)
 # The SSWS token of its Okta management API (``IDP_API_TOKEN`` overrides it).
 DEFAULT_API_TOKEN = "idp-dev-api-token"  # noqa: S105 (a local demo token, not a real one)
+# The API's clients at the custom authorization server (idp/authserver.py): the `mi` command
+# line (public, PKCE, loopback redirect on any port) and a CI job (client credentials).
+CLI_CLIENT_ID = "mi-cli"
+CLI_REDIRECT_PATH = "/callback"
+MACHINE_CLIENT_ID = "mi-ci"
+DEFAULT_MACHINE_CLIENT_SECRET = "mi-ci-dev-secret"  # noqa: S105 (a local demo secret)
+# The custom authorization server's id (Okta's is "default") and its API audience.
+API_SERVER_ID = "default"
+API_AUDIENCE = "api://mi-admin"
 # Every demo persona's password.
 DEMO_PASSWORD = "demo"  # noqa: S105 (documented demo password)
 # The URL prefix django-oauth-toolkit is mounted under: the issuer is ``<base>/o``.
@@ -60,4 +69,8 @@ def rp_env(
         # Okta's management API (group memberships of site-admin grants): the org URL.
         "OKTA_ORG_URL": idp_base_url.rstrip("/"),
         "OKTA_API_TOKEN": api_token,
+        # The custom authorization server issuing the API's bearer tokens.
+        "API_TOKEN_ISSUER": f"{issuer}/oauth2/{API_SERVER_ID}",
+        "API_TOKEN_AUDIENCE": API_AUDIENCE,
+        "API_TOKEN_JWKS_URL": f"{issuer}/oauth2/{API_SERVER_ID}/v1/keys",
     }

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from idp import DEFAULT_CLIENT_SECRET, issuer_for, rp_env
+from idp import DEFAULT_CLIENT_SECRET, DEFAULT_MACHINE_CLIENT_SECRET, issuer_for, rp_env
 
 logger = logging.getLogger("idp")
 
@@ -47,7 +47,7 @@ def _prepare(args: argparse.Namespace) -> str:
     _setup_django(Path(args.data_dir), issuer_for(base_url))
     from django.core.management import call_command
 
-    from idp.personas import register_client, seed_personas
+    from idp.personas import register_api_clients, register_client, seed_personas
 
     call_command("migrate", verbosity=0, interactive=False)
     seed_personas()
@@ -58,6 +58,10 @@ def _prepare(args: argparse.Namespace) -> str:
             *_env_list("IDP_POST_LOGOUT_REDIRECT_URIS"),
             *args.post_logout_redirect_uri,
         ],
+    )
+    register_api_clients(
+        machine_client_secret=os.environ.get("IDP_MACHINE_CLIENT_SECRET")
+        or DEFAULT_MACHINE_CLIENT_SECRET
     )
     return base_url
 

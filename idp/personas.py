@@ -15,7 +15,14 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from oauth2_provider.models import get_application_model
 
-from idp import CLIENT_ID, DEMO_PASSWORD
+from idp import (
+    CLI_CLIENT_ID,
+    CLI_REDIRECT_PATH,
+    CLIENT_ID,
+    DEFAULT_MACHINE_CLIENT_SECRET,
+    DEMO_PASSWORD,
+    MACHINE_CLIENT_ID,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +127,38 @@ def register_client(
         },
     )
     logger.info("client %s accepts redirects to %s", CLIENT_ID, redirects)
+
+
+# The API's clients at the custom authorization server: the `mi` command line (public,
+# authorization code + PKCE on a loopback redirect, any port) and a CI job (confidential,
+# client credentials; MI Admin maps its client id to a role).
+
+
+def register_api_clients(*, machine_client_secret: str = DEFAULT_MACHINE_CLIENT_SECRET) -> None:
+    application_model = get_application_model()
+    application_model.objects.update_or_create(
+        client_id=CLI_CLIENT_ID,
+        defaults={
+            "name": "mi command line",
+            "client_type": application_model.CLIENT_PUBLIC,
+            "authorization_grant_type": application_model.GRANT_AUTHORIZATION_CODE,
+            "client_secret": "",
+            "algorithm": application_model.RS256_ALGORITHM,
+            "redirect_uris": " ".join(
+                f"http://{host}{CLI_REDIRECT_PATH}" for host in LOOPBACK_HOSTS
+            ),
+            "skip_authorization": True,
+        },
+    )
+    application_model.objects.update_or_create(
+        client_id=MACHINE_CLIENT_ID,
+        defaults={
+            "name": "CI (machine client)",
+            "client_type": application_model.CLIENT_CONFIDENTIAL,
+            "authorization_grant_type": application_model.GRANT_CLIENT_CREDENTIALS,
+            "client_secret": machine_client_secret,
+            "hash_client_secret": True,
+            "algorithm": application_model.RS256_ALGORITHM,
+        },
+    )
+    logger.info("API clients %s and %s registered", CLI_CLIENT_ID, MACHINE_CLIENT_ID)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from idp import DEFAULT_API_TOKEN
+from idp import API_AUDIENCE, API_SERVER_ID, DEFAULT_API_TOKEN
 from idp.keys import django_secret_key, signing_key_pem
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -84,6 +84,9 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
 ISSUER = os.environ.get("IDP_ISSUER", "")
+# The custom authorization server for APIs (Okta's "default" server): its id and audience.
+API_SERVER_ID = os.environ.get("IDP_API_SERVER_ID", API_SERVER_ID)
+API_AUDIENCE = os.environ.get("IDP_API_AUDIENCE", API_AUDIENCE)
 # The SSWS token of the Okta management API (idp/api.py).
 API_TOKEN = os.environ.get("IDP_API_TOKEN", DEFAULT_API_TOKEN)
 
@@ -99,7 +102,14 @@ OAUTH2_PROVIDER = {
         "email": "Email address",
         "profile": "Name and username",
         "groups": "Group memberships",
+        "offline_access": "Refresh tokens",
+        # The custom authorization server's API scopes (idp/authserver.py).
+        "mi.read": "Read MI Admin",
+        "mi.write": "Change MI Admin",
     },
+    # JWTs at the custom authorization server's token endpoint; refresh tokens stay opaque.
+    "ACCESS_TOKEN_GENERATOR": "idp.authserver.access_token",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,

@@ -14,7 +14,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from oauth2_provider import views as oauth_views
 
-from idp import api, views
+from idp import api, authserver, views
 
 okta_org_server = [
     path("authorize", oauth_views.AuthorizationView.as_view(), name="okta-authorize"),
@@ -23,6 +23,15 @@ okta_org_server = [
     path("keys", oauth_views.JwksInfoView.as_view(), name="okta-keys"),
     path("logout", oauth_views.RPInitiatedLogoutView.as_view(), name="okta-logout"),
     path("revoke", oauth_views.RevokeTokenView.as_view(), name="okta-revoke"),
+]
+
+# The custom authorization server (Okta: /oauth2/<server id>/...): JWT access tokens for APIs.
+custom_server = [
+    path("v1/authorize", oauth_views.AuthorizationView.as_view(), name="api-authorize"),
+    path("v1/token", oauth_views.TokenView.as_view(), name="api-token"),
+    path("v1/keys", authserver.keys, name="api-keys"),
+    path("v1/revoke", oauth_views.RevokeTokenView.as_view(), name="api-revoke"),
+    path(".well-known/oauth-authorization-server", authserver.metadata, name="api-metadata"),
 ]
 
 okta_api = [
@@ -40,5 +49,6 @@ urlpatterns = [
     path("logout/", LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("o/oauth2/v1/", include(okta_org_server)),
+    path(f"o{authserver.server_path()}/", include(custom_server)),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
 ]

@@ -88,12 +88,16 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_filters",
     "django_htmx",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "mi_admin.accounts",
     "mi_admin.audit",
     "mi_admin.ui",
     "mi_admin.audit_pages",
     "mi_admin.approvals",
     "mi_admin.liveness",
+    "mi_admin.api",
     "instances",
     "mi_requests",
     "health",
@@ -456,6 +460,81 @@ OKTA_TIMEOUT = float(env_str("OKTA_TIMEOUT", "10"))
 ACCESS_HELP_CONTACT = env_str(
     "ACCESS_HELP_CONTACT", "your manager, who can request the Okta group in #it-tech-ops"
 )
+
+# --- The JSON API (/api/v1/, mi_admin/api/) ---------------------------------------------------
+# Okta access tokens from the organisation's custom authorization server (README, "API"):
+# its issuer (https://<org>.okta.com/oauth2/<server id>), the audience set on that server,
+# and its keys (<issuer>/v1/keys). The default is the local IdP's server "default".
+API_TOKEN_ISSUER = env_str("API_TOKEN_ISSUER", f"{OIDC_ISSUER}/oauth2/default").rstrip("/")
+API_TOKEN_AUDIENCE = env_str("API_TOKEN_AUDIENCE", "api://mi-admin")
+API_TOKEN_JWKS_URL = env_str("API_TOKEN_JWKS_URL", f"{API_TOKEN_ISSUER}/v1/keys")
+API_TOKEN_ALGORITHMS = ["RS256"]
+API_TOKEN_LEEWAY_SECONDS = env_int("API_TOKEN_LEEWAY_SECONDS", 30)
+# Okta's custom servers put the login in `sub` and the user id (the id_token's sub) in `uid`.
+API_TOKEN_USER_ID_CLAIM = env_str("API_TOKEN_USER_ID_CLAIM", "uid")
+API_JWKS_MAX_AGE_SECONDS = env_int("API_JWKS_MAX_AGE_SECONDS", 3600)
+# An unknown kid reads the JWKS again, at most this often.
+API_JWKS_MIN_REFRESH_SECONDS = env_int("API_JWKS_MIN_REFRESH_SECONDS", 30)
+API_READ_SCOPE = env_str("API_READ_SCOPE", "mi.read")
+API_WRITE_SCOPE = env_str("API_WRITE_SCOPE", "mi.write")
+# Machine clients (client-credentials tokens): "client id:role group" pairs, e.g.
+# "0oa1ci2bot:mi-devops,0oa3chat:mi-ce". A client not listed is refused.
+API_MACHINE_CLIENTS: dict[str, str] = {
+    client.strip(): role.strip()
+    for client, _, role in (
+        pair.partition(":") for pair in env_list("API_MACHINE_CLIENTS", "mi-ci:mi-devops")
+    )
+    if client.strip() and role.strip() in OIDC_ROLE_GROUPS
+}
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "1200/min")
+API_ANON_THROTTLE_RATE = env_str("API_ANON_THROTTLE_RATE", "120/min")
+API_IDEMPOTENCY_TTL_SECONDS = env_int("API_IDEMPOTENCY_TTL_SECONDS", 24 * 3600)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: its WWW-Authenticate makes an unauthenticated call a 401.
+        "mi_admin.api.authentication.OktaBearerAuthentication",
+        "mi_admin.api.authentication.CsrfSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["mi_admin.api.permissions.RolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "mi_admin.api.throttling.ApiUserThrottle",
+        "mi_admin.api.throttling.ApiAnonThrottle",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "mi_admin.api.pagination.ApiCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "mi_admin.api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MI Admin API",
+    "DESCRIPTION": "The fleet, its releases and operations. Okta bearer tokens (scopes "
+    "mi.read, mi.write) or the browser session.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs follow the API's rules (any role), not drf-spectacular's AllowAny.
+    "SERVE_PERMISSIONS": ["mi_admin.api.permissions.RolePermission"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mi_admin.api.schema.add_problem_responses",
+        "mi_admin.api.schema.text_parameters_without_nul",
+    ],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI's files from drf-spectacular-sidecar (static/), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "InstanceKind": "instances.choices.InstanceKind",
+        "InstanceState": "instances.choices.LifecycleState",
+        "OperationKind": "instances.choices.OperationKind",
+        "OperationState": "instances.choices.OperationState",
+        "ReleaseKind": "instances.choices.ReleaseKind",
+        "StepState": "instances.choices.StepState",
+    },
+}
 
 # django-allauth: break-glass only. No sign-up, username login, TOTP mandatory (enforced in
 # mi_admin.accounts.breakglass).

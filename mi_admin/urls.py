@@ -18,4 +18,11 @@ urlpatterns = [
     path("", include("access.urls")),
     path("", include("mi_requests.urls")),
     path("admin/", admin.site.urls),
+    # The JSON API: its schema and docs, and each app's endpoints (<app>/api/urls.py).
+    path("api/", include("mi_admin.api.urls")),
+    path("api/v1/", include("instances.api.urls")),
 ]
+
+# Under /api/ these answer application/problem+json; elsewhere Django's pages.
+handler404 = "mi_admin.api.problems.not_found"
+handler500 = "mi_admin.api.problems.server_error"

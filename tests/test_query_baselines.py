@@ -104,6 +104,16 @@ BASELINES: dict[str, int] = {
     # rollout; its targets (wave, instance, operation); the verified test upgrades
     "rollout_report": 6,
     "rollout_report_export": 6,
+    # The JSON API through the browser session (tokens add none: roles come with the token).
+    # the page (a cursor: no count); releases; health rows and status bars (api_fields)
+    "api_instance_list": 7,
+    # + the filters' release history and fleet versions
+    "api_instance_list_filtered": 9,
+    # the instance; its operations; releases; health rows and bars; SLA calendar reads
+    "api_instance_detail": 9,
+    "api_release_list": 4,
+    # the operation with its joins; its steps
+    "api_operation_detail": 5,
 }
 
 PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
@@ -147,6 +157,15 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "rollout_detail_partial": ("/rollouts/{rollout}/", {}, {"HTTP_HX_REQUEST": "true"}),
     "rollout_report": ("/rollouts/{rollout}/report/", {}, {}),
     "rollout_report_export": ("/rollouts/{rollout}/report.csv", {}, {}),
+    "api_instance_list": ("/api/v1/instances/", {}, {}),
+    "api_instance_list_filtered": (
+        "/api/v1/instances/",
+        {"behind": "true", "version_sla": "overdue", "health": "unknown"},
+        {},
+    ),
+    "api_instance_detail": ("/api/v1/instances/{slug}/", {}, {}),
+    "api_release_list": ("/api/v1/releases/", {}, {}),
+    "api_operation_detail": ("/api/v1/operations/{op}/", {}, {}),
 }
 
 

@@ -26,6 +26,10 @@ RULE_ATTR = "mi_rule"
 class Rule(Enum):
     PUBLIC = "public"
     ANY_ROLE = "any_role"
+    # An API view (mi_admin.api.ApiView): it declares a rule per HTTP method, enforced by
+    # the API's permission class once the caller is authenticated (bearer token or session),
+    # from the same role -> permission table.
+    API = "api"
 
 
 def requires(perm: Perm) -> Callable[[F], F]:

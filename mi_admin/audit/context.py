@@ -18,6 +18,9 @@ class RequestContext:
     request_id: str = ""
     ip: str | None = None
     user_agent: str = ""
+    # How the actor came in when it was not a browser session, e.g. "api sub=00u1 cid=mi-cli"
+    # (an Okta bearer token): appended to the actor's label of every event.
+    via: str = ""
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(

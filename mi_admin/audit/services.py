@@ -74,6 +74,8 @@ def audit_record(
         actor_id = actor.pk
         actor_label = actor_label or actor.get_username()
     ctx = context.current()
+    if ctx.via:
+        actor_label = f"{actor_label or 'system'} [{ctx.via}]"
     fields = stored_form(
         created_at=at or timezone.now(),
         actor_id=actor_id,
