@@ -40,8 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
-
-from _setup import ROOT, fresh_database  # noqa: I001 (bench/ is on the path, not a package)
+from _setup import ROOT, fresh_database  # bench/ is on the path; it adds the root
 
 from fleetsim.process import free_port, running_fleetsim
 from idp import DEMO_PASSWORD
@@ -102,7 +101,7 @@ class Load:
         self.stats = Stats()
         self.deadline = 0.0
         self.elapsed = 0.0
-        self.rng = random.Random(14)  # noqa: S311 (a load mix, not a secret)
+        self.rng = random.Random(14)
 
     def running(self) -> bool:
         return time.monotonic() < self.deadline and self.stats.requests < self.options.max_requests
@@ -382,6 +381,10 @@ def stop_all(stack: EntrypointStack) -> None:
     stack.kill_all()
     unclean = {name: code for name, code in codes.items() if code != 0}
     print(f"stopped {', '.join(codes) or 'nothing'}" + (f"; unclean: {unclean}" if unclean else ""))
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
 
 
 def main(argv: list[str]) -> int:

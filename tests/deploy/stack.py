@@ -3,7 +3,8 @@ them, against a Redis server of the test's own (a free port, no persistence) and
 
 Each process is spawned through the entrypoint (its exec leaves the pid unchanged, so the
 test signals gunicorn or Celery directly) in a session of its own, logging to
-``artifacts/deploy/<name>.log`` (or ``log_dir``); ``stop()`` sends SIGTERM and returns the exit code.
+``artifacts/deploy/<name>.log`` (or ``log_dir``); ``stop()`` sends SIGTERM and returns the
+exit code.
 """
 
 from __future__ import annotations
