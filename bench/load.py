@@ -406,7 +406,9 @@ def main(argv: list[str]) -> int:
     if options.web_workers <= 0:
         # gunicorn.conf.py's own rule, printed with the figures.
         options.web_workers = 2 * len(os.sched_getaffinity(0)) + 1
-    # SIGTERM ends the run like Ctrl-C: every process is still stopped.
+    # Ctrl-C (even where a shell started this with SIGINT ignored) and SIGTERM end the run
+    # the same way: every process is still stopped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with stack_env(options) as (stack, web, idp_url, database_url):
