@@ -18,15 +18,19 @@ ADMIN_URL = os.environ.get(
 )
 
 
-def setup_django() -> None:
-    """Recreate the bench database and configure Django against it."""
+def fresh_database(name: str = BENCH_DB) -> str:
+    """Drop and create an empty PostgreSQL database on the bench server; its URL."""
     import psycopg
 
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    base = ADMIN_URL.rsplit("/", 1)[0]
-    os.environ["DATABASE_URL"] = f"{base}/{BENCH_DB}"
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+def setup_django() -> None:
+    """Recreate the bench database and configure Django against it."""
+    os.environ["DATABASE_URL"] = fresh_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django

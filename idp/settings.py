@@ -64,8 +64,15 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": DATA_DIR / "idp.sqlite3",
-        # The server and `python -m idp set-groups` write at the same time.
-        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        # The server and `python -m idp set-groups` write at the same time, and so do
+        # concurrent sign-ins (the token endpoint reads, then writes, in one transaction).
+        # IMMEDIATE takes the write lock at BEGIN, where SQLite waits out ``timeout``; a
+        # deferred transaction upgrading its read lock fails at once: "database is locked".
+        "OPTIONS": {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -3,7 +3,8 @@ them, against a Redis server of the test's own (a free port, no persistence) and
 
 Each process is spawned through the entrypoint (its exec leaves the pid unchanged, so the
 test signals gunicorn or Celery directly) in a session of its own, logging to
-``artifacts/deploy/<name>.log``; ``stop()`` sends SIGTERM and returns the exit code.
+``artifacts/deploy/<name>.log`` (or ``log_dir``); ``stop()`` sends SIGTERM and returns the
+exit code.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def wait_for(what: str, check: Callable[[], Any], seconds: float = 60, every: fl
 class RedisServer:
     """``redis-server`` on a free port, without persistence, in ``workdir``."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, log_dir: Path = LOGS) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.log_dir = log_dir
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,7 +62,7 @@ class RedisServer:
         assert binary, "redis-server is not installed (make services)"
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         argv += ["--appendonly", "no", "--dir", str(self.workdir)]
-        log = (LOGS / f"redis-{self.port}.log").open("ab")
+        log = (self.log_dir / f"redis-{self.port}.log").open("ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         client = self.client()
 
@@ -86,6 +88,7 @@ class EntrypointStack:
 
     env: dict[str, str]
     redis: RedisServer | None = None
+    log_dir: Path = LOGS
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 
@@ -104,7 +107,7 @@ class EntrypointStack:
         assert done.returncode == expect, f"{subcommand} exited {done.returncode}:\n{done.stderr}"
 
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
-        log = LOGS / f"{name}.log"
+        log = self.log_dir / f"{name}.log"
         self.logs[name] = log
         with log.open("wb") as out:
             self.processes[name] = subprocess.Popen(
