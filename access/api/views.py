@@ -131,9 +131,7 @@ class GrantReview(ApiView):
 
     rules = {"POST": Rule.ANY_ROLE}
 
-    @extend_schema(
-        request=ReviewInput, responses={200: GrantSerializer}, parameters=[IDEMPOTENCY_PARAMETER]
-    )
+    @extend_schema(request=ReviewInput, responses={200: GrantSerializer})
     def post(self, request: Request, pk: int) -> Response:
         grant = _grant(pk)
         data = _valid(ReviewInput, request)
@@ -147,20 +145,20 @@ class GrantReview(ApiView):
                 400, f"Grant #{pk} has no request waiting for a review.", code="refused"
             )
 
-        def work() -> Response:
-            try:
-                approval_review_submit(
-                    request=pending[0],
-                    reviewer=request.user,
-                    decision=data["decision"],
-                    comment=data.get("comment") or "",
-                    via="api",
-                )
-            except ApprovalError as exc:
-                return _refused(exc)
-            return _answer(pk)
-
-        return idempotent(request, work)
+        # Not under Idempotency-Key: its transaction would hold back the engine's decision
+        # (run on commit) and the answer would show the grant still pending. A retried
+        # review is refused anyway ("nobody reviews twice").
+        try:
+            approval_review_submit(
+                request=pending[0],
+                reviewer=request.user,
+                decision=data["decision"],
+                comment=data.get("comment") or "",
+                via="api",
+            )
+        except ApprovalError as exc:
+            return _refused(exc)
+        return _answer(pk)
 
 
 class GrantEnd(ApiView):
