@@ -228,7 +228,8 @@ def test_the_holder_ends_an_approved_grant(api, django_capture_on_commit_callbac
     assert response.status_code == 200, response.content
     assert response.json()["state"] == "ended_early"
     grant = AccessGrant.objects.get(pk=pk)
-    assert grant.ended_by is not None and grant.ended_by.username == "devops"
+    assert grant.ended_by is not None
+    assert grant.ended_by.username == "devops"
     assert AuditEvent.objects.filter(action="access.grant.ended_early").exists()
 
 
@@ -293,7 +294,8 @@ def test_an_approval_says_whether_the_caller_may_review_it(api):
     assert mine["can_review"] is False
     assert "You filed this request" in mine["refusal"]
     assert mine["can_withdraw"] is True
-    assert theirs["can_review"] is True and theirs["refusal"] is None
+    assert theirs["can_review"] is True
+    assert theirs["refusal"] is None
     assert theirs["steps"][0]["status"] == "open"
     assert theirs["steps"][0]["reviews"] == []
     missing = reverse("approvals_api:approval_detail", kwargs={"pk": 999999})

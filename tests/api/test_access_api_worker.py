@@ -62,7 +62,8 @@ def test_request_approve_and_the_grant_becomes_active(api_settings, celery_worke
     assert [b.role for b in bindings_of(instance, stored)] == ["roles/compute.osAdminLogin"]
     active = devops.get(reverse("access_api:grant_detail", kwargs={"pk": grant["id"]})).json()
     assert active["state"] == "active"
-    assert active["activated_at"] is not None and active["expires_at"] is not None
+    assert active["activated_at"] is not None
+    assert active["expires_at"] is not None
     # and both steps are audited as the tokens' people and client
     requested = AuditEvent.objects.get(action="access.grant.requested")
     assert requested.actor_label.endswith("[api sub=devops@example.com cid=mi-cli]")
