@@ -42,6 +42,11 @@ def access_levels() -> QuerySet[AccessLevel]:
     return AccessLevel.objects.order_by("name")
 
 
+def access_grants_all() -> QuerySet[AccessGrant]:
+    """Every grant with what its row shows (one query per page; the API pages by cursor)."""
+    return _grants()
+
+
 def access_level_find(*, name: str) -> AccessLevel | None:
     """The level a person names: its name (any case), its slug ("ssh-os-login") or that
     slug's first word ("ssh"), when exactly one level answers to it."""

@@ -19,7 +19,7 @@ from access.api.serializers import EndInput, GrantRequestInput, GrantSerializer,
 from access.choices import GrantState
 from access.filtersets import ApiGrantFilterSet
 from access.models import AccessGrant
-from access.selectors import access_grant_detail, access_grant_list, access_level_find
+from access.selectors import access_grant_detail, access_grants_all, access_level_find
 from access.services import AccessError, access_grant_end, access_grant_request
 from instances import selectors as instance_selectors
 from mi_admin.accounts.roles import Perm, roles_with, user_can
@@ -76,7 +76,7 @@ class GrantList(ApiViewMixin, generics.ListAPIView):
     pagination_class = Newest
 
     def get_queryset(self) -> QuerySet[AccessGrant]:
-        return access_grant_list()
+        return access_grants_all()
 
     @extend_schema(
         request=GrantRequestInput,
