@@ -50,7 +50,7 @@ def api(db: None, token_for: Callable[..., str]) -> Callable[[str], Client]:
 
 
 def _post(client: Client, url: str, body: dict[str, Any], key: str = "") -> Any:
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return client.post(url, data=json.dumps(body), content_type="application/json", **headers)
 
 
@@ -185,6 +185,7 @@ def test_a_manager_approves_and_the_grant_is_approved(api, django_capture_on_com
     assert response.json()["id"] == pk
     assert AccessGrant.objects.get(pk=pk).state == GrantState.APPROVED
     review = AuditEvent.objects.get(action="approval.reviewed")
+    assert review.after is not None
     assert review.after["via"] == "api"
     assert review.actor_label.startswith("manager [api sub=manager@example.com")
     # and a second review of the decided request is refused

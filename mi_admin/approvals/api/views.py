@@ -19,7 +19,7 @@ from mi_admin.approvals.selectors import approval_inbox, approval_request_detail
 
 
 class OldestFirst(ApiCursorPagination):
-    ordering = ("created_at", "pk")
+    ordering = "pk"  # filed in order: oldest first
 
 
 class ApprovalList(ApiViewMixin, generics.ListAPIView):
