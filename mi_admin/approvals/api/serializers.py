@@ -34,7 +34,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
         ]
 
 
-class ReviewSerializer(serializers.ModelSerializer):
+class ApprovalReviewSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
 
     class Meta:
@@ -42,13 +42,13 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ["step", "reviewer", "decision", "comment", "created_at"]
 
 
-class StepSerializer(serializers.Serializer):
+class ApprovalStepSerializer(serializers.Serializer):
     position = serializers.IntegerField()
     name = serializers.CharField()
     reviewers = serializers.CharField(help_text='who may review it, e.g. "Manager or Admin"')
     quorum = serializers.IntegerField()
     status = serializers.CharField(help_text="approved, open, waiting, denied or closed")
-    reviews = ReviewSerializer(many=True)
+    reviews = ApprovalReviewSerializer(many=True)
 
 
 class ApprovalDetailSerializer(ApprovalSerializer):
@@ -60,9 +60,9 @@ class ApprovalDetailSerializer(ApprovalSerializer):
     class Meta(ApprovalSerializer.Meta):
         fields = [*ApprovalSerializer.Meta.fields, "steps", "can_review", "refusal", "can_withdraw"]
 
-    @extend_schema_field(StepSerializer(many=True))
+    @extend_schema_field(ApprovalStepSerializer(many=True))
     def get_steps(self, obj: ApprovalRequest) -> Any:
-        return StepSerializer(self.context["detail"].steps, many=True).data
+        return ApprovalStepSerializer(self.context["detail"].steps, many=True).data
 
     def get_can_review(self, obj: ApprovalRequest) -> bool:
         return self.context["detail"].refusal is None

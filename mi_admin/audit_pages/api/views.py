@@ -83,12 +83,13 @@ class AuditEventExport(ApiViewMixin, generics.GenericAPIView):
         return audit_event_list()
 
     @extend_schema(
+        filters=True,  # not a list view: spectacular would leave the filters out
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR,
                 description="CSV with the columns " + ", ".join(exports.COLUMNS) + ".",
             )
-        }
+        },
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         filterset = ApiAuditEventFilterSet(request.query_params, queryset=self.get_queryset())
