@@ -45,3 +45,22 @@ class GrantFilterSet(django_filters.FilterSet):
         self, queryset: QuerySet[AccessGrant], name: str, value: object
     ) -> QuerySet[AccessGrant]:
         return queryset.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=value))
+
+
+class ApiGrantFilterSet(django_filters.FilterSet):
+    """The API's grant list: the caller's own (``mine=true``), by state, by instance slug."""
+
+    mine = django_filters.BooleanFilter(method="only_mine", label="Only my grants")
+    state = django_filters.ChoiceFilter(choices=GrantState.choices, label="State")
+    instance = django_filters.CharFilter(field_name="instance__slug", label="Instance slug")
+
+    class Meta:
+        model = AccessGrant
+        fields = ["mine", "state", "instance"]
+
+    def only_mine(
+        self, queryset: QuerySet[AccessGrant], name: str, value: bool | None
+    ) -> QuerySet[AccessGrant]:
+        if not value or self.request is None:
+            return queryset
+        return queryset.filter(requester_id=self.request.user.pk)

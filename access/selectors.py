@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.text import slugify
 
 from access.choices import GrantState
 from access.models import AccessGrant, AccessLevel
@@ -39,6 +40,25 @@ def access_grant_detail(*, pk: int) -> AccessGrant | None:
 
 def access_levels() -> QuerySet[AccessLevel]:
     return AccessLevel.objects.order_by("name")
+
+
+def access_grants_all() -> QuerySet[AccessGrant]:
+    """Every grant with what its row shows (one query per page; the API pages by cursor)."""
+    return _grants()
+
+
+def access_level_find(*, name: str) -> AccessLevel | None:
+    """The level a person names: its name (any case), its slug ("ssh-os-login") or that
+    slug's first word ("ssh"), when exactly one level answers to it."""
+    wanted = slugify(name.strip())
+    if not wanted:
+        return None
+    levels = list(access_levels())
+    for level in levels:
+        if level.name.lower() == name.strip().lower() or slugify(level.name) == wanted:
+            return level
+    first_word = [level for level in levels if slugify(level.name).split("-")[0] == wanted]
+    return first_word[0] if len(first_word) == 1 else None
 
 
 def access_grant_list() -> QuerySet[AccessGrant]:

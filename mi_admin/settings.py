@@ -510,7 +510,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MI Admin API",
-    "DESCRIPTION": "The fleet, its releases and operations. Okta bearer tokens (scopes "
+    "DESCRIPTION": "The fleet, its releases and operations, access grants, approvals and "
+    "the audit trail. Okta bearer tokens (scopes "
     "mi.read, mi.write) or the browser session.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -533,6 +534,9 @@ SPECTACULAR_SETTINGS = {
         "OperationState": "instances.choices.OperationState",
         "ReleaseKind": "instances.choices.ReleaseKind",
         "StepState": "instances.choices.StepState",
+        "GrantState": "access.choices.GrantState",
+        "ApprovalState": "mi_admin.approvals.choices.RequestState",
+        "Decision": "mi_admin.approvals.choices.Decision",
     },
 }
 

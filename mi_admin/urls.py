@@ -21,6 +21,9 @@ urlpatterns = [
     # The JSON API: its schema and docs, and each app's endpoints (<app>/api/urls.py).
     path("api/", include("mi_admin.api.urls")),
     path("api/v1/", include("instances.api.urls")),
+    path("api/v1/", include("access.api.urls")),
+    path("api/v1/", include("mi_admin.approvals.api.urls")),
+    path("api/v1/", include("mi_admin.audit_pages.api.urls")),
 ]
 
 # Under /api/ these answer application/problem+json; elsewhere Django's pages.

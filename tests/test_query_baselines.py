@@ -114,6 +114,10 @@ BASELINES: dict[str, int] = {
     "api_release_list": 4,
     # the operation with its joins; its steps
     "api_operation_detail": 5,
+    # the page of events (a cursor: no count)
+    "api_audit_event_list": 4,
+    # the events, one chunked cursor
+    "api_audit_event_export": 4,
 }
 
 PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
@@ -166,6 +170,8 @@ PAGES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "api_instance_detail": ("/api/v1/instances/{slug}/", {}, {}),
     "api_release_list": ("/api/v1/releases/", {}, {}),
     "api_operation_detail": ("/api/v1/operations/{op}/", {}, {}),
+    "api_audit_event_list": ("/api/v1/audit/events/", {"action": "test"}, {}),
+    "api_audit_event_export": ("/api/v1/audit/events/export/", {}, {}),
 }
 
 
@@ -284,6 +290,10 @@ APPROVAL_BASELINES: dict[str, int] = {
     "approval_inbox": 6,
     # request; its reviews with their reviewers (the viewer reviewed it: no groups needed)
     "approval_detail": 5,
+    # the viewer's groups; the page (a cursor: no count)
+    "api_approval_list": 5,
+    # the same reads as the page
+    "api_approval_detail": 5,
 }
 
 
@@ -341,7 +351,12 @@ def test_approval_pages_query_count_is_the_baseline(name: str, client_for: Calla
     # given a manager, a few pending requests, and a request with one review
     client = client_for("manager")
     inbox, detail = _approval_fixture(requests=3, reviews=1)
-    url = inbox if name == "approval_inbox" else detail
+    url = {
+        "approval_inbox": inbox,
+        "approval_detail": detail,
+        "api_approval_list": "/api/v1/approvals/",
+        "api_approval_detail": "/api/v1/approvals/" + detail.split("/")[-2] + "/",
+    }[name]
     client.get(url)  # warm per-process caches
     # when the page renders, then again with many more requests and reviews
     small = _count(client, url, {}, {})
@@ -412,6 +427,34 @@ def test_an_access_approval_page_query_count_is_the_baseline(client_for: Callabl
     large = _count(client, url, {}, {})
     # then both cost the baseline
     assert (small, large) == (ACCESS_APPROVAL_BASELINE, ACCESS_APPROVAL_BASELINE)
+
+
+# The access API as a manager reads it (each includes the session, the user and their
+# groups: 3 queries).
+ACCESS_API_BASELINES: dict[str, int] = {
+    # the page of grants with instance, customer, level, requester, ended by, approval
+    # request (one join)
+    "api_grant_list": 4,
+    # the grant with its joins
+    "api_grant_detail": 4,
+}
+
+
+@pytest.mark.parametrize("name", list(ACCESS_API_BASELINES))
+def test_access_api_query_count_is_the_baseline(name: str, client_for: Callable):
+    # given a manager, an access request with one earlier grant and one other holder
+    client = client_for("manager")
+    approval_url = _access_approval_fixture(past=1, others=1)
+    grant = Instance.objects.get(slug="acme-prod").access_grants.filter(state="pending").get()
+    url = "/api/v1/access/grants/" + (f"{grant.pk}/" if name == "api_grant_detail" else "")
+    assert approval_url
+    client.get(url)  # warm per-process caches
+    # when it is read, then again with 40 earlier grants and 25 holders
+    small = _count(client, url, {}, {})
+    _access_approval_fixture(past=40, others=25)
+    large = _count(client, url, {}, {})
+    # then both cost the baseline
+    assert (small, large) == (ACCESS_API_BASELINES[name], ACCESS_API_BASELINES[name])
 
 
 # The request pages, as DevOps sees them (every request listed, every action offered). Each

@@ -74,7 +74,9 @@ def principal_for_token(token: VerifiedToken) -> User:
             sub=person,
             username=str(claims.get("preferred_username") or token.subject),
             display_name=str(claims.get("name") or ""),
-            email=str(claims.get("email") or ""),
+            # Okta's access tokens carry no email claim by default; their ``sub`` is the
+            # login, an email address: what IAM grants (user:<email>) need.
+            email=str(claims.get("email") or (token.subject if "@" in token.subject else "")),
         )
         okta_groups = okta_groups_from_claims(claims)
     if not user.is_active:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import django_filters
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import dateformat, timezone
 from django_filters.fields import IsoDateTimeField
 
@@ -68,7 +69,15 @@ class DisplayZoneDateTimeField(IsoDateTimeField):
 
     def to_python(self, value: Any) -> dt.datetime | None:
         with timezone.override(display_zone()):
-            return super().to_python(value)
+            parsed: dt.datetime | None = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        # As UTC: ISO 8601 allows offsets PostgreSQL refuses (beyond ±15:59), a 500 if
+        # passed on as they are.
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise ValidationError("Enter a time within the years 1 to 9999.") from exc
 
 
 class DisplayZoneDateTimeFilter(django_filters.IsoDateTimeFilter):

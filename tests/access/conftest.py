@@ -26,8 +26,7 @@ VM_ADMIN = "VM admin"
 SITE_ADMIN = "Site admin"
 
 
-@pytest.fixture(autouse=True)
-def seeded_levels(db: None) -> None:
+def seed_access_levels() -> None:
     """The data migrations' rows: a transactional test's flush removed them, so they are
     put back the way the migrations made them (the same functions)."""
     for module in (
@@ -36,6 +35,11 @@ def seeded_levels(db: None) -> None:
         "access.migrations.0005_seed_site_admin_level",
     ):
         importlib.import_module(module).create(apps, connection.schema_editor())
+
+
+@pytest.fixture(autouse=True)
+def seeded_levels(db: None) -> None:
+    seed_access_levels()
 
 
 def make_instance(slug: str = "acme-prod", *, opted_out: bool = False) -> Instance:

@@ -14,12 +14,19 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from access.models import AccessGrant
+from access.services import SUBJECT_KIND
 from instances.choices import OperationState
 from instances.models import Release
 from mi_admin.accounts.checks import iter_patterns
 from mi_admin.accounts.rules import RULE_ATTR, Rule
 from mi_admin.api.checks import view_methods
+from mi_admin.approvals.models import ApprovalRequest
+from mi_admin.approvals.services import approval_request_create
+from tests.access.conftest import seed_access_levels
+from tests.access.factories import make_access_grant
 from tests.api.conftest import API_PERSONAS, MACHINE
+from tests.fixtures.personas import make_persona
 from tests.instances.factories import make_instance, make_operation
 
 UNAUTHENTICATED = 401
@@ -48,6 +55,7 @@ def only(code: int, *allowed: str) -> dict[str, int]:
 
 
 SLUG = {"slug": "acme-prod"}
+GRANT = {"pk": 900002}
 OPERATORS = ("devops", "admin", MACHINE)  # the machine client mi-ci is DevOps
 
 # (URL name, method) → expected status per persona. POST bodies are empty or incomplete on
@@ -65,6 +73,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("instances_api:instance_suspend", "POST"): Row(only(400, *OPERATORS), SLUG, {}),
     ("instances_api:instance_resume", "POST"): Row(only(400, *OPERATORS), SLUG, {}),
     ("instances_api:instance_teardown", "POST"): Row(only(400, *OPERATORS), SLUG, {}),
+    # Access: anyone with a role reads grants; operators request (an empty body: 400);
+    # anyone with a role may try a review (the engine decides who reviews: an empty body
+    # is a 400 first); ending is the holder's (devops: the grant is still pending, 400) or
+    # a revoke by a manager or admin (no reason: 400).
+    ("access_api:grant_list", "GET"): Row(everyone(200)),
+    ("access_api:grant_list", "POST"): Row(only(400, *OPERATORS), body={}),
+    ("access_api:grant_detail", "GET"): Row(everyone(200), GRANT),
+    ("access_api:grant_review", "POST"): Row(everyone(400), GRANT, {}),
+    ("access_api:grant_end", "POST"): Row(only(400, "devops", "manager", "admin"), GRANT, {}),
+    ("approvals_api:approval_list", "GET"): Row(everyone(200)),
+    ("approvals_api:approval_detail", "GET"): Row(everyone(200), {"pk": 900003}),
+    ("audit_api:event_list", "GET"): Row(only(200, *OPERATORS)),
+    ("audit_api:event_export", "GET"): Row(only(200, *OPERATORS)),
 }
 
 
@@ -73,6 +94,18 @@ def matrix_objects(db):
     instance = make_instance("acme-prod")
     make_operation(instance, state=OperationState.SUCCEEDED, pk=900001)
     Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
+    # A pending grant of devops with its approval request (#900003) waiting for a manager.
+    seed_access_levels()
+    grant = make_access_grant(make_persona("devops"), instance, pk=900002)
+    approval = approval_request_create(
+        policy=grant.level.approval_policy,
+        requester=grant.requester,
+        subject_kind=SUBJECT_KIND,
+        subject_id=str(grant.pk),
+        subject_summary="matrix",
+    )
+    ApprovalRequest.objects.filter(pk=approval.pk).update(id=900003)
+    AccessGrant.objects.filter(pk=grant.pk).update(approval_request_id=900003)
 
 
 def _api_endpoints() -> list[tuple[str, str]]:

@@ -160,6 +160,18 @@ def test_unmapped_machine_client_is_refused(token_for, settings, db):
     assert "API_MACHINE_CLIENTS" in response.json()["detail"]
 
 
+def test_a_person_first_seen_by_token_gets_the_login_as_email(token_for, db):
+    # given devops unknown to MI Admin, whose token (as Okta's) has no email claim
+    make_instance("acme-prod")
+    # when they first call the API
+    response = _sync(token_for("devops"))
+    # then their user is created with the token's login (sub) as email, for IAM grants
+    assert response.status_code == 202, response.content
+    actor = Operation.objects.get().actor
+    assert actor is not None
+    assert actor.email == "devops@example.com"
+
+
 def test_roles_follow_the_token_groups(token_for, db):
     # given devops, whose token now says only mi-ce (Okta moved them)
     make_instance("acme-prod")
