@@ -25,7 +25,7 @@ def test_durations_are_minutes(text, minutes):
 
 @pytest.mark.parametrize("text", ["", "0", "0m", "1x", "h", "1h1h", "1.5h", "-1h", "1h 30"])
 def test_bad_durations_are_refused(text):
-    with pytest.raises(ValueError, match="duration|no time|repeats"):
+    with pytest.raises(ValueError, match=r"duration|no time|repeats"):
         parse_duration(text)
 
 
