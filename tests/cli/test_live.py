@@ -24,6 +24,12 @@ from tests.instances.factories import make_instance, make_release, make_version_
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _cached() -> config.Credentials:
+    credentials = config.load()
+    assert credentials is not None, "no cached login"
+    return credentials
+
+
 def test_login_signs_in_at_the_idp_and_caches_a_private_refreshable_token(
     live_api, oidc_settings, mi, config_home
 ):
@@ -105,7 +111,7 @@ def test_an_expired_token_is_refreshed_and_a_refused_refresh_asks_for_login(
 ):
     make_instance("acme-prod")
     login_as("devops")
-    before = config.load()
+    before = _cached()
     # given the cached access token has expired
     before.expires_at = time.time() - 5
     before.access_token = "expired"
@@ -114,7 +120,7 @@ def test_an_expired_token_is_refreshed_and_a_refused_refresh_asks_for_login(
     result = mi("show", "acme-prod", "--json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["slug"] == "acme-prod"
-    after = config.load()
+    after = _cached()
     assert after.access_token not in ("expired", "")
     assert after.expires_at > time.time() + 600
     assert stat.S_IMODE(config.credentials_path().stat().st_mode) == 0o600
@@ -124,7 +130,7 @@ def test_an_expired_token_is_refreshed_and_a_refused_refresh_asks_for_login(
     # then the 401 makes it refresh once and retry
     assert mi("show", "acme-prod").code == 0
     # given the refresh token is no longer good either
-    stale = config.load()
+    stale = _cached()
     stale.expires_at, stale.refresh_token = time.time() - 5, "revoked"
     config.save(stale)
     # then it says to log in again, with exit 3 and no traceback

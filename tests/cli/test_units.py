@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import stat
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,12 @@ import pytest
 from mi_cli import auth, config
 from mi_cli.errors import CliError, ExitCode, exit_code_for_status, problem_message
 from mi_cli.render import parse_duration, table
+
+
+def _cached() -> config.Credentials:
+    credentials = config.load()
+    assert credentials is not None, "no cached login"
+    return credentials
 
 
 @pytest.mark.parametrize(
@@ -37,7 +44,7 @@ def test_for_takes_a_duration_and_refuses_nonsense_as_usage(mi):
 
 
 def test_table_aligns_columns_and_shows_missing_values_as_a_dash():
-    rows = [{"slug": "acme-prod", "v": "6.9.1"}, {"slug": "b", "v": None}]
+    rows: list[dict[str, Any]] = [{"slug": "acme-prod", "v": "6.9.1"}, {"slug": "b", "v": None}]
     text = table(rows, [("slug", lambda r: r["slug"]), ("version", lambda r: r["v"])])
     assert text.splitlines() == [
         "SLUG       VERSION",
@@ -105,7 +112,13 @@ def test_token_cache_is_private_to_its_owner(config_home):
     path.chmod(0o644)
     config.save(_credentials(access_token="b"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert config.load().access_token == "b"
+    assert _cached().access_token == "b"
+    # and a temporary file left readable by an interrupted save does not leak the next one
+    leftover = path.with_suffix(".tmp")
+    leftover.write_text("{}")
+    leftover.chmod(0o644)
+    config.save(_credentials(access_token="c"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_a_token_is_refreshed_shortly_before_it_expires():
