@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,18 @@ class ApiClient:
         if not self.static_token and self.credentials is None:
             raise CliError("Not logged in: run `mi login`.", ExitCode.NOT_AUTHENTICATED)
         self.http = httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+        _open.add(self)
+
+    def close(self) -> None:
+        self.http.close()
+
+    @staticmethod
+    def close_all() -> None:
+        """Close every client's kept-alive connections (``main`` does, after the command:
+        run in-process, as the tests do, an open socket would hold a server thread)."""
+        for client in list(_open):
+            client.close()
+        _open.clear()
 
     def _token(self, *, force_refresh: bool = False) -> str:
         if self.static_token:
@@ -96,6 +109,9 @@ class ApiClient:
             if not page.get("next"):
                 return
             page = _json(self.request("GET", page["next"]))
+
+
+_open: weakref.WeakSet[ApiClient] = weakref.WeakSet()
 
 
 def _json(response: httpx.Response) -> Any:

@@ -529,6 +529,8 @@ def main(argv: Sequence[str] | None = None, *, browser: auth.Browser | None = No
         return 130
     except BrokenPipeError:
         return ExitCode.OK
+    finally:
+        ApiClient.close_all()
 
 
 def run() -> None:
