@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +31,7 @@ class ApiClient:
         if not self.static_token and self.credentials is None:
             raise CliError("Not logged in: run `mi login`.", ExitCode.NOT_AUTHENTICATED)
         self.http = httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
-        _open.add(self)
+        _open.append(self)
 
     def close(self) -> None:
         self.http.close()
@@ -111,7 +110,8 @@ class ApiClient:
             page = _json(self.request("GET", page["next"]))
 
 
-_open: weakref.WeakSet[ApiClient] = weakref.WeakSet()
+# Strong references: a client dropped by its command must still be closed by close_all().
+_open: list[ApiClient] = []
 
 
 def _json(response: httpx.Response) -> Any:
