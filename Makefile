@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The project itself, editable (`pip install -e . --no-deps`): it puts the `mi` console script
+# (mi_cli/) in $(VENV)/bin; redone when pyproject.toml changes.
+INSTALLED := $(VENV)/.installed-project
 
 .PHONY: run test lint typecheck check pytest deps services bench clean
 
@@ -13,34 +16,38 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $(STAMP)
 
-deps: $(STAMP)
+$(INSTALLED): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(INSTALLED)
+
+deps: $(INSTALLED)
 
 ## make run: fleet simulator, local OIDC provider, web, Celery worker and beat on 127.0.0.1
-run: $(STAMP)
+run: $(INSTALLED)
 	$(PY) scripts/devstack.py
 
 ## make test: installs and starts what the tests need, then lint, type checks and the suite
-test: $(STAMP) services lint typecheck check pytest
+test: $(INSTALLED) services lint typecheck check pytest
 
 services:
 	@bash scripts/ensure-test-services.sh
 
-lint: $(STAMP)
+lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-typecheck: $(STAMP)
+typecheck: $(INSTALLED)
 	$(VENV)/bin/mypy .
 
-check: $(STAMP)
+check: $(INSTALLED)
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check --fail-level WARNING
 	DATABASE_URL=sqlite://:memory: DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
 
-pytest: $(STAMP)
+pytest: $(INSTALLED)
 	$(VENV)/bin/pytest -p no:randomly
 
-bench: $(STAMP)
+bench: $(INSTALLED)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
