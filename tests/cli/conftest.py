@@ -6,7 +6,10 @@ the CLI's loopback listener."""
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,8 +68,31 @@ def live_api(
     monkeypatch.setenv("MI_ISSUER", settings.API_TOKEN_ISSUER)
     jwks_cache.clear()
     cache.clear()
-    yield live_server.url
+    # The live server runs in this process: its log lines (and logging's own complaints)
+    # must not land in the stderr the tests read as the CLI's.
+    with _server_logs_aside():
+        yield live_server.url
     jwks_cache.clear()
+
+
+@contextmanager
+def _server_logs_aside() -> Iterator[None]:
+    handlers = [
+        handler
+        for name in (None, "django", "django.server")
+        for handler in logging.getLogger(name).handlers
+        if type(handler) is logging.StreamHandler
+    ]
+    # Assigned, not setStream(): that flushes the old stream, which a capture fixture of an
+    # earlier test may have closed.
+    previous = [handler.stream for handler in handlers]
+    for handler in handlers:
+        handler.stream = io.StringIO()
+    try:
+        yield
+    finally:
+        for handler, stream in zip(handlers, previous, strict=True):
+            handler.stream = stream
 
 
 def persona_browser(username: str, idp: IdpProcess) -> Callable[[str], None]:
