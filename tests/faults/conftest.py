@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from celery import Celery
 from django.test import Client
 
@@ -35,6 +34,7 @@ from fleetsim.client import FleetSimClient
 from fleetsim.process import free_port
 from instances.models import Operation
 from mi_admin.accounts.models import User
+from tests.deploy.stack import RedisServer
 from tests.fixtures.celery_worker import _database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,48 +52,6 @@ def wait_for(what: str, check: Callable[[], Any], seconds: float = 30, every: fl
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
-
-
-class RedisServer:
-    """``redis-server`` on a port of its own, without persistence: stopping it loses every
-    queued message, as a broker crash does."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed (make services)"
-        log = (LOGS / f"redis-{self.port}.log").open("ab")
-        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.workdir)]
-        self.process = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        wait_for("the test Redis to answer", answers, seconds=10)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
 
 
 @dataclass
@@ -197,7 +155,8 @@ def stack(transactional_db: None, fleetsim: FleetSimClient) -> Iterator[Stack]:
     """A private Redis and the web app; tests start the workers and beat they need."""
     LOGS.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="mi-faults-"))
-    server = RedisServer(workdir)
+    # Stopping it loses every queued message, as a broker crash does.
+    server = RedisServer(workdir, log_dir=LOGS)
     server.start()
     database_url = _database_url()
     env = {
