@@ -53,5 +53,5 @@ def test_down_count_opens_the_filtered_fleet(
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("globex-prod")
     expect(rows.locator('[data-col="health"]')).to_have_text("Down")
-    expect(page.get_by_label("Health")).to_have_value("down")
+    expect(page.locator("select#id_health")).to_have_value("down")
     screenshot("fleet-down")

@@ -77,6 +77,13 @@ def test_worker_killed_mid_upgrade_resumes_without_a_second_snapshot_or_write(
         return operation.lease_owner if step is not None else ""
 
     killed_pid = int(wait_for(f"a worker to be in {kill_in!r}", running_step).split(":")[1])
+    if kill_in == SNAPSHOT:
+        # The step is marked running just before its request leaves: "in the middle" is once
+        # GCP has it (the snapshot then takes 5 s), not a moment earlier on a loaded machine.
+        wait_for(
+            "GCP to receive the snapshot request",
+            lambda: stack.fleetsim.calls("compute.disks.createSnapshot") >= 1,
+        )
     stack.kill(pids[killed_pid])
 
     # then the other worker resumes it and the upgrade succeeds
