@@ -86,6 +86,15 @@ _DRIFT_SHORT: dict[str, str] = {
 
 
 @register.filter
+def sla_short(text: str) -> str:
+    """The version SLA pill's words for the fleet list's narrow column ("overdue 178 d",
+    "due in 3 d", "not held"); the whole sentence is its tooltip."""
+    if text.startswith("not held"):
+        return "not held"
+    return text.replace("overdue by ", "overdue ").replace(" days", " d").replace(" day", " d")
+
+
+@register.filter
 def drift_short(value: str) -> str:
     """``{{ instance.drift|drift_short }}``: "VM stopped" for the list's narrow column."""
     return _DRIFT_SHORT.get(value, value)

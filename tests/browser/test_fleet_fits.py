@@ -4,16 +4,19 @@ without a horizontal scroll bar, with long names and a full set of health column
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from fleetsim.client import FleetSimClient
 from health.services.sweep import sweep_run
 from idp.process import IdpProcess
-from instances.choices import Drift, InstanceKind
+from instances.choices import Drift, InstanceKind, LifecycleState
+from instances.models import Instance
 from tests.browser.signin import sign_in_as
 from tests.instances.factories import make_customer, make_instance, make_releases
 
@@ -42,14 +45,37 @@ def test_the_fleet_list_fits_a_laptop_screen(
         observed_version=older,
     )
     make_instance(slugs[2], url=fleetsim.instance_url(slugs[2]), observed_version=latest)
-    fleetsim.upsert_instances([{"slug": s, "status": "RUNNING", "version": latest} for s in slugs])
+    # and the widest values each column has: an internal instance far behind, long overdue
+    far_behind = make_instance(
+        "international-widgets-test",
+        customer=customer,
+        url=fleetsim.instance_url("international-widgets-test"),
+        kind=InstanceKind.INTERNAL,
+        observed_version=older,
+    )
+    slugs.append(far_behind.slug)
+    make_instance(
+        "international-widgets-next",
+        customer=customer,
+        url=fleetsim.instance_url("international-widgets-next"),
+        state=LifecycleState.PROVISIONING,
+    )
+    fleetsim.upsert_instances(
+        [
+            {"slug": s, "status": "RUNNING", "version": older if s == far_behind.slug else latest}
+            for s in slugs
+        ]
+    )
+    # synced minutes ago (not "never"): the last-sync cell at its usual width
+    Instance.objects.update(last_synced_at=timezone.now() - timedelta(minutes=12))
     sweep_run()
     page.set_viewport_size({"width": 1280, "height": 800})
     sign_in_as(page, live_server, oidc_settings, "devops")
 
     # when devops opens the fleet list with the default columns
     page.goto(f"{live_server.url}/instances/")
-    expect(page.get_by_test_id("instance-row")).to_have_count(3)
+    expect(page.get_by_test_id("instance-row")).to_have_count(5)
+    expect(page.locator('[data-slug="international-widgets-test"]')).to_contain_text("behind by")
     expect(page.locator('[data-col="uptime-30d"]').first).to_contain_text("%")
     screenshot("fleet-1280x800")
 

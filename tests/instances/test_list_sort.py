@@ -15,6 +15,7 @@ from django.utils import timezone
 from health.models import HealthDaily, InstanceHealth
 from instances.choices import LifecycleState
 from instances.models import Instance
+from instances.templatetags.fleet import sla_short
 from tests.instances.factories import make_instance, make_release
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +124,17 @@ def test_the_sort_headers_link_to_the_registered_sorts(client_for):
     assert 'href="/instances/?sort=uptime"' in body
     assert 'href="/instances/?sort=version_sla"' in body
     assert '<option value="uptime">30 d uptime</option>' in body
+
+
+@pytest.mark.parametrize(
+    ("text", "short"),
+    [
+        ("overdue by 178 days", "overdue 178 d"),
+        ("overdue by 1 day", "overdue 1 d"),
+        ("due in 3 days", "due in 3 d"),
+        ("not held: provisioning", "not held"),
+        ("current", "current"),
+    ],
+)
+def test_the_fleet_list_says_the_version_sla_in_few_words(text, short):
+    assert sla_short(text) == short

@@ -259,3 +259,15 @@ def test_the_audit_trail_keeps_a_one_off_window_in_utc(berlin, admin_user):
     assert after["window"] == (
         f"{start.isoformat()} to {(start + dt.timedelta(hours=1)).isoformat()}"
     )
+
+
+def test_the_short_ago_form_keeps_narrow_cells_narrow():
+    from django.template import Context, Template
+    from django.utils import timezone
+
+    twelve = timezone.now() - dt.timedelta(minutes=12, seconds=5)
+    html = Template('{{ at|when:"ago-short" }}').render(Context({"at": twelve}))
+    assert ">12\xa0min ago</time>" in html
+    three_days = timezone.now() - dt.timedelta(days=3, hours=1)
+    html = Template('{{ at|when:"ago-short" }}').render(Context({"at": three_days}))
+    assert ">3\xa0d ago</time>" in html

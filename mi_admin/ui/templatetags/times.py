@@ -9,6 +9,7 @@ that zone next to it, and carries the exact UTC instant as ISO 8601 for machines
     {{ grant.expires_at|when:"until" }}      3 hours                   (relative: no zone needed)
     {{ probe_at|when:"since" }}              5 minutes
     {{ synced_at|when:"ago" }}               3 hours ago               (largest unit only)
+    {{ synced_at|when:"ago-short" }}         3 h ago                   (narrow table cells)
 
 each wrapped in ``<time datetime="2026-12-06T21:05:09Z" title="2026-12-06 21:05:09 UTC">``.
 None renders as "" so ``|default:"—"`` still works; an ISO 8601 string (a time kept in a
@@ -66,8 +67,32 @@ def _time_element(utc: dt.datetime, shown: str) -> SafeString:
     )
 
 
+_UNITS = (
+    ("minutes", "min"),
+    ("minute", "min"),
+    ("hours", "h"),
+    ("hour", "h"),
+    ("days", "d"),
+    ("day", "d"),
+    ("weeks", "wk"),
+    ("week", "wk"),
+    ("months", "mo"),
+    ("month", "mo"),
+    ("years", "y"),
+    ("year", "y"),
+)
+
+
+def _short_units(text: str) -> str:
+    """ "12\xa0minutes" → "12\xa0min": the fleet list's last-sync cell stays narrow."""
+    for long, short in _UNITS:
+        text = text.replace(long, short)
+    return text
+
+
 _RELATIVE = {
     "until": lambda utc: timeuntil(utc),
     "since": lambda utc: timesince(utc),
     "ago": lambda utc: f"{timesince(utc, depth=1)} ago",
+    "ago-short": lambda utc: f"{_short_units(timesince(utc, depth=1))} ago",
 }
