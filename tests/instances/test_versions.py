@@ -38,7 +38,8 @@ def _row(response, slug: str) -> str:
 
 
 def _sla_text(response, slug: str) -> str:
-    match = re.search(r'data-testid="version-sla"[^>]*>([^<]*)<', _row(response, slug))
+    # The list says it in few words ("overdue 13 d"); the whole sentence is the tooltip's first.
+    match = re.search(r'data-testid="version-sla" title="([^".]*)', _row(response, slug))
     assert match, f"no version SLA cell in {slug}'s row"
     return match.group(1).strip()
 
