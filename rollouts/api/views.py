@@ -138,7 +138,8 @@ class _RolloutAction(ApiView):
     rollout's state does not allow it."""
 
     rules = {"POST": Perm.OPERATE_INSTANCE}
-    action: Action
+    # Not ``action``: DRF and drf-spectacular read that name as the viewset action.
+    perform: Action
 
     @extend_schema(
         request=ReasonInput,
@@ -151,7 +152,7 @@ class _RolloutAction(ApiView):
 
         def work() -> Response:
             try:
-                type(self).action(rollout, request.user, reason)
+                type(self).perform(rollout, request.user, reason)
             except RolloutError as exc:
                 return _refused(exc)
             return _answer(pk)
@@ -163,7 +164,7 @@ class RolloutStart(_RolloutAction):
     """Start a planned rollout (its waves then run on their schedule)."""
 
     @staticmethod
-    def action(rollout: Rollout, actor: User, reason: str) -> object:
+    def perform(rollout: Rollout, actor: User, reason: str) -> object:
         return rollout_start(rollout=rollout, actor=actor)
 
 
@@ -171,7 +172,7 @@ class RolloutPause(_RolloutAction):
     """Pause a running rollout (a reason is required): upgrades under way finish."""
 
     @staticmethod
-    def action(rollout: Rollout, actor: User, reason: str) -> object:
+    def perform(rollout: Rollout, actor: User, reason: str) -> object:
         return rollout_pause(rollout=rollout, actor=actor, reason=reason)
 
 
@@ -179,7 +180,7 @@ class RolloutResume(_RolloutAction):
     """Resume a paused rollout."""
 
     @staticmethod
-    def action(rollout: Rollout, actor: User, reason: str) -> object:
+    def perform(rollout: Rollout, actor: User, reason: str) -> object:
         return rollout_resume(rollout=rollout, actor=actor)
 
 
@@ -187,5 +188,5 @@ class RolloutAbort(_RolloutAction):
     """Abort (a reason is required): nothing new starts; upgrades in flight finish."""
 
     @staticmethod
-    def action(rollout: Rollout, actor: User, reason: str) -> object:
+    def perform(rollout: Rollout, actor: User, reason: str) -> object:
         return rollout_abort(rollout=rollout, actor=actor, reason=reason)
