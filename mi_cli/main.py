@@ -527,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="mi",
-        description="MI Admin from the terminal: the fleet, operations, rollouts, access and audit.",
+        description="MI Admin from the terminal: the fleet, operations, rollouts, access "
+        "and audit.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

@@ -33,9 +33,7 @@ def api(db: None, token_for: Callable[..., str]) -> Callable[[str], Client]:
 
 def _post(client: Client, url: str, body: dict[str, Any] | None = None, key: str = "") -> Any:
     headers: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(
-        url, data=json.dumps(body or {}), content_type="application/json", **headers
-    )
+    return client.post(url, data=json.dumps(body or {}), content_type="application/json", **headers)
 
 
 def _plan(client: Client, key: str = "", **body: Any) -> Any:

@@ -31,7 +31,8 @@ def test_rollout_start_status_pause_resume_abort(live_api, login_as, mi):
     assert f"Rollout #{rollout.pk} of 6.10.0 planned." in result.out
     assert f"Rollout #{rollout.pk} of 6.10.0: running" in result.out
     assert "Test instances" in result.out
-    assert "rctest" in result.out and "skipped" in result.out
+    assert "rctest" in result.out
+    assert "skipped" in result.out
     # when they ask for its status by version, as JSON
     status = mi("rollout", "status", "6.10.0", "--json")
     # then the waves and per-instance states come back
@@ -59,9 +60,8 @@ def test_rollout_start_status_pause_resume_abort(live_api, login_as, mi):
     assert aborted.code == ExitCode.OK, aborted.err
     assert json.loads(aborted.out)["state"] == "aborted"
     # then each action was audited as devops
-    actions = set(
-        AuditEvent.objects.filter(actor__username="devops@example.com").values_list("action", flat=True)
-    )
+    by_devops = AuditEvent.objects.filter(actor__username="devops@example.com")
+    actions = set(by_devops.values_list("action", flat=True))
     assert {"rollout.started", "rollout.paused", "rollout.resumed"} <= actions
     # and an unknown rollout is exit 5
     missing = mi("rollout", "status", "9.9.9")
