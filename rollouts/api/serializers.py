@@ -17,7 +17,7 @@ def _counts(states: list[str]) -> dict[str, int]:
     return {state: counted.get(state, 0) for state in TargetState.values}
 
 
-class TargetCounts(serializers.Serializer):
+class RolloutTargetCounts(serializers.Serializer):
     # Documents the shape of ``counts``: one entry per target state.
     pending = serializers.IntegerField()
     upgrading = serializers.IntegerField()
@@ -57,7 +57,7 @@ class RolloutSerializer(serializers.ModelSerializer):
         ]
 
 
-class TargetSerializer(serializers.ModelSerializer):
+class RolloutTargetSerializer(serializers.ModelSerializer):
     instance = serializers.CharField(source="instance.slug", read_only=True)
     operation = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     late = serializers.BooleanField(read_only=True)
@@ -77,7 +77,7 @@ class TargetSerializer(serializers.ModelSerializer):
         ]
 
 
-class WaveSerializer(serializers.ModelSerializer):
+class RolloutWaveSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
     targets = serializers.SerializerMethodField()
 
@@ -96,13 +96,13 @@ class WaveSerializer(serializers.ModelSerializer):
             "targets",
         ]
 
-    @extend_schema_field(TargetCounts)
+    @extend_schema_field(RolloutTargetCounts)
     def get_counts(self, obj: RolloutWave) -> dict[str, int]:
         return _counts([t.state for t in obj.targets.all()])
 
-    @extend_schema_field(TargetSerializer(many=True))
+    @extend_schema_field(RolloutTargetSerializer(many=True))
     def get_targets(self, obj: RolloutWave) -> Any:
-        return TargetSerializer(obj.targets.all(), many=True).data
+        return RolloutTargetSerializer(obj.targets.all(), many=True).data
 
 
 class RolloutDetailSerializer(serializers.ModelSerializer):
@@ -138,16 +138,16 @@ class RolloutDetailSerializer(serializers.ModelSerializer):
             "waves",
         ]
 
-    @extend_schema_field(TargetCounts)
+    @extend_schema_field(RolloutTargetCounts)
     def get_counts(self, obj: Rollout) -> dict[str, int]:
         return _counts([t.state for wave in obj.waves.all() for t in wave.targets.all()])
 
-    @extend_schema_field(WaveSerializer(many=True))
+    @extend_schema_field(RolloutWaveSerializer(many=True))
     def get_waves(self, obj: Rollout) -> Any:
-        return WaveSerializer(obj.waves.all(), many=True).data
+        return RolloutWaveSerializer(obj.waves.all(), many=True).data
 
 
-class PlanInput(serializers.Serializer):
+class RolloutPlanInput(serializers.Serializer):
     version = serializers.CharField(max_length=64, help_text="the release's version, 6.10.0")
     failure_budget = serializers.IntegerField(
         min_value=0,
@@ -161,7 +161,7 @@ class PlanInput(serializers.Serializer):
     only_in_maintenance_windows = serializers.BooleanField(default=False)
 
 
-class ReasonInput(serializers.Serializer):
+class RolloutActionInput(serializers.Serializer):
     reason = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="required to pause or abort"
     )

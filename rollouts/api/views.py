@@ -24,9 +24,9 @@ from mi_admin.api.problems import problem_response
 from mi_admin.api.views import ApiView, ApiViewMixin
 from rollouts import selectors
 from rollouts.api.serializers import (
-    PlanInput,
-    ReasonInput,
+    RolloutActionInput,
     RolloutDetailSerializer,
+    RolloutPlanInput,
     RolloutSerializer,
 )
 from rollouts.filtersets import RolloutFilterSet
@@ -91,12 +91,12 @@ class RolloutList(ApiViewMixin, generics.ListAPIView):
         return selectors.rollout_list()
 
     @extend_schema(
-        request=PlanInput,
+        request=RolloutPlanInput,
         responses={201: RolloutDetailSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     def post(self, request: Request) -> Response:
-        data = _valid(PlanInput, request)
+        data = _valid(RolloutPlanInput, request)
         release = selectors.release_by_version(version=data["version"])
         if release is None:
             return problem_response(
@@ -142,13 +142,13 @@ class _RolloutAction(ApiView):
     perform: Action
 
     @extend_schema(
-        request=ReasonInput,
+        request=RolloutActionInput,
         responses={200: RolloutDetailSerializer},
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     def post(self, request: Request, pk: int) -> Response:
         rollout = _rollout(pk)
-        reason = _valid(ReasonInput, request).get("reason") or ""
+        reason = _valid(RolloutActionInput, request).get("reason") or ""
 
         def work() -> Response:
             try:
