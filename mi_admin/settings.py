@@ -537,6 +537,8 @@ SPECTACULAR_SETTINGS = {
         "GrantState": "access.choices.GrantState",
         "ApprovalState": "mi_admin.approvals.choices.RequestState",
         "Decision": "mi_admin.approvals.choices.Decision",
+        "RolloutState": "rollouts.models.RolloutState",
+        "RolloutTargetState": "rollouts.models.TargetState",
     },
 }
 

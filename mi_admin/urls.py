@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("mi_admin.api.urls")),
     path("api/v1/", include("instances.api.urls")),
     path("api/v1/", include("access.api.urls")),
+    path("api/v1/", include("rollouts.api.urls")),
     path("api/v1/", include("mi_admin.approvals.api.urls")),
     path("api/v1/", include("mi_admin.audit_pages.api.urls")),
 ]

@@ -345,6 +345,147 @@ def cmd_access_list(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+# -- rollouts ---------------------------------------------------------------------------
+
+WAVE_COLUMNS: list[Column] = [
+    ("wave", lambda r: r.get("position")),
+    ("name", lambda r: r.get("name")),
+    ("pending", lambda r: dig(r, "counts.pending")),
+    ("upgrading", lambda r: dig(r, "counts.upgrading")),
+    ("done", lambda r: dig(r, "counts.done")),
+    ("failed", lambda r: dig(r, "counts.failed")),
+    ("skipped", lambda r: dig(r, "counts.skipped")),
+    ("earliest start", lambda r: r.get("earliest_start")),
+]
+TARGET_COLUMNS: list[Column] = [
+    ("wave", lambda r: r.get("wave")),
+    ("instance", lambda r: r.get("instance")),
+    ("state", lambda r: r.get("state")),
+    ("operation", lambda r: r.get("operation")),
+    ("note", lambda r: r.get("error") or r.get("skip_reason")),
+]
+ROLLOUT_COLUMNS: list[Column] = [
+    ("id", lambda r: r.get("id")),
+    ("release", lambda r: r.get("release")),
+    ("state", lambda r: r.get("state")),
+    ("targets", lambda r: r.get("target_count")),
+    ("done", lambda r: r.get("done_count")),
+    ("failed", lambda r: r.get("failed_count")),
+    ("created", lambda r: r.get("created_at")),
+]
+
+
+def rollout_status_text(rollout: dict[str, Any]) -> str:
+    """A rollout's status for people: one line, the waves' counts, then each instance."""
+    counts = rollout.get("counts") or {}
+    summary = ", ".join(f"{counts[state]} {state}" for state in counts if counts[state])
+    head = f"Rollout #{rollout.get('id')} of {rollout.get('release')}: {rollout.get('state')}"
+    if rollout.get("paused_reason"):
+        head += f" ({rollout['paused_reason']})"
+    waves = rollout.get("waves") or []
+    targets = [
+        {**target, "wave": wave.get("position")}
+        for wave in waves
+        for target in wave.get("targets") or []
+    ]
+    parts = [f"{head}\n{summary or 'no instances'}"]
+    if waves:
+        parts.append(table(waves, WAVE_COLUMNS))
+    if targets:
+        parts.append(table(targets, TARGET_COLUMNS))
+    return "\n\n".join(parts)
+
+
+def rollout_ref(ref: str) -> tuple[int | None, str]:
+    """``mi rollout ... REF``: a number is a rollout's id, anything else a release version."""
+    ref = ref.strip()
+    return (int(ref), "") if ref.isdigit() else (None, ref)
+
+
+# Under way: at most one per release (the server's constraint).
+ACTIVE_ROLLOUT_STATES = {"running", "paused", "aborting", "superseding"}
+
+
+def _rollout_id(api: ApiClient, ref: str | None) -> int:
+    """The rollout REF names: its id, or that version's rollout under way, else its newest
+    (no REF: the same over all versions)."""
+    pk, version = rollout_ref(ref) if ref else (None, "")
+    if pk is not None:
+        return pk
+    rows = api.get("rollouts/", release=version or None, page_size=50).get("results") or []
+    if not rows:
+        where = f" of {version}" if version else ""
+        raise CliError(f"No rollout{where} found.", ExitCode.NOT_FOUND)
+    active = [row for row in rows if row.get("state") in ACTIVE_ROLLOUT_STATES]
+    return int((active or rows)[0]["id"])
+
+
+def _rollout_out(args: argparse.Namespace, rollout: dict[str, Any], message: str = "") -> int:
+    if args.json:
+        dump_json(rollout, sys.stdout)
+    else:
+        _out(args, (f"{message}\n" if message else "") + rollout_status_text(rollout))
+    return ExitCode.OK
+
+
+def cmd_rollout_start(args: argparse.Namespace) -> int:
+    """Start the planned rollout of VERSION (one adjusted on its page, or left by a start
+    that was refused), else plan one and start it; the waves then run on their schedule."""
+    api = ApiClient(args.server)
+    stream = sys.stderr if args.json else sys.stdout
+    planned = api.get("rollouts/", release=args.version, state="planned", page_size=1)
+    rows = planned.get("results") or []
+    if rows:
+        pk = int(rows[0]["id"])
+        print(f"Rollout #{pk} of {args.version} was planned already.", file=stream)
+    else:
+        body = {
+            "version": args.version,
+            "failure_budget": args.failure_budget,
+            "hold_seconds": args.hold,
+            "only_in_maintenance_windows": args.in_windows,
+        }
+        pk = int(api.post("rollouts/", body).json()["id"])
+        print(f"Rollout #{pk} of {args.version} planned.", file=stream)
+    rollout = api.post(f"rollouts/{pk}/start/").json()
+    return _rollout_out(args, rollout, f"Rollout #{rollout['id']} started.")
+
+
+def cmd_rollout_status(args: argparse.Namespace) -> int:
+    api = ApiClient(args.server)
+    if args.all:
+        rows = list(api.pages("rollouts/", release=args.ref, state=args.state))
+        if args.json:
+            dump_json(rows, sys.stdout)
+        elif rows:
+            _out(args, table(rows, ROLLOUT_COLUMNS))
+        else:
+            _out(args, "No rollouts match.")
+        return ExitCode.OK
+    rollout = api.get(f"rollouts/{_rollout_id(api, args.ref)}/")
+    return _rollout_out(args, rollout)
+
+
+def _rollout_action(args: argparse.Namespace, verb: str, done: str) -> int:
+    api = ApiClient(args.server)
+    pk = _rollout_id(api, args.ref)
+    reason = getattr(args, "reason", None)
+    rollout = api.post(f"rollouts/{pk}/{verb}/", {"reason": reason} if reason else {}).json()
+    return _rollout_out(args, rollout, f"Rollout #{pk} {done}.")
+
+
+def cmd_rollout_pause(args: argparse.Namespace) -> int:
+    return _rollout_action(args, "pause", "paused")
+
+
+def cmd_rollout_resume(args: argparse.Namespace) -> int:
+    return _rollout_action(args, "resume", "resumed")
+
+
+def cmd_rollout_abort(args: argparse.Namespace) -> int:
+    return _rollout_action(args, "abort", "aborting")
+
+
 # -- audit ------------------------------------------------------------------------------
 
 
@@ -386,7 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="mi",
-        description="MI Admin from the terminal: the fleet, operations, access and audit.",
+        description="MI Admin from the terminal: the fleet, operations, rollouts, access "
+        "and audit.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -493,6 +635,61 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add_access("list", cmd_access_list, "list grants")
     sub.add_argument("--mine", action="store_true", help="only mine")
     sub.add_argument("--state", help="pending, active, ended, ...")
+
+    rollout = commands.add_parser(
+        "rollout",
+        help="rollouts of a release across the fleet",
+        description="Rollouts of a release across the fleet, wave after wave. REF is a "
+        "rollout's id or a release version (its newest rollout).",
+    )
+    rollout_commands = rollout.add_subparsers(
+        dest="rollout_command", metavar="ACTION", required=True
+    )
+
+    def add_rollout(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        sub = rollout_commands.add_parser(
+            name,
+            help=help,
+            description=help,
+            parents=[common],
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = add_rollout("start", cmd_rollout_start, "plan a rollout of a release and start it")
+    sub.add_argument("version", metavar="VERSION", help="a registered release (6.10.0)")
+    sub.add_argument(
+        "--failure-budget",
+        type=int,
+        default=0,
+        metavar="N",
+        help="failed instances a wave may have and the next still start (default 0)",
+    )
+    sub.add_argument(
+        "--hold", type=int, default=0, metavar="SECONDS", help="wait after each wave (default 0)"
+    )
+    sub.add_argument(
+        "--in-windows",
+        action="store_true",
+        help="upgrade each instance only inside its maintenance window",
+    )
+    sub = add_rollout(
+        "status", cmd_rollout_status, "a rollout's waves and instances (default: the newest)"
+    )
+    sub.add_argument("ref", nargs="?", metavar="REF", help="a rollout's id or a version")
+    sub.add_argument("--all", action="store_true", help="list rollouts (REF: of that version)")
+    sub.add_argument("--state", help="with --all: planned, running, paused, ...")
+    for name, handler, help in (
+        ("pause", cmd_rollout_pause, "pause a running rollout (upgrades under way finish)"),
+        ("resume", cmd_rollout_resume, "resume a paused rollout"),
+        ("abort", cmd_rollout_abort, "abort a rollout (upgrades under way finish)"),
+    ):
+        sub = add_rollout(name, handler, help)
+        sub.add_argument("ref", metavar="REF", help="a rollout's id or a version")
+        if name != "resume":
+            sub.add_argument("--reason", required=True, help="why (shown and audited)")
 
     audit = commands.add_parser("audit", help="the audit trail", description="The audit trail.")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)

@@ -246,3 +246,8 @@ def rollout_evidence(*, rollout: Rollout) -> list[EvidenceRow]:
     # Test instances first, whatever wave a person moved them to.
     rows.sort(key=lambda r: not r.test_instance)
     return rows
+
+
+def release_by_version(*, version: str) -> Release | None:
+    """The registered release of ``version`` ("6.10.0"), or None."""
+    return Release.objects.filter(version=version).first()

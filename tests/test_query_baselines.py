@@ -625,3 +625,59 @@ def test_the_timeline_query_count_stays_flat_as_events_grow(
     assert (few, many) == (TIMELINE_BASELINE, TIMELINE_BASELINE)
     if name == "instance_timeline":
         assert client.get(url).content.decode().count('data-testid="timeline-event"') == 50
+
+
+# The rollouts API as a manager reads it (each includes the session, the user and their
+# groups: 3 queries).
+ROLLOUT_API_BASELINES: dict[str, int] = {
+    # the page of rollouts with release and creator (one join), target counts annotated
+    "api_rollout_list": 4,
+    # the rollout with its joins; waves; their targets; the targets' instances; operations
+    "api_rollout_detail": 8,
+}
+
+
+def _rollouts_with_targets(rollouts: int, targets: int) -> Rollout:
+    """``rollouts`` rollouts of a new release, each of two waves sharing ``targets``
+    instances, half done (an operation), the rest pending; returns the last."""
+    release = Release.objects.create(
+        version=f"9.{Release.objects.count()}.0", released_at=timezone.now()
+    )
+    instances = make_fleet(targets, with_history=False, prefix=f"ro{release.pk}")
+    rollout = None
+    for _ in range(rollouts):
+        rollout = Rollout.objects.create(release=release, created_by=make_persona("devops"))
+        waves = [
+            RolloutWave.objects.create(
+                rollout=rollout, position=p, name=f"w{p}", earliest_start=timezone.now()
+            )
+            for p in (0, 1)
+        ]
+        for i, instance in enumerate(instances):
+            operation = make_operation(instance, state=OperationState.SUCCEEDED) if i % 2 else None
+            RolloutTarget.objects.create(
+                rollout=rollout,
+                wave=waves[i % 2],
+                instance=instance,
+                operation=operation,
+                state="done" if operation else "pending",
+            )
+    assert rollout is not None
+    return rollout
+
+
+@pytest.mark.parametrize("name", list(ROLLOUT_API_BASELINES))
+def test_rollout_api_query_count_is_the_baseline(name: str, client_for: Callable):
+    # given a manager and one rollout of four targets
+    client = client_for("manager")
+    rollout = _rollouts_with_targets(1, 4)
+    url = "/api/v1/rollouts/" + (f"{rollout.pk}/" if name == "api_rollout_detail" else "")
+    client.get(url)  # warm per-process caches
+    # when it is read, then again with more rollouts and forty targets in the measured one
+    small = _count(client, url, {}, {})
+    bigger = _rollouts_with_targets(5, 40)
+    if name == "api_rollout_detail":
+        url = f"/api/v1/rollouts/{bigger.pk}/"
+    large = _count(client, url, {}, {})
+    # then both cost the baseline
+    assert (small, large) == (ROLLOUT_API_BASELINES[name], ROLLOUT_API_BASELINES[name])

@@ -23,6 +23,7 @@ from mi_admin.accounts.rules import RULE_ATTR, Rule
 from mi_admin.api.checks import view_methods
 from mi_admin.approvals.models import ApprovalRequest
 from mi_admin.approvals.services import approval_request_create
+from rollouts.models import Rollout
 from tests.access.conftest import seed_access_levels
 from tests.access.factories import make_access_grant
 from tests.api.conftest import API_PERSONAS, MACHINE
@@ -56,6 +57,7 @@ def only(code: int, *allowed: str) -> dict[str, int]:
 
 SLUG = {"slug": "acme-prod"}
 GRANT = {"pk": 900002}
+ROLLOUT = {"pk": 900004}
 OPERATORS = ("devops", "admin", MACHINE)  # the machine client mi-ci is DevOps
 
 # (URL name, method) → expected status per persona. POST bodies are empty or incomplete on
@@ -82,6 +84,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("access_api:grant_detail", "GET"): Row(everyone(200), GRANT),
     ("access_api:grant_review", "POST"): Row(everyone(400), GRANT, {}),
     ("access_api:grant_end", "POST"): Row(only(400, "devops", "manager", "admin"), GRANT, {}),
+    # Rollouts: anyone with a role reads; operators plan (an empty body: 400) and act on the
+    # planned rollout #900004: start succeeds, pause and abort want a reason, resume wants a
+    # paused rollout (400, the service's sentence).
+    ("rollouts_api:rollout_list", "GET"): Row(everyone(200)),
+    ("rollouts_api:rollout_list", "POST"): Row(only(400, *OPERATORS), body={}),
+    ("rollouts_api:rollout_detail", "GET"): Row(everyone(200), ROLLOUT),
+    ("rollouts_api:rollout_start", "POST"): Row(only(200, *OPERATORS), ROLLOUT, {}),
+    ("rollouts_api:rollout_pause", "POST"): Row(only(400, *OPERATORS), ROLLOUT, {}),
+    ("rollouts_api:rollout_resume", "POST"): Row(only(400, *OPERATORS), ROLLOUT, {}),
+    ("rollouts_api:rollout_abort", "POST"): Row(only(400, *OPERATORS), ROLLOUT, {}),
     ("approvals_api:approval_list", "GET"): Row(everyone(200)),
     ("approvals_api:approval_detail", "GET"): Row(everyone(200), {"pk": 900003}),
     ("audit_api:event_list", "GET"): Row(only(200, *OPERATORS)),
@@ -93,7 +105,8 @@ MATRIX: dict[tuple[str, str], Row] = {
 def matrix_objects(db):
     instance = make_instance("acme-prod")
     make_operation(instance, state=OperationState.SUCCEEDED, pk=900001)
-    Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
+    release = Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
+    Rollout.objects.create(pk=900004, release=release)
     # A pending grant of devops with its approval request (#900003) waiting for a manager.
     seed_access_levels()
     grant = make_access_grant(make_persona("devops"), instance, pk=900002)

@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 
 from instances.choices import OperationState
 from instances.models import Instance, Release
+from rollouts.services import rollout_create
 from tests.access.conftest import request_grant, seed_access_levels
 from tests.fixtures.personas import make_persona
 from tests.instances.factories import make_instance, make_operation
@@ -40,6 +41,8 @@ def api_schema(api_settings, token_for, db, settings, _wsgi_keeps_the_test_conne
     for slug in ("acme-prod", "acme-test", "globex-prod"):
         make_operation(make_instance(slug), state=OperationState.SUCCEEDED)
     Release.objects.create(version="6.10.0", released_at="2026-03-05T12:00:00Z")
+    # A planned rollout of 6.10.0 over that fleet (waves and targets to read).
+    rollout_create(release=Release.objects.get(version="6.10.0"), actor=None)
     # Grants (one pending, waiting for approval) and their audit events to read.
     seed_access_levels()
     request_grant(make_persona("admin"), Instance.objects.get(slug="acme-prod"))
@@ -57,9 +60,9 @@ def test_api_conforms_to_its_schema(api_schema):
     # given the schema's safe operations and a DevOps token
     schema, token = api_schema
     operations = [result.ok() for result in schema.get_all_operations()]
-    # instances, instance, releases, operation; grants, grant; approvals, approval; audit
-    # events and their CSV export
-    assert len(operations) == 10
+    # instances, instance, releases, operation; grants, grant; rollouts, rollout; approvals,
+    # approval; audit events and their CSV export
+    assert len(operations) == 12
 
     for operation in operations:
 
