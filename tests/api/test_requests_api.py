@@ -123,6 +123,9 @@ def test_ce_sees_only_their_own_and_mine_filters(api):
     assert all_ids == [own.pk, theirs.pk]
     assert mine == [theirs.pk]
     assert features == [own.pk]
+    # and each row carries its SLA clocks, as the queue shows them
+    row = ce.get(LIST).json()["results"][0]
+    assert [clock["label"] for clock in row["clocks"]] == ["Response (24 h)", "Resolution"]
     # and ce cannot read or act on devops's request
     assert ce.get(f"{LIST}{theirs.pk}/").status_code == 404
     assert _act(ce, theirs.pk, "comment", "hi").status_code == 404
