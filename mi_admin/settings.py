@@ -537,6 +537,10 @@ SPECTACULAR_SETTINGS = {
         "GrantState": "access.choices.GrantState",
         "ApprovalState": "mi_admin.approvals.choices.RequestState",
         "Decision": "mi_admin.approvals.choices.Decision",
+        "RequestKind": "mi_requests.choices.RequestKind",
+        "RequestState": "mi_requests.choices.RequestState",
+        "IncidentCause": "health.choices.IncidentCause",
+        "IncidentState": "health.choices.IncidentState",
     },
 }
 

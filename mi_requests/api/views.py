@@ -82,6 +82,8 @@ class RequestList(ApiViewMixin, generics.ListAPIView):
     pagination_class = Newest
 
     def get_queryset(self) -> QuerySet[CustomerRequest]:
+        if getattr(self, "swagger_fake_view", False):  # the schema is built with no caller
+            return CustomerRequest.objects.none()
         return selectors.requests_visible_to(user=signed_in_user(self.request))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
