@@ -539,6 +539,10 @@ SPECTACULAR_SETTINGS = {
         "Decision": "mi_admin.approvals.choices.Decision",
         "RolloutState": "rollouts.models.RolloutState",
         "RolloutTargetState": "rollouts.models.TargetState",
+        "RequestKind": "mi_requests.choices.RequestKind",
+        "RequestState": "mi_requests.choices.RequestState",
+        "IncidentCause": "health.choices.IncidentCause",
+        "IncidentState": "health.choices.IncidentState",
     },
 }
 

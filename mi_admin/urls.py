@@ -25,6 +25,8 @@ urlpatterns = [
     path("api/v1/", include("rollouts.api.urls")),
     path("api/v1/", include("mi_admin.approvals.api.urls")),
     path("api/v1/", include("mi_admin.audit_pages.api.urls")),
+    path("api/v1/", include("mi_requests.api.urls")),
+    path("api/v1/", include("health.api.urls")),
 ]
 
 # Under /api/ these answer application/problem+json; elsewhere Django's pages.

@@ -518,6 +518,68 @@ def _minutes(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+# -- requests ---------------------------------------------------------------------------
+
+REQUEST_COLUMNS: list[Column] = [
+    ("id", lambda r: r.get("id")),
+    ("kind", lambda r: r.get("kind")),
+    ("state", lambda r: r.get("state")),
+    ("instance", lambda r: r.get("instance") or r.get("customer")),
+    ("requester", lambda r: r.get("requester")),
+    ("submitted", lambda r: r.get("submitted_at")),
+    ("summary", lambda r: r.get("summary")),
+]
+EVENT_COLUMNS: list[Column] = [
+    ("at", lambda r: r.get("at")),
+    ("who", lambda r: r.get("actor") or "system"),
+    ("action", lambda r: r.get("action")),
+    ("state", lambda r: r.get("to_state")),
+    ("comment", lambda r: r.get("comment")),
+]
+CLOCK_COLUMNS: list[Column] = [
+    ("clock", lambda r: r.get("label")),
+    ("due", lambda r: r.get("due")),
+    ("state", lambda r: r.get("state")),
+    ("note", lambda r: r.get("note")),
+]
+
+
+def cmd_requests(args: argparse.Namespace) -> int:
+    api = ApiClient(args.server)
+    rows = list(api.pages("requests/", mine="true" if args.mine else None, state=args.state))
+    if args.json:
+        dump_json(rows, sys.stdout)
+    elif rows:
+        _out(args, table(rows, REQUEST_COLUMNS))
+    else:
+        _out(args, "No requests match.")
+    return ExitCode.OK
+
+
+def cmd_requests_show(args: argparse.Namespace) -> int:
+    api = ApiClient(args.server)
+    row = api.get(f"requests/{args.id}/")
+    if args.json:
+        dump_json(row, sys.stdout)
+        return ExitCode.OK
+    pairs = [
+        ("Request", f"#{row.get('id')} {row.get('summary')}"),
+        ("Kind", row.get("kind")),
+        ("State", row.get("state")),
+        ("Instance", row.get("instance")),
+        ("Customer", row.get("customer")),
+        ("Requester", row.get("requester")),
+        ("Handler", row.get("handler")),
+        ("Reason", row.get("reason")),
+        ("Submitted", row.get("submitted_at")),
+        ("Actions", ", ".join(row.get("actions") or []) or None),
+    ]
+    _out(args, key_values(pairs))
+    _out(args, "\nSLA clocks\n" + table(row.get("clocks") or [], CLOCK_COLUMNS))
+    _out(args, "\nTimeline\n" + table(row.get("events") or [], EVENT_COLUMNS))
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -703,6 +765,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--since", required=True, help="a date (2026-12-01) or time")
     sub.add_argument("-o", "--output", help="write to this file (default: stdout)")
     sub.set_defaults(handler=cmd_audit_export)
+
+    # `mi requests` lists; `mi requests show ID` reads one (its timeline and SLA clocks).
+    sub = add("requests", cmd_requests, "list customer requests (newest first)")
+    sub.add_argument("--mine", action="store_true", help="only the ones I filed")
+    sub.add_argument("--state", help="submitted, acknowledged, approved, waiting, done, ...")
+    request_commands = sub.add_subparsers(dest="requests_command", metavar="ACTION")
+    show = request_commands.add_parser(
+        "show",
+        help="one request: its timeline and SLA clocks",
+        description="One request: its timeline and SLA clocks.",
+        parents=[common],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("id", type=int)
+    show.set_defaults(handler=cmd_requests_show)
     return parser
 
 

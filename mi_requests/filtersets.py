@@ -53,3 +53,18 @@ class AttainmentFilterSet(django_filters.FilterSet):
     class Meta:
         model = CustomerRequest
         fields = ["kind", "since", "until"]
+
+
+class ApiRequestFilterSet(RequestFilterSet):
+    """The API's request list: the queue's filters, and ``mine=true`` for the caller's own."""
+
+    mine = django_filters.BooleanFilter(method="only_mine", label="Only my requests")
+
+    class Meta:
+        model = CustomerRequest
+        fields = ["q", "status", "state", "kind", "mine"]
+
+    def only_mine(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet[Any]:
+        if not value or self.request is None:
+            return queryset
+        return queryset.filter(requester_id=self.request.user.pk)

@@ -681,3 +681,39 @@ def test_rollout_api_query_count_is_the_baseline(name: str, client_for: Callable
     large = _count(client, url, {}, {})
     # then both cost the baseline
     assert (small, large) == (ROLLOUT_API_BASELINES[name], ROLLOUT_API_BASELINES[name])
+
+
+# The requests and health API through DevOps's browser session (session, user, groups: 3
+# queries; a cursor page has no count).
+REQUESTS_HEALTH_API_BASELINES: dict[str, tuple[str, dict[str, str], int]] = {
+    # the page (requester, customer, instance, handler joined); its pauses (the clocks)
+    "api_request_list": ("/api/v1/requests/", {}, 5),
+    "api_request_list_filtered": ("/api/v1/requests/", {"status": "open", "kind": "suspension"}, 5),
+    # the request (with its operation); timeline with actors; pauses; approvals
+    "api_request_detail": ("/api/v1/requests/{pk}/", {}, 7),
+    # the page (instance, customer, acknowledger and note count joined in)
+    "api_incident_list": ("/api/v1/incidents/", {}, 4),
+    "api_incident_list_filtered": ("/api/v1/incidents/", {"state": "open", "cause": "down"}, 4),
+    # the instance; its three uptime figures (one query)
+    "api_instance_uptime": ("/api/v1/instances/{slug}/uptime/", {}, 5),
+}
+
+
+@pytest.mark.parametrize("name", list(REQUESTS_HEALTH_API_BASELINES))
+def test_requests_and_health_api_query_count_is_the_baseline(name: str, client_for: Callable):
+    # given DevOps, a few requests and incidents on a small fleet
+    url, query, expected = REQUESTS_HEALTH_API_BASELINES[name]
+    client = client_for("devops")
+    devops = User.objects.get(username="devops")
+    pk = _requests_fixture(5, events=2)
+    fleet = make_fleet(SMALL)
+    _incidents_for(fleet, devops)
+    url = url.format(pk=pk, slug=fleet[0].slug)
+    client.get(url, query)  # warm per-process caches
+    small = _count(client, url, query, {})
+    # when there are many more requests, events, incidents and instances
+    _requests_fixture(60, events=30)
+    _incidents_for(make_fleet(LARGE, prefix="more"), devops)
+    large = _count(client, url, query, {})
+    # then both cost the baseline
+    assert (small, large) == (expected, expected)

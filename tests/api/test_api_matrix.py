@@ -29,6 +29,7 @@ from tests.access.factories import make_access_grant
 from tests.api.conftest import API_PERSONAS, MACHINE
 from tests.fixtures.personas import make_persona
 from tests.instances.factories import make_instance, make_operation
+from tests.mi_requests.factories import make_request
 
 UNAUTHENTICATED = 401
 DENY = 403
@@ -100,6 +101,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("audit_api:event_export", "GET"): Row(only(200, *OPERATORS)),
 }
 
+# Requests: everyone with a role files requests and sees #900004 (ce's own; the others see
+# every request); an empty filing is a 400, and so is a comment with no text (the service).
+REQUEST = {"pk": 900004}
+MATRIX.update(
+    {
+        ("mi_requests_api:request_list", "GET"): Row(everyone(200)),
+        ("mi_requests_api:request_list", "POST"): Row(everyone(400), body={}),
+        ("mi_requests_api:request_detail", "GET"): Row(everyone(200), REQUEST),
+        ("mi_requests_api:request_act", "POST"): Row(everyone(400), REQUEST, {"action": "comment"}),
+        # Health: anyone with a role reads incidents and uptime.
+        ("health_api:incident_list", "GET"): Row(everyone(200)),
+        ("health_api:instance_uptime", "GET"): Row(everyone(200), SLUG),
+    }
+)
+
 
 @pytest.fixture
 def matrix_objects(db):
@@ -119,6 +135,7 @@ def matrix_objects(db):
     )
     ApprovalRequest.objects.filter(pk=approval.pk).update(id=900003)
     AccessGrant.objects.filter(pk=grant.pk).update(approval_request_id=900003)
+    make_request(make_persona("ce"), instance, pk=900004)
 
 
 def _api_endpoints() -> list[tuple[str, str]]:

@@ -10,15 +10,18 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 
+from health.models import Incident
 from instances.choices import OperationState
 from instances.models import Instance, Release
 from rollouts.services import rollout_create
 from tests.access.conftest import request_grant, seed_access_levels
 from tests.fixtures.personas import make_persona
 from tests.instances.factories import make_instance, make_operation
+from tests.mi_requests.factories import make_request
 
 MAX_EXAMPLES = 8
 
@@ -47,6 +50,15 @@ def api_schema(api_settings, token_for, db, settings, _wsgi_keeps_the_test_conne
     seed_access_levels()
     request_grant(make_persona("admin"), Instance.objects.get(slug="acme-prod"))
     request_grant(make_persona("devops"), Instance.objects.get(slug="acme-test"))
+    # A customer request and an incident to read.
+    make_request(make_persona("ce"), Instance.objects.get(slug="acme-prod"))
+    Incident.objects.create(
+        instance=Instance.objects.get(slug="globex-prod"),
+        cause="down",
+        dedup_key="mi-admin/globex-prod/down",
+        summary="globex-prod is down",
+        opened_at=timezone.now(),
+    )
     token = token_for("devops")
     schema = schemathesis.openapi.from_wsgi(
         "/api/schema/?format=json",
@@ -61,8 +73,8 @@ def test_api_conforms_to_its_schema(api_schema):
     schema, token = api_schema
     operations = [result.ok() for result in schema.get_all_operations()]
     # instances, instance, releases, operation; grants, grant; rollouts, rollout; approvals,
-    # approval; audit events and their CSV export
-    assert len(operations) == 12
+    # approval; audit events and their CSV export; requests, request; incidents, uptime
+    assert len(operations) == 16
 
     for operation in operations:
 
