@@ -4,14 +4,13 @@ service call, serialize). The services decide and refuse with the sentence to sh
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,30 +23,13 @@ from access.services import AccessError, access_grant_end, access_grant_request
 from instances import selectors as instance_selectors
 from mi_admin.accounts.roles import Perm, roles_with, user_can
 from mi_admin.accounts.rules import Rule
-from mi_admin.api.idempotency import HEADER, idempotent
-from mi_admin.api.pagination import ApiCursorPagination
+from mi_admin.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from mi_admin.api.pagination import Newest
 from mi_admin.api.problems import problem_response
 from mi_admin.api.views import ApiView, ApiViewMixin
+from mi_admin.api.views import validated as _valid
 from mi_admin.approvals.choices import RequestState
 from mi_admin.approvals.services import ApprovalError, approval_review_submit
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description="Repeat a request safely: the same key and body replay the first answer.",
-)
-
-
-class Newest(ApiCursorPagination):
-    ordering = "-pk"
-
-
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data: dict[str, Any] = serializer.validated_data
-    return data
 
 
 def _grant(pk: int) -> AccessGrant:

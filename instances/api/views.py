@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -40,17 +40,11 @@ from instances.services.upgrades import UpgradeRefused, upgrade_request
 from instances.versions import ReleaseHistory
 from mi_admin.accounts.roles import Perm
 from mi_admin.api.extensions import load_fields
-from mi_admin.api.idempotency import HEADER, idempotent
+from mi_admin.api.idempotency import HEADER, IDEMPOTENCY_PARAMETER, idempotent
 from mi_admin.api.pagination import ApiCursorPagination
 from mi_admin.api.problems import problem_response
 from mi_admin.api.views import ApiView, ApiViewMixin
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description="Repeat a request safely: the same key and body replay the first answer.",
-)
+from mi_admin.api.views import validated as _valid
 
 
 class BySlug(ApiCursorPagination):
@@ -153,13 +147,6 @@ def _refused(exc: Exception) -> Response:
         return problem_response(409, str(exc), code="conflict")
     messages = exc.messages if isinstance(exc, DjangoValidationError) else [str(exc)]
     return problem_response(400, " ".join(messages), code="refused")
-
-
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data: dict[str, Any] = serializer.validated_data
-    return data
 
 
 class InstanceSync(ApiView):

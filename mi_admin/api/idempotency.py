@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,6 +28,13 @@ from mi_admin.api.problems import problem_response
 logger = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
+# The header as every POST that starts work documents it in the schema.
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Repeat a request safely: the same key and body replay the first answer.",
+)
 MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 # Answers that did nothing and may change on a retry: not kept.

@@ -11,3 +11,9 @@ class ApiCursorPagination(CursorPagination):
     max_page_size = 200
     # Views set their own unique ordering; this is the fallback.
     ordering = "-pk"
+
+
+class Newest(ApiCursorPagination):
+    """Newest first, by primary key (a stable order cursor pages need)."""
+
+    ordering = "-pk"

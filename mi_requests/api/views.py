@@ -10,17 +10,18 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mi_admin.accounts.roles import Perm, roles_with, user_can
 from mi_admin.accounts.rules import signed_in_user
-from mi_admin.api.idempotency import HEADER, idempotent
-from mi_admin.api.pagination import ApiCursorPagination
+from mi_admin.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from mi_admin.api.pagination import Newest
 from mi_admin.api.problems import problem_response
 from mi_admin.api.views import ApiView, ApiViewMixin
+from mi_admin.api.views import validated as _valid
 from mi_requests import selectors
 from mi_requests.actions import HANDLER_ACTIONS, REQUESTER_ACTIONS
 from mi_requests.api.serializers import (
@@ -33,24 +34,6 @@ from mi_requests.filtersets import ApiRequestFilterSet
 from mi_requests.forms import INTAKE_FORMS
 from mi_requests.models import CustomerRequest
 from mi_requests.services.requests import RequestError, request_submit
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description="Repeat a request safely: the same key and body replay the first answer.",
-)
-
-
-class Newest(ApiCursorPagination):
-    ordering = "-pk"
-
-
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data: dict[str, Any] = serializer.validated_data
-    return data
 
 
 def _refused(exc: Exception) -> Response:

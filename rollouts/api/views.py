@@ -5,23 +5,23 @@ show; the same permissions as the rollout pages (read: view the fleet; act: oper
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mi_admin.accounts.models import User
 from mi_admin.accounts.roles import Perm
-from mi_admin.api.idempotency import HEADER, idempotent
-from mi_admin.api.pagination import ApiCursorPagination
+from mi_admin.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from mi_admin.api.pagination import Newest
 from mi_admin.api.problems import problem_response
 from mi_admin.api.views import ApiView, ApiViewMixin
+from mi_admin.api.views import validated as _valid
 from rollouts import selectors
 from rollouts.api.serializers import (
     RolloutActionInput,
@@ -39,24 +39,6 @@ from rollouts.services import (
     rollout_resume,
     rollout_start,
 )
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description="Repeat a request safely: the same key and body replay the first answer.",
-)
-
-
-class Newest(ApiCursorPagination):
-    ordering = "-pk"
-
-
-def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    data: dict[str, Any] = serializer.validated_data
-    return data
 
 
 def _rollout(pk: int) -> Rollout:
